@@ -1,0 +1,1 @@
+//! flashsale: runs a flash sale honestly on SQLite, and shows it happening.
