@@ -1,1 +1,41 @@
 //! flashsale: runs a flash sale honestly on SQLite, and shows it happening.
+//!
+//! 50 units, 50,000 buyers pressing "Add to cart" in the same second: the first 50 get a
+//! hold locked to them for the hold TTL; a paid hold becomes an order; an unpaid one
+//! expires and its unit goes to the next buyer. SQLite in WAL mode is the truth; every
+//! transaction that writes after reading starts `BEGIN IMMEDIATE`.
+//!
+//! # Layout
+//!
+//! The engine is a library with no terminal code; the binary's commands are its clients.
+//!
+//! - [`store`]: the database file, its schema and migrations, the connection pool.
+//! - [`sale`]: sale files (products, stock, rules) and loading them.
+//! - [`hold`]: the state changes as plain functions over a transaction — reserve,
+//!   checkout, release, extend, expire.
+//! - [`engine`]: the cheap-to-clone handle: strategies, the writer funnel, the queue's
+//!   group-commit writer, the sweeper, the gate, events.
+//! - [`strategy`], [`gate`], [`clock`], [`ids`], [`error`]: the vocabulary.
+//! - [`audit`]: every invariant checked from the database alone.
+//! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
+//! - [`swarm`]: the bot buyers (real threads) and their report.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod gate;
+pub mod hold;
+pub mod ids;
+pub mod metrics;
+pub mod sale;
+pub mod store;
+pub mod strategy;
+pub mod swarm;
+
+pub use clock::Clock;
+pub use engine::{Engine, EngineConfig, EngineEvent};
+pub use error::{Error, Rejection, Result};
+pub use store::{Store, StoreOptions, Synchronous};
+pub use strategy::Strategy;

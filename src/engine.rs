@@ -1,0 +1,507 @@
+//! The engine handle: owns the store, the writer funnel, the clock, the strategy and the
+//! background work, and publishes small events. Cheap to clone; every clone is the same
+//! engine. The state changes themselves are the plain functions of [`crate::hold`].
+
+mod events;
+mod queue;
+mod reserve;
+mod sweeper;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::{FairMutex, Mutex, RwLock};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::clock::{Clock, Millis};
+use crate::error::{Error, Result};
+use crate::gate::Gate;
+use crate::hold::{
+    self, Checkout, ExtendRules, Hold, HoldKind, Order, ProductInfo, Returned, Stock,
+};
+use crate::ids::{HoldId, ProductId};
+use crate::sale::{self, SaleRules};
+use crate::store::Store;
+use crate::strategy::Strategy;
+
+pub use events::{EngineEvent, ReturnReason};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub strategy: Strategy,
+    pub clock: Clock,
+    /// How long `naive` waits between reading and writing the stock: the window in which
+    /// another buyer reads the same number. Makes the lost update reproducible on stage.
+    pub race_window: Duration,
+    /// How often `optimistic` retries after a version conflict before giving up.
+    pub optimistic_retries: u32,
+    /// The most requests the queue's writer commits in one transaction.
+    pub queue_batch: usize,
+    /// The most holds one sweeper transaction expires, so reservations interleave.
+    pub sweep_batch: i64,
+    /// Run the background sweeper (tests with a manual clock call `sweep` themselves).
+    pub sweeper: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            strategy: Strategy::Immediate,
+            clock: Clock::real(),
+            race_window: Duration::from_millis(1),
+            optimistic_retries: 64,
+            queue_batch: 512,
+            sweep_batch: 1000,
+            sweeper: true,
+        }
+    }
+}
+
+/// Counters of what the strategies met along the way (the outcomes themselves are
+/// counted by whoever calls the engine, from the typed results).
+#[derive(Debug, Default)]
+struct Counters {
+    conflicts: AtomicU64,
+    retries: AtomicU64,
+    busy: AtomicU64,
+    refunds: AtomicU64,
+    rollbacks: AtomicU64,
+    commits: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CounterSnapshot {
+    pub conflicts: u64,
+    pub retries: u64,
+    pub busy: u64,
+    pub refunds: u64,
+    pub rollbacks: u64,
+    pub commits: u64,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    store: Store,
+    /// The one writer connection of this process, behind a *fair* mutex: writers take
+    /// turns first-come, first-served instead of sleeping in SQLite's busy handler (which
+    /// wakes them in no order and wastes the single writer). Another process on the same
+    /// file is still kept out by SQLite's own lock and the busy timeout.
+    writer: FairMutex<Connection>,
+    clock: Clock,
+    strategy: AtomicU8,
+    config: EngineConfig,
+    /// Sale rules, cached; changed only through `set_hold_ttl`.
+    rules: RwLock<SaleRules>,
+    /// sku -> product facts that never change during a sale; a miss reloads from the
+    /// database once before `UnknownSku`.
+    catalog: RwLock<HashMap<String, Arc<ProductInfo>>>,
+    gate: Gate,
+    /// The earliest deadline of an active hold this process knows of (`i64::MAX` if
+    /// none): lets sold-out paths and the sweeper skip the database when nothing is due.
+    next_deadline: AtomicI64,
+    counters: Counters,
+    events: events::Bus,
+    queue: Mutex<Option<queue::QueueHandle>>,
+    sweeper: Mutex<Option<sweeper::SweeperHandle>>,
+}
+
+impl Engine {
+    /// Opens the engine on a store that already holds a sale.
+    pub fn open(store: Store, config: EngineConfig) -> Result<Engine> {
+        let writer = store.dedicated()?;
+        let rules = sale::rules(&writer)?.ok_or_else(|| Error::NotADatabase {
+            path: store.path().to_path_buf(),
+            why: "it holds no sale yet; run `flashsale init`".into(),
+        })?;
+        let products = hold::all_products(&writer)?;
+        let catalog = products
+            .into_iter()
+            .map(|p| (p.sku.clone(), Arc::new(p)))
+            .collect();
+        let next = hold::next_deadline(&writer)?.unwrap_or(i64::MAX);
+        let inner = Arc::new(Inner {
+            clock: config.clock.clone(),
+            strategy: AtomicU8::new(config.strategy.to_u8()),
+            writer: FairMutex::new(writer),
+            store,
+            rules: RwLock::new(rules),
+            catalog: RwLock::new(catalog),
+            gate: Gate::default(),
+            next_deadline: AtomicI64::new(next),
+            counters: Counters::default(),
+            events: events::Bus::default(),
+            queue: Mutex::new(None),
+            sweeper: Mutex::new(None),
+            config,
+        });
+        let engine = Engine { inner };
+        // The gate is a cache: rebuilt from the database at every start.
+        engine.rebuild_gate()?;
+        if engine.inner.config.sweeper {
+            engine.start_sweeper();
+        }
+        Ok(engine)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub fn strategy(&self) -> Strategy {
+        Strategy::from_u8(self.inner.strategy.load(Ordering::Relaxed))
+    }
+
+    /// Switches strategy for the next reservations; the gate is rebuilt first so it
+    /// starts from the database's numbers.
+    pub fn set_strategy(&self, strategy: Strategy) -> Result<()> {
+        if strategy == Strategy::Gate {
+            self.rebuild_gate()?;
+        }
+        self.inner
+            .strategy
+            .store(strategy.to_u8(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn rules(&self) -> SaleRules {
+        self.inner.rules.read().clone()
+    }
+
+    /// The hold TTL as it passes on this engine's clock (warp applied).
+    pub fn ttl_ms(&self) -> Millis {
+        self.inner.ttl_ms()
+    }
+
+    pub fn set_hold_ttl(&self, ttl: Duration) -> Result<()> {
+        self.write(|tx| sale::set_hold_ttl(tx, ttl))?;
+        let mut rules = self.inner.rules.write();
+        rules.hold_ttl = ttl;
+        rules.max_hold = rules.max_hold.max(ttl);
+        Ok(())
+    }
+
+    pub fn counters(&self) -> CounterSnapshot {
+        let c = &self.inner.counters;
+        CounterSnapshot {
+            conflicts: c.conflicts.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            busy: c.busy.load(Ordering::Relaxed),
+            refunds: c.refunds.load(Ordering::Relaxed),
+            rollbacks: c.rollbacks.load(Ordering::Relaxed),
+            commits: c.commits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Events from now on; dropping the receiver unsubscribes.
+    pub fn subscribe(&self) -> crossbeam_channel::Receiver<EngineEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The product with this SKU.
+    pub fn product(&self, sku: &str) -> Result<Arc<ProductInfo>> {
+        if let Some(p) = self.inner.catalog.read().get(sku) {
+            return Ok(Arc::clone(p));
+        }
+        self.reload_catalog()?;
+        let catalog = self.inner.catalog.read();
+        catalog.get(sku).cloned().ok_or_else(|| {
+            let mut known: Vec<_> = catalog.keys().cloned().collect();
+            known.sort();
+            Error::UnknownSku {
+                sku: sku.to_owned(),
+                known: known.join(", "),
+            }
+        })
+    }
+
+    pub fn products(&self) -> Vec<Arc<ProductInfo>> {
+        let mut all: Vec<_> = self.inner.catalog.read().values().cloned().collect();
+        all.sort_by_key(|p| p.id);
+        all
+    }
+
+    fn reload_catalog(&self) -> Result<()> {
+        let conn = self.inner.store.conn()?;
+        let products = hold::all_products(&conn)?;
+        let mut catalog = self.inner.catalog.write();
+        for p in products {
+            catalog.entry(p.sku.clone()).or_insert_with(|| Arc::new(p));
+        }
+        Ok(())
+    }
+
+    /// Stock of every product, read in one short transaction on a pooled connection.
+    pub fn stock(&self) -> Result<Vec<Stock>> {
+        let conn = self.inner.store.conn()?;
+        hold::stock(&conn)
+    }
+
+    /// Add to cart: take a hold on `qty` units of `sku` for `buyer`, by the strategy.
+    pub fn reserve(&self, sku: &str, buyer: &str, qty: i64) -> Result<Hold> {
+        hold::check_quantity(qty)?;
+        let product = self.product(sku)?;
+        let result = self.reserve_product(&product, buyer, qty);
+        match &result {
+            Ok(hold) if hold.kind == HoldKind::Held => self.inner.held(hold),
+            Err(Error::Busy) => {
+                self.inner.counters.busy.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        result
+    }
+
+    /// Pays a hold (or, for pay-first, a cart). Idempotent for the hold's own buyer.
+    pub fn checkout(&self, hold: &Hold) -> Result<Order> {
+        match hold.kind {
+            HoldKind::Held => self.checkout_id(hold.id, &hold.buyer),
+            HoldKind::Cart => self.pay_first(hold),
+        }
+    }
+
+    pub fn checkout_id(&self, id: HoldId, buyer: &str) -> Result<Order> {
+        let now = self.inner.clock.now();
+        match self.write(|tx| hold::checkout(tx, id, buyer, now))? {
+            Checkout::Paid(order) => {
+                self.inner
+                    .events
+                    .publish(|| EngineEvent::Paid(order.clone()));
+                Ok(order)
+            }
+            Checkout::AlreadyPaid(order) => Ok(order),
+            Checkout::Expired(returned) => {
+                self.inner.returned(vec![returned], ReturnReason::Expired);
+                Err(Error::HoldExpired { id })
+            }
+        }
+    }
+
+    fn pay_first(&self, cart: &Hold) -> Result<Order> {
+        let now = self.inner.clock.now();
+        if now >= cart.expires_at {
+            return Err(Error::HoldExpired { id: cart.id });
+        }
+        let product = self.product_by_id(cart.product_id)?;
+        match self.write(|tx| hold::pay_first(tx, &product, cart, now))? {
+            Ok(order) => {
+                self.inner
+                    .events
+                    .publish(|| EngineEvent::Paid(order.clone()));
+                Ok(order)
+            }
+            Err(returned) => {
+                self.inner.returned(returned, ReturnReason::Expired);
+                self.inner.counters.refunds.fetch_add(1, Ordering::Relaxed);
+                self.inner.events.publish(|| EngineEvent::Refunded {
+                    product_id: cart.product_id,
+                    buyer: cart.buyer.clone(),
+                    qty: cart.qty,
+                });
+                Err(Error::Refunded {
+                    product: product.name.clone(),
+                })
+            }
+        }
+    }
+
+    fn product_by_id(&self, id: ProductId) -> Result<Arc<ProductInfo>> {
+        let found = self
+            .inner
+            .catalog
+            .read()
+            .values()
+            .find(|p| p.id == id)
+            .cloned();
+        match found {
+            Some(p) => Ok(p),
+            None => Err(Error::UnknownSku {
+                sku: format!("#{}", id.0),
+                known: String::new(),
+            }),
+        }
+    }
+
+    /// Cancels a hold: its units go back on sale at once.
+    pub fn release(&self, hold: &Hold) -> Result<()> {
+        match hold.kind {
+            HoldKind::Held => self.release_id(hold.id, &hold.buyer),
+            HoldKind::Cart => Ok(()),
+        }
+    }
+
+    pub fn release_id(&self, id: HoldId, buyer: &str) -> Result<()> {
+        let now = self.inner.clock.now();
+        let returned = self.write(|tx| hold::release(tx, id, buyer, now))?;
+        self.inner.returned(vec![returned], ReturnReason::Released);
+        Ok(())
+    }
+
+    /// Activity on a hold pushes its deadline out, within the sale's caps.
+    pub fn extend(&self, id: HoldId, buyer: &str) -> Result<Hold> {
+        let now = self.inner.clock.now();
+        let rules = {
+            let r = self.inner.rules.read();
+            ExtendRules {
+                ttl_ms: self.inner.clock.scaled(r.hold_ttl),
+                max_extensions: r.max_extensions,
+                max_hold_ms: self.inner.clock.scaled(r.max_hold),
+            }
+        };
+        self.write(|tx| hold::extend(tx, id, buyer, now, rules))
+    }
+
+    /// Expires every due hold now, in bounded batches, and returns how many.
+    pub fn sweep(&self) -> Result<usize> {
+        self.inner.sweep()
+    }
+
+    /// Sets a product's available units (the total follows, so the books still balance).
+    pub fn restock(&self, sku: &str, available: i64) -> Result<()> {
+        let product = self.product(sku)?;
+        self.write(|tx| hold::restock(tx, product.id, available))?;
+        self.inner.gate.set(product.id, available);
+        self.inner.events.publish(|| EngineEvent::StockChanged);
+        Ok(())
+    }
+
+    /// Rebuilds the gate from the database (at start, and when switching to `gate`).
+    pub fn rebuild_gate(&self) -> Result<()> {
+        for stock in self.stock()? {
+            self.inner.gate.set(stock.product_id, stock.available);
+        }
+        Ok(())
+    }
+
+    /// The gate's permits for a product (for the console and tests).
+    pub fn gate_permits(&self, product: ProductId) -> i64 {
+        self.inner.gate.permits(product)
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer funnel. IMMEDIATE because
+    /// every caller reads before it writes: a deferred transaction that later writes can
+    /// be refused with SQLITE_BUSY at once, whatever the busy timeout. Any error rolls
+    /// the whole transaction back.
+    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.inner.write(f)
+    }
+
+    fn start_sweeper(&self) {
+        let handle = sweeper::spawn(Arc::downgrade(&self.inner));
+        *self.inner.sweeper.lock() = handle;
+    }
+
+    fn queue(&self) -> Result<queue::QueueHandle> {
+        let mut slot = self.inner.queue.lock();
+        if let Some(q) = slot.as_ref() {
+            return Ok(q.clone());
+        }
+        let q = queue::spawn(&self.inner, Arc::downgrade(&self.inner))?;
+        *slot = Some(q.clone());
+        Ok(q)
+    }
+}
+
+impl Inner {
+    fn ttl_ms(&self) -> Millis {
+        self.clock.scaled(self.rules.read().hold_ttl)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock();
+        let result = run_immediate(&mut conn, f);
+        match &result {
+            Ok(_) => self.counters.commits.fetch_add(1, Ordering::Relaxed),
+            Err(Error::Busy) => {
+                self.counters.busy.fetch_add(1, Ordering::Relaxed);
+                self.counters.rollbacks.fetch_add(1, Ordering::Relaxed)
+            }
+            Err(_) => self.counters.rollbacks.fetch_add(1, Ordering::Relaxed),
+        };
+        result
+    }
+
+    /// A hold was committed: remember its deadline (and wake the sweeper if it is the
+    /// earliest), and tell subscribers.
+    fn held(&self, hold: &Hold) {
+        let before = self
+            .next_deadline
+            .fetch_min(hold.expires_at, Ordering::AcqRel);
+        if hold.expires_at < before {
+            if let Some(s) = self.sweeper.lock().as_ref() {
+                s.wake();
+            }
+        }
+        self.events.publish(|| EngineEvent::Held(hold.clone()));
+    }
+
+    /// Units came back on sale (committed): the gate may hand them out again.
+    fn returned(&self, holds: Vec<Returned>, reason: ReturnReason) {
+        if holds.is_empty() {
+            return;
+        }
+        for r in &holds {
+            self.gate.release(r.product_id, r.qty);
+        }
+        self.events
+            .publish(move || EngineEvent::Returned { reason, holds });
+    }
+
+    fn due(&self) -> bool {
+        self.next_deadline.load(Ordering::Acquire) <= self.clock.now()
+    }
+
+    fn sweep(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let mut total = 0;
+        loop {
+            let batch = self.write(|tx| hold::expire_due(tx, now, self.config.sweep_batch))?;
+            let n = batch.len();
+            total += n;
+            self.returned(batch, ReturnReason::Expired);
+            if i64::try_from(n).unwrap_or(i64::MAX) < self.config.sweep_batch {
+                break;
+            }
+        }
+        self.refresh_deadline()?;
+        Ok(total)
+    }
+
+    /// Re-reads the earliest deadline (a hold of another process counts too).
+    fn refresh_deadline(&self) -> Result<()> {
+        let conn = self.store.conn()?;
+        let next = hold::next_deadline(&conn)?.unwrap_or(i64::MAX);
+        self.next_deadline.store(next, Ordering::Release);
+        Ok(())
+    }
+}
+
+fn run_immediate<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let value = f(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+/// The default duration helpers the command line shares with sale files.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (write durations like 10m, 30s, 1h)"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_handle_crosses_threads() {
+        fn is<T: Send + Sync + Clone>() {}
+        is::<super::Engine>();
+    }
+}

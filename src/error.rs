@@ -1,0 +1,151 @@
+//! Every expected outcome is a variant, not a string: the swarm meets them thousands of
+//! times a second and must classify them without parsing text.
+
+use std::path::PathBuf;
+
+use crate::ids::HoldId;
+
+/// The engine's error: one clear sentence that names the thing and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Unknown SKU {sku:?}: no such product in this sale (known: {known})")]
+    UnknownSku { sku: String, known: String },
+
+    #[error("Quantity must be at least 1 (requested: {requested})")]
+    BadQuantity { requested: i64 },
+
+    #[error("Insufficient stock for {product} (available: {available}, requested: {requested})")]
+    SoldOut {
+        product: String,
+        available: i64,
+        requested: i64,
+    },
+
+    #[error(
+        "Per-buyer limit reached for {product}: {buyer} already has {held} of at most {limit} (requested: {requested})"
+    )]
+    LimitReached {
+        product: String,
+        buyer: String,
+        held: i64,
+        limit: i64,
+        requested: i64,
+    },
+
+    #[error("No hold {id}: check the hold id")]
+    HoldNotFound { id: HoldId },
+
+    #[error("Hold {id} expired; add the item to the cart again")]
+    HoldExpired { id: HoldId },
+
+    #[error("Hold {id} is already {status}; it can no longer be changed")]
+    HoldClosed { id: HoldId, status: String },
+
+    #[error("Hold {id} belongs to another buyer")]
+    NotYourHold { id: HoldId },
+
+    #[error("Hold {id} cannot be extended again ({why})")]
+    ExtendLimit { id: HoldId, why: String },
+
+    #[error("Payment for {product} refunded: it sold out before the payment went through")]
+    Refunded { product: String },
+
+    #[error(
+        "Gave up on {product} after {retries} optimistic retries: other buyers kept changing the stock"
+    )]
+    Conflict { product: String, retries: u32 },
+
+    #[error("The database stayed locked by another writer past the busy timeout; try again")]
+    Busy,
+
+    #[error("{} is not a flashsale database ({why}); pass another --db or create one with `flashsale init`", path.display())]
+    NotADatabase { path: PathBuf, why: String },
+
+    #[error("Cannot open the database {}: {why}", path.display())]
+    CannotOpen { path: PathBuf, why: String },
+
+    #[error("The database {} is read-only; {why}", path.display())]
+    ReadOnly { path: PathBuf, why: String },
+
+    #[error("The disk is full; free some space and try again (nothing was committed)")]
+    DiskFull,
+
+    #[error("Bad sale file {}: {why}", path.display())]
+    BadSale { path: PathBuf, why: String },
+
+    #[error("The queue's batch could not be committed, no hold in it was taken: {why}")]
+    BatchFailed { why: String },
+
+    #[error("The engine has stopped")]
+    Stopped,
+
+    #[error("Database error: {0}")]
+    Db(rusqlite::Error),
+
+    #[error("Database pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Busy,
+            Some(ErrorCode::DiskFull) => Error::DiskFull,
+            _ => Error::Db(e),
+        }
+    }
+}
+
+/// Why an attempt to take a hold did not get one: the rows of every rejection table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    SoldOut,
+    Limit,
+    Conflict,
+    Busy,
+    Timeout,
+    Other,
+}
+
+impl Rejection {
+    pub const ALL: [Rejection; 6] = [
+        Rejection::SoldOut,
+        Rejection::Limit,
+        Rejection::Conflict,
+        Rejection::Busy,
+        Rejection::Timeout,
+        Rejection::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Rejection::SoldOut => "sold out",
+            Rejection::Limit => "per-buyer limit",
+            Rejection::Conflict => "conflict",
+            Rejection::Busy => "busy",
+            Rejection::Timeout => "timeout",
+            Rejection::Other => "other",
+        }
+    }
+}
+
+impl Error {
+    /// The rejection reason this error counts as.
+    pub fn rejection(&self) -> Rejection {
+        match self {
+            Error::SoldOut { .. } | Error::Refunded { .. } => Rejection::SoldOut,
+            Error::LimitReached { .. } => Rejection::Limit,
+            Error::Conflict { .. } => Rejection::Conflict,
+            Error::Busy => Rejection::Busy,
+            Error::Pool(_) => Rejection::Timeout,
+            _ => Rejection::Other,
+        }
+    }
+}

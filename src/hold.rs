@@ -1,0 +1,645 @@
+//! The sale's state changes as plain functions over a connection or transaction.
+//!
+//! Every function here that writes does so conditionally in SQL (`… WHERE status =
+//! 'active' AND expires_at > ?`) and acts only when exactly one row changed: that is what
+//! makes the sweeper, a second process and a retried checkout safe. The callers own the
+//! transactions; each caller says why its transaction is `IMMEDIATE`.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+use crate::ids::{HoldId, OrderId, ProductId};
+
+/// The facts about a product that never change during a sale, cached by the engine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProductInfo {
+    pub id: ProductId,
+    pub sku: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub max_per_buyer: i64,
+}
+
+/// A product's stock as the database has it now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Stock {
+    pub product_id: ProductId,
+    pub sku: String,
+    pub name: String,
+    pub total: i64,
+    pub available: i64,
+    pub held: i64,
+    pub sold: i64,
+    pub version: i64,
+}
+
+impl Stock {
+    /// Units sold or held beyond the stock: the naive strategy's lost updates.
+    pub fn oversold(&self) -> i64 {
+        (self.available + self.held + self.sold - self.total).max(0)
+    }
+
+    /// Units neither available, held nor sold: lost by a drifting cache or a crash.
+    pub fn undersold(&self) -> i64 {
+        (self.total - self.available - self.held - self.sold).max(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldKind {
+    /// A hold row in the database, locking stock to the buyer until `expires_at`.
+    Held,
+    /// Pay-first: only a cart entry; stock is claimed when the payment arrives.
+    Cart,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Hold {
+    pub id: HoldId,
+    pub product_id: ProductId,
+    pub buyer: String,
+    pub qty: i64,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub kind: HoldKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub hold_id: HoldId,
+    pub product_id: ProductId,
+    pub buyer: String,
+    pub qty: i64,
+    pub held_at: Millis,
+    pub paid_at: Millis,
+}
+
+/// A hold that was closed and whose units went back on sale.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Returned {
+    pub hold_id: HoldId,
+    pub product_id: ProductId,
+    pub qty: i64,
+    pub expires_at: Millis,
+    pub closed_at: Millis,
+}
+
+pub const ACTIVE: &str = "active";
+pub const PAID: &str = "paid";
+pub const EXPIRED: &str = "expired";
+pub const RELEASED: &str = "released";
+
+pub fn product_by_sku(conn: &Connection, sku: &str) -> Result<Option<ProductInfo>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, sku, name, price_cents, max_per_buyer FROM products WHERE sku = ?1",
+        )?
+        .query_row([sku], |r| {
+            Ok(ProductInfo {
+                id: r.get(0)?,
+                sku: r.get(1)?,
+                name: r.get(2)?,
+                price_cents: r.get(3)?,
+                max_per_buyer: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn all_products(conn: &Connection) -> Result<Vec<ProductInfo>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, sku, name, price_cents, max_per_buyer FROM products ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ProductInfo {
+            id: r.get(0)?,
+            sku: r.get(1)?,
+            name: r.get(2)?,
+            price_cents: r.get(3)?,
+            max_per_buyer: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Stock of every product, with held and sold summed from the holds (one read).
+pub fn stock(conn: &Connection) -> Result<Vec<Stock>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.id, p.sku, p.name, p.stock_total, p.stock_available, p.version,
+                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'active'), 0),
+                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'paid'), 0)
+         FROM products p ORDER BY p.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Stock {
+            product_id: r.get(0)?,
+            sku: r.get(1)?,
+            name: r.get(2)?,
+            total: r.get(3)?,
+            available: r.get(4)?,
+            version: r.get(5)?,
+            held: r.get(6)?,
+            sold: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// `(stock_available, version)` of one product.
+pub fn available(conn: &Connection, product: ProductId) -> Result<(i64, i64)> {
+    Ok(conn
+        .prepare_cached("SELECT stock_available, version FROM products WHERE id = ?1")?
+        .query_row([product], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// Units this buyer has live (active or paid) for the product.
+pub fn live_units(conn: &Connection, product: ProductId, buyer: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(sum(qty), 0) FROM holds
+             WHERE product_id = ?1 AND buyer = ?2 AND status IN ('active', 'paid')",
+        )?
+        .query_row(params![product, buyer], |r| r.get(0))?)
+}
+
+pub fn check_quantity(qty: i64) -> Result<()> {
+    if qty < 1 {
+        return Err(Error::BadQuantity { requested: qty });
+    }
+    Ok(())
+}
+
+/// The per-buyer limit, checked before writing so the error carries the numbers (the
+/// database's trigger is the backstop).
+pub fn check_limit(conn: &Connection, product: &ProductInfo, buyer: &str, qty: i64) -> Result<()> {
+    let held = live_units(conn, product.id, buyer)?;
+    if held + qty > product.max_per_buyer {
+        return Err(Error::LimitReached {
+            product: product.name.clone(),
+            buyer: buyer.to_owned(),
+            held,
+            limit: product.max_per_buyer,
+            requested: qty,
+        });
+    }
+    Ok(())
+}
+
+pub fn sold_out(product: &ProductInfo, available: i64, requested: i64) -> Error {
+    Error::SoldOut {
+        product: product.name.clone(),
+        available,
+        requested,
+    }
+}
+
+/// Inserts an active hold (the stock was already taken by the caller).
+pub fn insert_hold(
+    conn: &Connection,
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<Hold> {
+    let hold = Hold {
+        id: HoldId::new(),
+        product_id: product.id,
+        buyer: buyer.to_owned(),
+        qty,
+        created_at: now,
+        expires_at: now + ttl_ms.max(1),
+        kind: HoldKind::Held,
+    };
+    conn.prepare_cached(
+        "INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6)",
+    )?
+    .execute(params![
+        hold.id,
+        hold.product_id,
+        hold.buyer,
+        hold.qty,
+        hold.created_at,
+        hold.expires_at
+    ])
+    .map_err(|e| trigger_error(e, product, buyer, qty))?;
+    Ok(hold)
+}
+
+/// Maps the schema's per-buyer trigger to the typed error.
+fn trigger_error(e: rusqlite::Error, product: &ProductInfo, buyer: &str, qty: i64) -> Error {
+    if e.to_string().contains("per_buyer_limit") {
+        return Error::LimitReached {
+            product: product.name.clone(),
+            buyer: buyer.to_owned(),
+            held: product.max_per_buyer,
+            limit: product.max_per_buyer,
+            requested: qty,
+        };
+    }
+    e.into()
+}
+
+/// Takes `qty` units if they are there: the atomic conditional decrement. Returns
+/// whether a row changed.
+pub fn take_stock(conn: &Connection, product: ProductId, qty: i64) -> Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE products SET stock_available = stock_available - ?1, version = version + 1
+             WHERE id = ?2 AND stock_available >= ?1",
+        )?
+        .execute(params![qty, product])?;
+    Ok(changed == 1)
+}
+
+/// Puts units back on sale.
+pub fn return_stock(conn: &Connection, product: ProductId, qty: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE products SET stock_available = stock_available + ?1, version = version + 1 WHERE id = ?2",
+    )?
+    .execute(params![qty, product])?;
+    Ok(())
+}
+
+/// The body of a safe reservation, inside a write transaction the caller opened with
+/// `BEGIN IMMEDIATE` (it reads stock and then writes: a deferred transaction could be
+/// refused the upgrade with SQLITE_BUSY, whatever the busy timeout).
+pub fn reserve_locked(
+    conn: &Connection,
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<(Hold, Vec<Returned>)> {
+    let (mut available, _) = available(conn, product.id)?;
+    let mut returned = Vec::new();
+    if available < qty {
+        // Lazy expiry: holds past their deadline give their units back first.
+        returned = expire_product(conn, product.id, now)?;
+        available = self::available(conn, product.id)?.0;
+        if available < qty {
+            return Err(sold_out(product, available, qty));
+        }
+    }
+    check_limit(conn, product, buyer, qty)?;
+    if !take_stock(conn, product.id, qty)? {
+        return Err(sold_out(product, available, qty));
+    }
+    let hold = insert_hold(conn, product, buyer, qty, now, ttl_ms)?;
+    Ok((hold, returned))
+}
+
+/// Expires the due holds of one product (lazy expiry inside a reservation).
+pub fn expire_product(conn: &Connection, product: ProductId, now: Millis) -> Result<Vec<Returned>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE holds SET status = 'expired', closed_at = ?1
+         WHERE status = 'active' AND product_id = ?2 AND expires_at <= ?1
+         RETURNING id, product_id, qty, expires_at",
+    )?;
+    let returned = collect_returned(stmt.query(params![now, product])?, now)?;
+    give_back(conn, &returned)?;
+    Ok(returned)
+}
+
+/// The sweeper's step: expires at most `limit` due holds, oldest deadline first, and
+/// puts their units back. Each hold expires once: the update is conditional on
+/// `status = 'active'`, so a checkout or a second sweeper that got there first wins.
+pub fn expire_due(conn: &Connection, now: Millis, limit: i64) -> Result<Vec<Returned>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE holds SET status = 'expired', closed_at = ?1
+         WHERE id IN (SELECT id FROM holds WHERE status = 'active' AND expires_at <= ?1
+                      ORDER BY expires_at LIMIT ?2)
+           AND status = 'active'
+         RETURNING id, product_id, qty, expires_at",
+    )?;
+    let returned = collect_returned(stmt.query(params![now, limit])?, now)?;
+    give_back(conn, &returned)?;
+    Ok(returned)
+}
+
+fn collect_returned(mut rows: rusqlite::Rows<'_>, now: Millis) -> Result<Vec<Returned>> {
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(Returned {
+            hold_id: r.get(0)?,
+            product_id: r.get(1)?,
+            qty: r.get(2)?,
+            expires_at: r.get(3)?,
+            closed_at: now,
+        });
+    }
+    Ok(out)
+}
+
+fn give_back(conn: &Connection, returned: &[Returned]) -> Result<()> {
+    let mut per_product: Vec<(ProductId, i64)> = Vec::new();
+    for r in returned {
+        match per_product.iter_mut().find(|(p, _)| *p == r.product_id) {
+            Some((_, qty)) => *qty += r.qty,
+            None => per_product.push((r.product_id, r.qty)),
+        }
+    }
+    for (product, qty) in per_product {
+        return_stock(conn, product, qty)?;
+    }
+    Ok(())
+}
+
+/// The earliest deadline among active holds, if any.
+pub fn next_deadline(conn: &Connection) -> Result<Option<Millis>> {
+    Ok(conn
+        .prepare_cached("SELECT min(expires_at) FROM holds WHERE status = 'active'")?
+        .query_row([], |r| r.get(0))?)
+}
+
+struct HoldRow {
+    product_id: ProductId,
+    buyer: String,
+    qty: i64,
+    status: String,
+    created_at: Millis,
+    expires_at: Millis,
+    extensions: i64,
+}
+
+fn hold_row(conn: &Connection, id: HoldId) -> Result<HoldRow> {
+    conn.prepare_cached(
+        "SELECT product_id, buyer, qty, status, created_at, expires_at, extensions FROM holds WHERE id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(HoldRow {
+            product_id: r.get(0)?,
+            buyer: r.get(1)?,
+            qty: r.get(2)?,
+            status: r.get(3)?,
+            created_at: r.get(4)?,
+            expires_at: r.get(5)?,
+            extensions: r.get(6)?,
+        })
+    })
+    .optional()?
+    .ok_or(Error::HoldNotFound { id })
+}
+
+/// Why an open-looking hold cannot be changed by this buyer now.
+fn refuse(id: HoldId, row: &HoldRow, buyer: &str, now: Millis) -> Option<Error> {
+    if row.buyer != buyer {
+        return Some(Error::NotYourHold { id });
+    }
+    if row.status == EXPIRED || (row.status == ACTIVE && row.expires_at <= now) {
+        return Some(Error::HoldExpired { id });
+    }
+    if row.status != ACTIVE {
+        return Some(Error::HoldClosed {
+            id,
+            status: row.status.clone(),
+        });
+    }
+    None
+}
+
+/// What a checkout did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checkout {
+    Paid(Order),
+    /// The hold was paid before (a retried checkout): the same order again.
+    AlreadyPaid(Order),
+    /// The hold had expired unnoticed; this call expired it and returned its units.
+    Expired(Returned),
+}
+
+/// Pays a hold, inside a transaction the caller opened with `BEGIN IMMEDIATE` (it reads
+/// the hold, then writes). Idempotent: paying a paid hold returns its one order.
+pub fn checkout(conn: &Connection, id: HoldId, buyer: &str, now: Millis) -> Result<Checkout> {
+    let row = hold_row(conn, id)?;
+    if row.status == PAID && row.buyer == buyer {
+        return Ok(Checkout::AlreadyPaid(order_of(conn, id)?));
+    }
+    if row.status == ACTIVE && row.expires_at <= now && row.buyer == buyer {
+        // Expire it here, exactly once, so its unit goes back on sale now.
+        let changed = conn
+            .prepare_cached(
+                "UPDATE holds SET status = 'expired', closed_at = ?2 WHERE id = ?1 AND status = 'active'",
+            )?
+            .execute(params![id, now])?;
+        if changed == 1 {
+            return_stock(conn, row.product_id, row.qty)?;
+            return Ok(Checkout::Expired(Returned {
+                hold_id: id,
+                product_id: row.product_id,
+                qty: row.qty,
+                expires_at: row.expires_at,
+                closed_at: now,
+            }));
+        }
+    }
+    if let Some(e) = refuse(id, &row, buyer, now) {
+        return Err(e);
+    }
+    let changed = conn
+        .prepare_cached(
+            "UPDATE holds SET status = 'paid', closed_at = ?2
+             WHERE id = ?1 AND status = 'active' AND expires_at > ?2",
+        )?
+        .execute(params![id, now])?;
+    if changed != 1 {
+        return Err(Error::HoldExpired { id });
+    }
+    let order = Order {
+        id: OrderId::new(),
+        hold_id: id,
+        product_id: row.product_id,
+        buyer: row.buyer,
+        qty: row.qty,
+        held_at: row.created_at,
+        paid_at: now,
+    };
+    insert_order(conn, &order)?;
+    Ok(Checkout::Paid(order))
+}
+
+fn insert_order(conn: &Connection, order: &Order) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO orders (id, hold_id, product_id, buyer, qty, held_at, paid_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        order.id,
+        order.hold_id,
+        order.product_id,
+        order.buyer,
+        order.qty,
+        order.held_at,
+        order.paid_at
+    ])?;
+    Ok(())
+}
+
+pub fn order_of(conn: &Connection, hold: HoldId) -> Result<Order> {
+    conn.prepare_cached(
+        "SELECT id, hold_id, product_id, buyer, qty, held_at, paid_at FROM orders WHERE hold_id = ?1",
+    )?
+    .query_row([hold], |r| {
+        Ok(Order {
+            id: r.get(0)?,
+            hold_id: r.get(1)?,
+            product_id: r.get(2)?,
+            buyer: r.get(3)?,
+            qty: r.get(4)?,
+            held_at: r.get(5)?,
+            paid_at: r.get(6)?,
+        })
+    })
+    .optional()?
+    .ok_or(Error::HoldNotFound { id: hold })
+}
+
+/// Cancels a hold and puts its units back, inside an `IMMEDIATE` transaction.
+pub fn release(conn: &Connection, id: HoldId, buyer: &str, now: Millis) -> Result<Returned> {
+    let row = hold_row(conn, id)?;
+    if let Some(e) = refuse(id, &row, buyer, now) {
+        return Err(e);
+    }
+    let changed = conn
+        .prepare_cached(
+            "UPDATE holds SET status = 'released', closed_at = ?2
+             WHERE id = ?1 AND buyer = ?3 AND status = 'active' AND expires_at > ?2",
+        )?
+        .execute(params![id, now, buyer])?;
+    if changed != 1 {
+        return Err(Error::HoldExpired { id });
+    }
+    return_stock(conn, row.product_id, row.qty)?;
+    Ok(Returned {
+        hold_id: id,
+        product_id: row.product_id,
+        qty: row.qty,
+        expires_at: row.expires_at,
+        closed_at: now,
+    })
+}
+
+/// Rules for extending a hold: activity pushes the deadline to `now + ttl`, at most
+/// `max_extensions` times and never past `created_at + max_hold`.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtendRules {
+    pub ttl_ms: Millis,
+    pub max_extensions: i64,
+    pub max_hold_ms: Millis,
+}
+
+pub fn extend(
+    conn: &Connection,
+    id: HoldId,
+    buyer: &str,
+    now: Millis,
+    rules: ExtendRules,
+) -> Result<Hold> {
+    let row = hold_row(conn, id)?;
+    if let Some(e) = refuse(id, &row, buyer, now) {
+        return Err(e);
+    }
+    if row.extensions >= rules.max_extensions {
+        return Err(Error::ExtendLimit {
+            id,
+            why: format!("it was extended {} times, the most allowed", row.extensions),
+        });
+    }
+    let cap = row.created_at + rules.max_hold_ms;
+    let new_expiry = (now + rules.ttl_ms).min(cap);
+    if new_expiry <= row.expires_at {
+        return Err(Error::ExtendLimit {
+            id,
+            why: "it already runs to the longest a hold may last".into(),
+        });
+    }
+    let changed = conn
+        .prepare_cached(
+            "UPDATE holds SET expires_at = ?2, extensions = extensions + 1
+             WHERE id = ?1 AND status = 'active' AND expires_at > ?3 AND extensions = ?4",
+        )?
+        .execute(params![id, new_expiry, now, row.extensions])?;
+    if changed != 1 {
+        return Err(Error::HoldExpired { id });
+    }
+    Ok(Hold {
+        id,
+        product_id: row.product_id,
+        buyer: row.buyer,
+        qty: row.qty,
+        created_at: row.created_at,
+        expires_at: new_expiry,
+        kind: HoldKind::Held,
+    })
+}
+
+/// Pay-first: the money is in; claim the stock now or record a refund. Inside an
+/// `IMMEDIATE` transaction (it reads stock, then writes).
+pub fn pay_first(
+    conn: &Connection,
+    product: &ProductInfo,
+    cart: &Hold,
+    now: Millis,
+) -> Result<std::result::Result<Order, Vec<Returned>>> {
+    let mut returned = Vec::new();
+    let mut took = take_stock(conn, product.id, cart.qty)?;
+    if !took {
+        returned = expire_product(conn, product.id, now)?;
+        took = take_stock(conn, product.id, cart.qty)?;
+    }
+    let within_limit = took && check_limit(conn, product, &cart.buyer, cart.qty).is_ok();
+    if !within_limit {
+        if took {
+            return_stock(conn, product.id, cart.qty)?;
+        }
+        conn.prepare_cached(
+            "INSERT INTO refunds (product_id, buyer, qty, at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![product.id, cart.buyer, cart.qty, now])?;
+        return Ok(Err(returned));
+    }
+    conn.prepare_cached(
+        "INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at, closed_at)
+         VALUES (?1, ?2, ?3, ?4, 'paid', ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        cart.id,
+        product.id,
+        cart.buyer,
+        cart.qty,
+        cart.created_at,
+        cart.expires_at,
+        now
+    ])?;
+    let order = Order {
+        id: OrderId::new(),
+        hold_id: cart.id,
+        product_id: product.id,
+        buyer: cart.buyer.clone(),
+        qty: cart.qty,
+        held_at: cart.created_at,
+        paid_at: now,
+    };
+    insert_order(conn, &order)?;
+    Ok(Ok(order))
+}
+
+/// Sets a product's available units to `available`, adjusting the total so that
+/// `total = available + held + sold` stays true (holds and orders are never touched).
+pub fn restock(conn: &Connection, product: ProductId, available: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE products SET
+           stock_available = ?2,
+           stock_total = ?2 + coalesce((SELECT sum(qty) FROM holds
+                                        WHERE product_id = ?1 AND status IN ('active', 'paid')), 0),
+           version = version + 1
+         WHERE id = ?1",
+    )?
+    .execute(params![product, available.max(0)])?;
+    Ok(())
+}
