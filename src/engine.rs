@@ -43,6 +43,8 @@ pub struct EngineConfig {
     pub sweep_batch: i64,
     /// Run the background sweeper (tests with a manual clock call `sweep` themselves).
     pub sweeper: bool,
+    /// A hold TTL for this engine only, instead of the sale's.
+    pub hold_ttl: Option<Duration>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +57,7 @@ impl Default for EngineConfig {
             queue_batch: 512,
             sweep_batch: 1000,
             sweeper: true,
+            hold_ttl: None,
         }
     }
 }
@@ -115,10 +118,14 @@ impl Engine {
     /// Opens the engine on a store that already holds a sale.
     pub fn open(store: Store, config: EngineConfig) -> Result<Engine> {
         let writer = store.dedicated()?;
-        let rules = sale::rules(&writer)?.ok_or_else(|| Error::NotADatabase {
+        let mut rules = sale::rules(&writer)?.ok_or_else(|| Error::NotADatabase {
             path: store.path().to_path_buf(),
             why: "it holds no sale yet; run `flashsale init`".into(),
         })?;
+        if let Some(ttl) = config.hold_ttl {
+            rules.hold_ttl = ttl;
+            rules.max_hold = rules.max_hold.max(ttl);
+        }
         let products = hold::all_products(&writer)?;
         let catalog = products
             .into_iter()
@@ -436,10 +443,10 @@ impl Inner {
         let before = self
             .next_deadline
             .fetch_min(hold.expires_at, Ordering::AcqRel);
-        if hold.expires_at < before {
-            if let Some(s) = self.sweeper.lock().as_ref() {
-                s.wake();
-            }
+        if hold.expires_at < before
+            && let Some(s) = self.sweeper.lock().as_ref()
+        {
+            s.wake();
         }
         self.events.publish(|| EngineEvent::Held(hold.clone()));
     }

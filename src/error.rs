@@ -76,6 +76,9 @@ pub enum Error {
     #[error("The queue's batch could not be committed, no hold in it was taken: {why}")]
     BatchFailed { why: String },
 
+    #[error("{0}")]
+    Usage(String),
+
     #[error("The engine has stopped")]
     Stopped,
 

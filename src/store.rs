@@ -180,13 +180,13 @@ fn configure(conn: &Connection, options: &StoreOptions) -> Result<()> {
 
 /// Creates or migrates the file, refusing anything that is not ours.
 fn prepare_file(path: &Path) -> Result<Opened> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            return Err(Error::CannotOpen {
-                path: path.to_path_buf(),
-                why: format!("the folder {} does not exist", parent.display()),
-            });
-        }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(Error::CannotOpen {
+            path: path.to_path_buf(),
+            why: format!("the folder {} does not exist", parent.display()),
+        });
     }
     let existed = path.exists();
     if existed && path.is_dir() {

@@ -137,13 +137,12 @@ impl Engine {
     /// database still decides. The gate is corrected by what the database says.
     fn reserve_gated(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
         let gate = &self.inner.gate;
-        if let Err(permits) = gate.try_acquire(product.id, qty) {
-            if !(self.inner.due()
+        if let Err(permits) = gate.try_acquire(product.id, qty)
+            && !(self.inner.due()
                 && self.inner.sweep()? > 0
                 && gate.try_acquire(product.id, qty).is_ok())
-            {
-                return Err(hold::sold_out(product, permits, qty));
-            }
+        {
+            return Err(hold::sold_out(product, permits, qty));
         }
         match self.reserve_immediate(product, buyer, qty) {
             Ok(hold) => Ok(hold),

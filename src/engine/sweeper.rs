@@ -34,10 +34,10 @@ impl Drop for SweeperHandle {
         // Dropping `wake` disconnects the channel, which ends the loop.
         let (dead, _) = bounded(1);
         self.wake = dead;
-        if let Some(t) = self.thread.take() {
-            if t.thread().id() != std::thread::current().id() {
-                let _ = t.join();
-            }
+        if let Some(t) = self.thread.take()
+            && t.thread().id() != std::thread::current().id()
+        {
+            let _ = t.join();
         }
     }
 }
@@ -68,10 +68,10 @@ fn run(engine: &Weak<Inner>, woken: &Receiver<()>) {
                 }
                 last_poll = Instant::now();
             }
-            if inner.due() {
-                if let Err(e) = inner.sweep() {
-                    tracing::warn!("sweeper: {e}");
-                }
+            if inner.due()
+                && let Err(e) = inner.sweep()
+            {
+                tracing::warn!("sweeper: {e}");
             }
             let next = inner.next_deadline.load(Ordering::Acquire);
             let until = next.saturating_sub(inner.clock.now());

@@ -1,0 +1,29 @@
+use std::process::ExitCode;
+
+use super::{AuditArgs, Cli};
+use crate::error::Result;
+use crate::store::StoreOptions;
+
+pub fn run(cli: &Cli, args: &AuditArgs) -> Result<ExitCode> {
+    // Read-only: an audit never changes what it checks.
+    let options = StoreOptions {
+        read_only: true,
+        pool_size: 1,
+        ..StoreOptions::default()
+    };
+    let store = super::open::open_existing(&cli.db, options)?;
+    let mut conn = store.dedicated()?;
+    let report = crate::audit::audit(&mut conn, crate::Clock::real().now())?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
+        println!();
+    } else {
+        report.write_text(&mut out)?;
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,53 @@
+use std::process::ExitCode;
+
+use super::{Cli, InitArgs};
+use crate::error::{Error, Result};
+use crate::sale::{self, SaleFile};
+use crate::store::{Opened, Store, StoreOptions};
+
+pub fn run(cli: &Cli, args: &InitArgs) -> Result<ExitCode> {
+    // Read and check the sale before touching any file: a bad sale file changes nothing.
+    let sale = match &args.sale {
+        Some(path) => SaleFile::read(path)?,
+        None => SaleFile::demo(),
+    };
+    if cli.db.exists() {
+        if !args.force {
+            return Err(Error::Usage(format!(
+                "{} already exists; pass --force to replace it (its holds and orders will be deleted)",
+                cli.db.display()
+            )));
+        }
+        // Only our own files are replaced: opening checks the schema first.
+        let options = StoreOptions {
+            synchronous: cli.synchronous,
+            ..StoreOptions::default()
+        };
+        drop(Store::open(&cli.db, options)?);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = cli.db.clone().into_os_string();
+            p.push(suffix);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let options = StoreOptions {
+        synchronous: cli.synchronous,
+        ..StoreOptions::default()
+    };
+    let (store, opened) = Store::open(&cli.db, options)?;
+    debug_assert_eq!(opened, Opened::Created);
+    let mut conn = store.dedicated()?;
+    sale::load(&mut conn, &sale, crate::Clock::real().now())?;
+    println!(
+        "Created {} with the sale {:?}: {} products, hold TTL {}",
+        cli.db.display(),
+        sale.name,
+        sale.products.len(),
+        humantime::format_duration(sale.hold_ttl)
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,35 @@
+use std::path::Path;
+
+use crate::engine::{Engine, EngineConfig};
+use crate::error::{Error, Result};
+use crate::sale::{self, SaleFile};
+use crate::store::{Opened, Store, StoreOptions, Synchronous};
+
+/// Opens (creating with the demo sale if new) the database for a writing command.
+pub fn open_store(path: &Path, synchronous: Synchronous) -> Result<Store> {
+    let options = StoreOptions {
+        synchronous,
+        ..StoreOptions::default()
+    };
+    let (store, opened) = Store::open(path, options)?;
+    if opened == Opened::Created {
+        let mut conn = store.dedicated()?;
+        sale::load(&mut conn, &SaleFile::demo(), crate::Clock::real().now())?;
+    }
+    Ok(store)
+}
+
+/// Opens a database that must already exist (audit, monitors): never creates one.
+pub fn open_existing(path: &Path, options: StoreOptions) -> Result<Store> {
+    if !path.exists() {
+        return Err(Error::CannotOpen {
+            path: path.to_path_buf(),
+            why: "no such file; create it with `flashsale init` or run a swarm".into(),
+        });
+    }
+    Ok(Store::open(path, options)?.0)
+}
+
+pub fn open_engine(path: &Path, synchronous: Synchronous, config: EngineConfig) -> Result<Engine> {
+    Engine::open(open_store(path, synchronous)?, config)
+}

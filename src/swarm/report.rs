@@ -1,0 +1,287 @@
+//! The swarm's report. Sold, oversold and undersold are read from the database after the
+//! run; rates and latencies come from the run's one [`Metrics`] aggregate.
+
+use std::time::Duration;
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::SwarmConfig;
+use crate::engine::{CounterSnapshot, Engine};
+use crate::error::{Rejection, Result};
+use crate::ids::ProductId;
+use crate::metrics::{Metrics, Percentiles};
+
+pub(super) struct Inputs<'a> {
+    pub engine: &'a Engine,
+    pub config: &'a SwarmConfig,
+    pub product_id: ProductId,
+    pub threads: usize,
+    pub stock_at_start: i64,
+    pub elapsed: Duration,
+    pub metrics: &'a Metrics,
+    pub before: CounterSnapshot,
+    pub after: CounterSnapshot,
+    pub arrivals: Vec<(u64, bool)>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Lag {
+    pub p50: u64,
+    pub p99: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SwarmReport {
+    pub sku: String,
+    pub product: String,
+    pub strategy: String,
+    pub safe: bool,
+    pub synchronous: String,
+    pub buyers: u64,
+    pub threads: usize,
+    pub stock: i64,
+    /// Units of this run's buyers, from the database.
+    pub sold: i64,
+    pub held: i64,
+    pub expired: i64,
+    pub released: i64,
+    pub attempts: u64,
+    pub holds_taken: u64,
+    pub rejected_sold_out: u64,
+    pub rejected_limit: u64,
+    pub rejected_conflict: u64,
+    pub rejected_busy: u64,
+    pub rejected_timeout: u64,
+    pub rejected_other: u64,
+    pub conflicts: u64,
+    pub retries: u64,
+    pub busy: u64,
+    pub refunds: u64,
+    pub pay_failed: u64,
+    /// The product's books from the database: units held or sold beyond its stock.
+    pub oversold: i64,
+    /// Units neither available, held nor sold.
+    pub undersold: i64,
+    pub fairness: f64,
+    pub inversions: u64,
+    pub elapsed_ms: u64,
+    pub attempts_per_sec: f64,
+    pub holds_per_sec: f64,
+    pub latency_us: Percentiles,
+    pub expiry_lag_ms: Lag,
+    pub peak_rss_mb: f64,
+}
+
+/// Fairness of a run: of the first `stock` arrivals, the share that won; and the pairs
+/// where a later arrival won while an earlier one lost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fairness {
+    pub share: f64,
+    pub inversions: u64,
+}
+
+impl Fairness {
+    pub fn of(mut arrivals: Vec<(u64, bool)>, stock: i64) -> Fairness {
+        arrivals.sort_unstable_by_key(|(seq, _)| *seq);
+        let first = usize::try_from(stock.max(0))
+            .unwrap_or(0)
+            .min(arrivals.len());
+        let share = if first == 0 {
+            1.0
+        } else {
+            arrivals[..first].iter().filter(|(_, won)| *won).count() as f64 / first as f64
+        };
+        let mut losers_before = 0u64;
+        let mut inversions = 0u64;
+        for (_, won) in &arrivals {
+            if *won {
+                inversions += losers_before;
+            } else {
+                losers_before += 1;
+            }
+        }
+        Fairness { share, inversions }
+    }
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
+    let conn = i.engine.store().conn()?;
+    // This run's buyers share a prefix: a range on the buyer column finds their holds.
+    let prefix = &i.config.buyer_prefix;
+    let end = format!("{prefix}\u{10FFFF}");
+    let mut by_status = std::collections::HashMap::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT status, coalesce(sum(qty), 0) FROM holds
+             WHERE product_id = ?1 AND buyer >= ?2 AND buyer < ?3 GROUP BY status",
+        )?;
+        let rows = stmt.query_map(params![i.product_id, prefix, end], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (status, qty) = row?;
+            by_status.insert(status, qty);
+        }
+    }
+    let units = |s: &str| by_status.get(s).copied().unwrap_or(0);
+    let stock = i
+        .engine
+        .stock()?
+        .into_iter()
+        .find(|s| s.product_id == i.product_id);
+    let (oversold, undersold, product) = stock.map_or((0, 0, String::new()), |s| {
+        (s.oversold(), s.undersold(), s.name.clone())
+    });
+    let m = i.metrics;
+    let secs = i.elapsed.as_secs_f64().max(1e-9);
+    let fairness = Fairness::of(
+        i.arrivals,
+        i.stock_at_start
+            .min(i64::try_from(i.config.buyers).unwrap_or(i64::MAX))
+            / i.config.qty.max(1),
+    );
+    let lag = m.expiry_lag_ms();
+    let strategy = i.engine.strategy();
+    Ok(SwarmReport {
+        sku: i.config.sku.clone(),
+        product,
+        strategy: strategy.name().to_owned(),
+        safe: strategy.is_safe(),
+        synchronous: i.engine.store().synchronous().label().to_owned(),
+        buyers: i.config.buyers,
+        threads: i.threads,
+        stock: i.stock_at_start,
+        sold: units("paid"),
+        held: units("active"),
+        expired: units("expired"),
+        released: units("released"),
+        attempts: m.attempts,
+        holds_taken: m.held,
+        rejected_sold_out: m.rejected(Rejection::SoldOut),
+        rejected_limit: m.rejected(Rejection::Limit),
+        rejected_conflict: m.rejected(Rejection::Conflict),
+        rejected_busy: m.rejected(Rejection::Busy),
+        rejected_timeout: m.rejected(Rejection::Timeout),
+        rejected_other: m.rejected(Rejection::Other),
+        conflicts: i.after.conflicts - i.before.conflicts,
+        retries: i.after.retries - i.before.retries,
+        busy: i.after.busy - i.before.busy,
+        refunds: i.after.refunds - i.before.refunds,
+        pay_failed: m.pay_failed,
+        oversold,
+        undersold,
+        fairness: fairness.share,
+        inversions: fairness.inversions,
+        elapsed_ms: u64::try_from(i.elapsed.as_millis()).unwrap_or(u64::MAX),
+        attempts_per_sec: m.attempts as f64 / secs,
+        holds_per_sec: m.held as f64 / secs,
+        latency_us: m.latency_us(),
+        expiry_lag_ms: Lag {
+            p50: lag.p50,
+            p99: lag.p99,
+        },
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
+
+impl SwarmReport {
+    pub fn write_text(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let strategy = if self.safe {
+            self.strategy.clone()
+        } else {
+            format!("{} (UNSAFE)", self.strategy)
+        };
+        writeln!(
+            out,
+            "swarm: {} buyers on {} threads for {} ({}), strategy {strategy}, synchronous={}",
+            self.buyers, self.threads, self.product, self.sku, self.synchronous
+        )?;
+        writeln!(
+            out,
+            "  stock {:>8}   sold {:>8}   held {:>6}   expired {:>6}   released {:>6}",
+            self.stock, self.sold, self.held, self.expired, self.released
+        )?;
+        writeln!(
+            out,
+            "  rejected: sold out {}, per-buyer limit {}, conflict {}, busy {}, timeout {}, other {}",
+            self.rejected_sold_out,
+            self.rejected_limit,
+            self.rejected_conflict,
+            self.rejected_busy,
+            self.rejected_timeout,
+            self.rejected_other
+        )?;
+        writeln!(
+            out,
+            "  conflicts {}  retries {}  busy {}  refunds {}  payment failures {}",
+            self.conflicts, self.retries, self.busy, self.refunds, self.pay_failed
+        )?;
+        writeln!(
+            out,
+            "  fairness {:.3}  inversions {}",
+            self.fairness, self.inversions
+        )?;
+        writeln!(
+            out,
+            "  {} attempts in {} ms: {:.0} attempts/s, {:.0} holds/s; latency p50 {} µs, p95 {} µs, p99 {} µs, max {} µs",
+            self.attempts,
+            self.elapsed_ms,
+            self.attempts_per_sec,
+            self.holds_per_sec,
+            self.latency_us.p50,
+            self.latency_us.p95,
+            self.latency_us.p99,
+            self.latency_us.max
+        )?;
+        writeln!(
+            out,
+            "  expiry lag p50 {} ms, p99 {} ms; peak memory {:.0} MiB",
+            self.expiry_lag_ms.p50, self.expiry_lag_ms.p99, self.peak_rss_mb
+        )?;
+        if self.oversold > 0 {
+            writeln!(
+                out,
+                "  OVERSOLD by {} units: the books do not balance (run `flashsale audit`)",
+                self.oversold
+            )?;
+        } else {
+            writeln!(out, "  oversold 0, undersold {}", self.undersold)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_fifo_is_fair() {
+        let arrivals: Vec<_> = (0..10).map(|i| (i, i < 3)).collect();
+        let f = Fairness::of(arrivals, 3);
+        assert!((f.share - 1.0).abs() < f64::EPSILON);
+        assert_eq!(f.inversions, 0);
+    }
+
+    #[test]
+    fn late_winners_are_inversions() {
+        // Arrivals 0..4; 0 and 1 lost, 2 and 3 won: each winner jumped two losers.
+        let arrivals = vec![(3, true), (0, false), (2, true), (1, false)];
+        let f = Fairness::of(arrivals, 2);
+        assert!(f.share.abs() < f64::EPSILON);
+        assert_eq!(f.inversions, 4);
+    }
+}
