@@ -191,8 +191,9 @@ pub enum Check {
 /// Everything about one executed step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepRecord {
-    /// Which scenario step ran (index into `Scenario::steps`).
-    pub step: usize,
+    /// Which scenario step ran (index into `Scenario::steps`); None for a statement the
+    /// lab sent itself, like the ROLLBACK of a restart in scheduler mode.
+    pub step: Option<usize>,
     /// Which session ran it.
     pub session: usize,
     /// The statement as written.
@@ -313,28 +314,24 @@ impl Lab {
         let step = scenario.steps.get(index)?;
         let session = scenario.session_index(&step.session)?;
         let outcome = self.sessions[session].run(&step.sql, step.when.as_deref(), &self.scratch);
-        Some(self.record(index, session, step, outcome))
+        let mut record = self.record(Some(index), session, &step.sql, outcome);
+        record.check = check(&record, step, &self.sessions[session].name);
+        Some(record)
     }
 
-    /// Rolls back whatever transaction `session` has open, as an application does after
-    /// `SQLITE_BUSY` before it starts again. Returns what SQLite answered.
-    pub fn rollback(&mut self, session: usize) -> Option<Outcome> {
+    /// Runs a statement that is not a scenario step (a restart's ROLLBACK) on `session`.
+    pub fn run_sql(&mut self, session: usize, sql: &str) -> Option<StepRecord> {
         let s = self.sessions.get_mut(session)?;
-        if s.state() == TxnState::None {
-            return Some(Outcome::Done {
-                changed: 0,
-                writes: false,
-            });
-        }
-        Some(s.run("ROLLBACK", None, &self.scratch))
+        let outcome = s.run(sql, None, &self.scratch);
+        Some(self.record(None, session, sql, outcome))
     }
 
-    /// Builds the record of a step that produced `outcome`.
+    /// Builds the record of a statement that produced `outcome`.
     fn record(
         &mut self,
-        index: usize,
+        index: Option<usize>,
         session: usize,
-        step: &Step,
+        sql: &str,
         outcome: Outcome,
     ) -> StepRecord {
         let rows = snapshot(&self.observer);
@@ -356,10 +353,10 @@ impl Lab {
             sees_other.push(differs);
         }
         let audit = audit(&self.observer);
-        let mut record = StepRecord {
+        let record = StepRecord {
             step: index,
             session,
-            sql: step.sql.clone(),
+            sql: sql.to_string(),
             outcome,
             states,
             sees_other,
@@ -369,7 +366,6 @@ impl Lab {
             audit,
             check: Check::Unchecked,
         };
-        record.check = check(&record, step, &self.sessions[session].name);
         self.committed = rows;
         record
     }
@@ -488,7 +484,7 @@ fn check(record: &StepRecord, step: &Step, session: &str) -> Check {
     } else {
         Check::Missed(format!(
             "step {} ({session}): {}",
-            record.step + 1,
+            record.step.map_or(0, |s| s + 1),
             problems.join("; ")
         ))
     }

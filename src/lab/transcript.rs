@@ -47,10 +47,11 @@ fn header(scenario: &Scenario, out: &mut impl Write) -> Result<(), LabError> {
 }
 
 fn step(scenario: &Scenario, r: &StepRecord, out: &mut impl Write) -> Result<(), LabError> {
-    let spec = &scenario.steps[r.step];
+    let Some(index) = r.step else { return Ok(()) };
+    let spec = &scenario.steps[index];
     let session = &scenario.sessions[r.session].name;
     let retry = if spec.retry { " (retry)" } else { "" };
-    writeln!(out, "step {}  {session}{retry}  {}", r.step + 1, r.sql)?;
+    writeln!(out, "step {}  {session}{retry}  {}", index + 1, r.sql)?;
     if let Some(guard) = &spec.when {
         writeln!(out, "        when:     {guard}")?;
     }
