@@ -253,6 +253,12 @@ impl Lab {
         let path: PathBuf = dir.path().join("lab.db");
         let setup = Connection::open(&path)
             .map_err(|e| LabError::Database(format!("cannot create the lab database: {e}")))?;
+        // Durability is not what the lab studies, and fsyncs would make every fresh
+        // database (step mode's "back", the matrix's hundreds of runs) slow. Locking
+        // does not depend on this setting.
+        setup
+            .execute_batch("PRAGMA synchronous = OFF")
+            .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
         // WAL is a property of the file, set once outside any transaction; every session
         // then reads from a snapshot and never blocks the writer.
         let mode: String = setup
@@ -279,6 +285,10 @@ impl Lab {
             .collect::<Result<Vec<_>, _>>()?;
         let observer = Connection::open(&path)
             .map_err(|e| LabError::Database(format!("cannot open the observer: {e}")))?;
+        // The last connection to close checkpoints the WAL; without this it would fsync.
+        observer
+            .execute_batch("PRAGMA synchronous = OFF")
+            .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
         let scratch = Connection::open_in_memory()
             .map_err(|e| LabError::Database(format!("cannot open a scratch database: {e}")))?;
         let committed = snapshot(&observer);
