@@ -124,3 +124,68 @@ fn a_scenario_without_print_or_a_mode_is_bad_usage() {
     assert_eq!(code, 2);
     assert!(err.contains("available: lost-update"), "{err}");
 }
+
+#[test]
+fn matrix_tabulates_which_strategy_prevents_which_anomaly() {
+    let (code, out, _) = lab(LabArgs {
+        matrix: true,
+        ..LabArgs::default()
+    });
+    assert_eq!(code, 0, "{out}");
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("anomaly "))
+        .expect("a header row");
+    for strategy in [
+        "naive",
+        "immediate",
+        "optimistic",
+        "atomic",
+        "gate",
+        "queue",
+        "pay-first",
+    ] {
+        assert!(header.contains(strategy), "{header}");
+    }
+    let row = |name: &str| -> Vec<String> {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .expect("a row")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    let at = |row: &[String], strategy: &str| -> String {
+        let i = columns.iter().position(|c| *c == strategy).expect("column");
+        row[i].clone()
+    };
+    let oversell = row("oversell");
+    assert_eq!(at(&oversell, "naive"), "FAILS");
+    for safe in [
+        "immediate",
+        "optimistic",
+        "atomic",
+        "gate",
+        "queue",
+        "pay-first",
+    ] {
+        assert_eq!(
+            at(&oversell, safe),
+            "ok",
+            "{safe} must prevent the oversell"
+        );
+    }
+    for anomaly in [
+        "lost-update",
+        "oversell",
+        "limit-bypass",
+        "refused-with-stock",
+    ] {
+        assert!(!row(anomaly).contains(&"ERROR".to_string()), "{out}");
+    }
+    assert!(
+        out.contains("oversell under naive: A:SELECT B:SELECT"),
+        "{out}"
+    );
+}

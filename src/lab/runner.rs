@@ -336,6 +336,37 @@ impl Lab {
         Some(self.record(None, session, sql, outcome))
     }
 
+    /// Runs one statement on `session` without recording rows or changes: the matrix
+    /// runs thousands of these and only needs the answer.
+    pub fn exec(&mut self, session: usize, sql: &str, when: Option<&str>) -> Option<Outcome> {
+        let s = self.sessions.get_mut(session)?;
+        Some(s.run(sql, when, &self.scratch))
+    }
+
+    /// Evaluates an SQL expression over `session`'s variables (false when it fails).
+    #[must_use]
+    pub fn holds_for(&self, session: usize, expr: &str) -> bool {
+        self.sessions
+            .get(session)
+            .is_some_and(|s| s.guard(expr, &self.scratch).unwrap_or(false))
+    }
+
+    /// Runs a query on the committed rows and says whether its first value is true.
+    ///
+    /// # Errors
+    /// The query fails, as one sentence.
+    pub fn check_sql(&self, sql: &str) -> Result<bool, LabError> {
+        let value: rusqlite::types::Value = self
+            .observer
+            .query_row(sql, [], |r| r.get(0))
+            .map_err(|e| LabError::Database(format!("the check {sql:?} failed: {e}")))?;
+        Ok(match value {
+            SqlValue::Integer(i) => i != 0,
+            SqlValue::Real(r) => r != 0.0,
+            _ => false,
+        })
+    }
+
     /// Builds the record of a statement that produced `outcome`.
     fn record(
         &mut self,

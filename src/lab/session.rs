@@ -358,7 +358,7 @@ impl Session {
     }
 
     /// Evaluates a guard expression with the session's variables bound.
-    fn guard(&self, expr: &str, scratch: &Connection) -> rusqlite::Result<bool> {
+    pub(crate) fn guard(&self, expr: &str, scratch: &Connection) -> rusqlite::Result<bool> {
         let mut stmt = scratch.prepare(&format!("SELECT ({expr})"))?;
         bind_vars(&mut stmt, &self.vars)?;
         let mut rows = stmt.raw_query();
