@@ -289,6 +289,18 @@ impl Scenario {
             if step.sql.trim().is_empty() {
                 return fail(format!("step {} has no SQL", i + 1));
             }
+            if let Some(guard) = &step.when {
+                // Checked now, on an empty in-memory database, so a typo in a guard is
+                // reported when the file is loaded rather than as a puzzling step result.
+                let check = rusqlite::Connection::open_in_memory()
+                    .and_then(|c| c.prepare(&format!("SELECT ({guard})")).map(|_| ()));
+                if let Err(e) = check {
+                    return fail(format!(
+                        "step {}'s \"when\" is not an SQL expression: {e}",
+                        i + 1
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -391,6 +403,15 @@ mod tests {
             "steps":[{"session":"A","sql":"SELECT 1"},{"session":"C","sql":"SELECT 1"}]}"#;
         let err = Scenario::from_json(text, Origin::BuiltIn).unwrap_err();
         assert!(err.to_string().contains("step 2"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_guard_is_refused_when_the_file_is_read() {
+        let text = r#"{"name":"x","title":"t","setup":[],
+            "sessions":[{"name":"A"},{"name":"B"}],
+            "steps":[{"session":"A","sql":"SELECT 1","when":":stock >="}]}"#;
+        let err = Scenario::from_json(text, Origin::BuiltIn).unwrap_err();
+        assert!(err.to_string().contains("step 1's \"when\""), "{err}");
     }
 
     #[test]

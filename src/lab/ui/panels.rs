@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use super::theme::Theme;
 use crate::lab::runner::{Change, Check, Lab, ProductAudit, Snapshot, StepRecord};
 use crate::lab::scenario::Scenario;
-use crate::lab::scheduler::Announcement;
+use crate::lab::scheduler::{Announcement, Anomaly};
 use crate::lab::session::{FailKind, Outcome, TxnState, plain_text};
 
 /// One line of the swimlane.
@@ -472,7 +472,14 @@ pub fn announcement_lines(a: &Announcement, theme: Theme) -> Vec<Line<'static>> 
         Line::styled(a.headline.clone(), style),
         Line::raw(a.why.clone()),
         Line::from(vec![
-            Span::styled("Prevented by: ", theme.title()),
+            Span::styled(
+                if a.kind == Anomaly::BusyWait {
+                    "Not a bug: "
+                } else {
+                    "Prevented by: "
+                },
+                theme.title(),
+            ),
             Span::raw(a.prevented_by.clone()),
         ]),
     ]
