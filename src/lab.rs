@@ -16,8 +16,9 @@
 //! - [`matrix`]: every anomaly against every strategy, Hermitage-style.
 //! - [`ui`]: the console's Lab tab (ratatui), self-contained.
 //!
-//! The command line calls [`run_headless`] with a parsed [`LabArgs`]; the console mounts
-//! [`ui::LabView`].
+//! The command line calls [`run_headless`] with a parsed [`LabArgs`] when
+//! [`LabArgs::is_headless`], and otherwise opens the console on the Lab tab with
+//! [`console_view`]; the console mounts [`ui::LabView`].
 
 pub mod matrix;
 pub mod runner;
@@ -163,6 +164,20 @@ pub fn matrix(out: &mut impl Write) -> Result<(), LabError> {
     let results = data.run()?;
     matrix::print(&data, &results, out)?;
     Ok(())
+}
+
+/// The console's Lab tab for `flashsale lab [SCENARIO]` without `--print`: the scenario
+/// list, or the named scenario (a name or a file path) open in step mode.
+///
+/// # Errors
+/// Unknown scenario (the sentence lists the names), a broken file, or its database.
+pub fn console_view(args: &LabArgs, no_color: bool) -> Result<ui::LabView, LabError> {
+    let mut view = ui::LabView::new(no_color);
+    if let Some(name) = args.scenario.as_deref() {
+        let scenario = find(name)?;
+        view.open_scenario(scenario, ui::Mode::Step)?;
+    }
+    Ok(view)
 }
 
 /// `flashsale lab ...` without the console: `--list`, `--matrix`, `NAME --print`.

@@ -189,3 +189,23 @@ fn matrix_tabulates_which_strategy_prevents_which_anomaly() {
         "{out}"
     );
 }
+
+#[test]
+fn the_console_view_opens_the_named_scenario_or_says_which_exist() {
+    use flashsale::lab::console_view;
+    use flashsale::lab::ui::Mode;
+    let args = LabArgs {
+        scenario: Some("immediate".to_string()),
+        ..LabArgs::default()
+    };
+    let view = console_view(&args, true).expect("opens");
+    assert_eq!(view.mode(), Some(Mode::Step));
+    let list = console_view(&LabArgs::default(), true).expect("opens");
+    assert_eq!(list.mode(), None);
+    let wrong = LabArgs {
+        scenario: Some("nope".to_string()),
+        ..LabArgs::default()
+    };
+    let err = console_view(&wrong, true).err().expect("unknown");
+    assert!(err.to_string().contains("available: lost-update"), "{err}");
+}

@@ -193,6 +193,14 @@ impl Matrix {
     /// Runs one cell under every schedule until the anomaly shows.
     #[must_use]
     pub fn cell(&self, anomaly: usize, strategy: usize) -> Cell {
+        if anomaly >= self.anomalies.len() || strategy >= self.strategies.len() {
+            return Cell {
+                anomaly,
+                strategy,
+                verdict: Verdict::Broken("there is no such cell in the matrix".to_string()),
+                schedules: 0,
+            };
+        }
         let plan = Plan::new(self, anomaly, strategy);
         let mut schedules = 0;
         let mut verdict = Verdict::Prevented;

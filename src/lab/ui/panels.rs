@@ -58,9 +58,9 @@ fn verb(sql: &str) -> String {
 /// A result in a few characters, for the swimlane.
 fn short_result(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Rows { rows, .. } => match (rows.len(), rows.first().map(Vec::len)) {
-            (1, Some(1)) => format!("={}", plain_text(&rows[0][0])),
-            (1, _) => format!("={}", plain_text(&rows[0][0])),
+        // One row: its first value (what the application read); otherwise a count.
+        Outcome::Rows { rows, .. } => match (rows.len(), rows.first().and_then(|r| r.first())) {
+            (1, Some(v)) => format!("={}", plain_text(v)),
             (n, _) => format!("{n} rows"),
         },
         Outcome::Done { changed, writes } => {
