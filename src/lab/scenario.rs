@@ -357,6 +357,14 @@ pub fn catalog(dir: Option<&Path>) -> Result<(Vec<Scenario>, Vec<Broken>), LabEr
     for path in paths {
         match Scenario::from_file(&path) {
             Ok(s) => match scenarios.iter_mut().find(|t| t.name == s.name) {
+                // The repository's own copy of a built-in changes nothing: keep calling it
+                // built-in. An edited copy replaces it.
+                Some(slot)
+                    if *slot
+                        == Scenario {
+                            origin: Origin::BuiltIn,
+                            ..s.clone()
+                        } => {}
                 Some(slot) => *slot = s,
                 None => scenarios.push(s),
             },
@@ -403,6 +411,30 @@ mod tests {
             "steps":[{"session":"A","sql":"SELECT 1"},{"session":"C","sql":"SELECT 1"}]}"#;
         let err = Scenario::from_json(text, Origin::BuiltIn).unwrap_err();
         assert!(err.to_string().contains("step 2"), "{err}");
+    }
+
+    #[test]
+    fn a_disk_copy_replaces_a_built_in_only_when_it_differs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let same = include_str!("../../assets/lab/atomic.json");
+        std::fs::write(dir.path().join("atomic.json"), same).expect("write");
+        let edited = include_str!("../../assets/lab/immediate.json").replace(
+            "BEGIN IMMEDIATE serialises",
+            "BEGIN IMMEDIATE (edited) serialises",
+        );
+        std::fs::write(dir.path().join("immediate.json"), edited).expect("write");
+        std::fs::write(dir.path().join("broken.json"), "{").expect("write");
+        std::fs::write(dir.path().join(MATRIX_FILE), "not a scenario").expect("write");
+        let (all, broken) = catalog(Some(dir.path())).expect("catalog");
+        let find = |n: &str| all.iter().find(|s| s.name == n).expect("present");
+        assert_eq!(find("atomic").origin, Origin::BuiltIn);
+        assert!(matches!(find("immediate").origin, Origin::File(_)));
+        assert!(find("immediate").title.contains("(edited)"));
+        assert_eq!(
+            broken.len(),
+            1,
+            "only broken.json; matrix.json is not a scenario"
+        );
     }
 
     #[test]
