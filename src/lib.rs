@@ -19,6 +19,8 @@
 //! - [`audit`]: every invariant checked from the database alone.
 //! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
 //! - [`swarm`]: the bot buyers (real threads) and their report.
+//! - [`lab`]: the locking lab — scenarios stepped on real SQLite connections.
+//! - [`cli`]: the command line, a thin client of all of the above.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -29,6 +31,7 @@ pub mod error;
 pub mod gate;
 pub mod hold;
 pub mod ids;
+pub mod lab;
 pub mod metrics;
 pub mod sale;
 pub mod store;
