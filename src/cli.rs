@@ -2,6 +2,7 @@
 //! the outcome to an exit code: 0 ok, 1 the job failed, 2 bad usage.
 
 mod audit;
+mod bench;
 mod init;
 mod open;
 mod swarm;
@@ -42,6 +43,37 @@ pub enum Command {
     Audit(AuditArgs),
     /// The locking lab: step through real SQLite sessions (`--print` for a transcript).
     Lab(crate::lab::LabArgs),
+    /// Every strategy on the same workload, one table, beside the `limit` row measured in
+    /// the same run (a fresh temporary database per row).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Print the report as JSON: `{"rows": [{"strategy", "holds_per_sec", ...}]}`.
+    #[arg(long)]
+    pub json: bool,
+    /// Buyer threads per row.
+    #[arg(long, default_value_t = 1000)]
+    pub threads: usize,
+    /// Units on sale per row (10% more buyers than units try).
+    #[arg(long, default_value_t = 20_000)]
+    pub holds: u64,
+    /// Only these strategies (repeat the flag); every strategy if omitted.
+    #[arg(long, value_enum)]
+    pub strategy: Vec<crate::Strategy>,
+    /// A row stops taking new buyers after this long.
+    #[arg(long, value_parser = crate::engine::parse_duration, default_value = "6s")]
+    pub time_limit: std::time::Duration,
+    /// How long to count the gate's sold-out answers after its row (0s skips).
+    #[arg(long, value_parser = crate::engine::parse_duration, default_value = "1s")]
+    pub gate_probe: std::time::Duration,
+    /// Active holds expiring together in the expiry scenario (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    pub expiry_holds: u64,
+    /// Folder for the temporary database files (the system's temporary folder if omitted).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +163,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Swarm(args)) => swarm::run(cli, args),
         Some(Command::Audit(args)) => audit::run(cli, args),
         Some(Command::Lab(args)) => lab(args),
+        Some(Command::Bench(args)) => bench::run(cli, args),
         None => swarm::demo(cli),
     }
 }

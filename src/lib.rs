@@ -19,11 +19,13 @@
 //! - [`audit`]: every invariant checked from the database alone.
 //! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
 //! - [`swarm`]: the bot buyers (real threads) and their report.
+//! - [`bench`]: every strategy on one workload beside the single-connection `limit` row.
 //! - [`lab`]: the locking lab — scenarios stepped on real SQLite connections.
 //! - [`cli`]: the command line, a thin client of all of the above.
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod engine;

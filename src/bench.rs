@@ -1,0 +1,255 @@
+//! `flashsale bench`: every strategy on the same workload, side by side, beside the
+//! `limit` row measured in the same run.
+//!
+//! The workload: `threads` buyer threads in a closed loop (a thread's next buyer arrives
+//! when it is free, so latency is per request, from the moment the request starts) take
+//! buyers from one counter until `buyers` have tried, or the row's time limit passes.
+//! The product has `holds` units and there are 10% more buyers than units, so every
+//! strategy both takes holds and turns buyers away, and fairness means something.
+//! Each row runs on a fresh temporary database file with the same durability.
+//!
+//! The `limit` row is the ceiling a strategy is judged against: the same reservation
+//! transaction (`BEGIN IMMEDIATE`; read stock; check the per-buyer limit; decrement;
+//! insert the hold; `COMMIT`), on one connection, one transaction per hold, in a tight
+//! loop with no threads, no engine and no bookkeeping.
+//!
+//! # Layout
+//!
+//! - [`workload`](self): the closed-loop driver and the per-strategy row.
+//! - `limit`: the limit row.
+//! - `expiry`: expiry at scale — many holds due at once, reservations going on meanwhile.
+//! - `table`: the printed table and the JSON shape.
+//!
+//! No terminal code here: the command line prints what [`run`] returns.
+
+mod expiry;
+mod limit;
+mod table;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::sale::{self, ProductSpec, SaleFile};
+use crate::store::{Store, StoreOptions, Synchronous};
+use crate::strategy::Strategy;
+
+pub use expiry::ExpiryReport;
+
+/// The product every row sells.
+pub const SKU: &str = "BENCH";
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Buyer threads per row (the `limit` row always uses one connection, one thread).
+    pub threads: usize,
+    /// Units on sale in every row, and so the most holds a row can take.
+    pub holds: u64,
+    pub synchronous: Synchronous,
+    /// The strategies to run, in this order; the `limit` row always runs first.
+    pub strategies: Vec<Strategy>,
+    /// A row stops taking new buyers after this long (its rate is still honest: holds
+    /// taken over time spent); keeps a pathological strategy from stalling the table.
+    pub time_limit: Duration,
+    /// How long the gate's sold-out answers are counted after the gate row (zero skips).
+    pub gate_probe: Duration,
+    /// Active holds that expire together in the expiry scenario (zero skips it).
+    pub expiry_holds: u64,
+    /// Where the temporary database files go (the system's temporary folder if `None`).
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            threads: 1000,
+            holds: 20_000,
+            synchronous: Synchronous::Full,
+            strategies: Strategy::ALL.to_vec(),
+            time_limit: Duration::from_secs(6),
+            gate_probe: Duration::from_secs(1),
+            expiry_holds: 100_000,
+            dir: None,
+        }
+    }
+}
+
+impl BenchConfig {
+    /// Buyers per row: 10% more than units, at least one more.
+    pub fn buyers(&self) -> u64 {
+        self.holds + (self.holds / 10).max(1)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.threads == 0 {
+            return Err(Error::Usage("--threads must be at least 1".into()));
+        }
+        if self.holds == 0 {
+            return Err(Error::Usage("--holds must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    /// A strategy's name, or `limit`.
+    pub strategy: String,
+    /// Holds committed per second of the row's wall time (for `pay-first`: payments
+    /// that claimed a unit, since that is where it takes stock).
+    pub holds_per_sec: f64,
+    /// `holds_per_sec` over the `limit` row's.
+    pub ratio_to_limit: f64,
+    /// Latency of one request (add-to-cart; for `pay-first` add-to-cart and payment).
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    /// Units held or paid at the end, from the database.
+    pub sold: i64,
+    /// Units held or sold beyond the stock, from the database.
+    pub oversold: i64,
+    /// Of the first `holds` arrivals, the share that won a unit.
+    pub fairness: f64,
+    pub inversions: u64,
+    pub conflicts: u64,
+    pub busy: u64,
+    pub attempts: u64,
+    pub held: u64,
+    pub rejected: u64,
+    /// Write transactions committed (group commit shows here: far fewer than holds).
+    pub commits: u64,
+    pub threads: usize,
+    pub elapsed_ms: u64,
+    /// False when the row's time limit stopped it before every buyer had tried.
+    pub complete: bool,
+}
+
+/// Everything one `flashsale bench` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub synchronous: String,
+    pub threads: usize,
+    pub holds: u64,
+    pub buyers: u64,
+    pub time_limit_ms: u64,
+    pub rows: Vec<BenchRow>,
+    /// The gate's sold-out answers per second once sold out, and whether any of them
+    /// touched the database (it must not).
+    pub gate_sold_out_per_sec: Option<f64>,
+    pub gate_sold_out_touched_db: Option<bool>,
+    pub expiry: Option<ExpiryReport>,
+}
+
+impl BenchReport {
+    pub fn row(&self, strategy: &str) -> Option<&BenchRow> {
+        self.rows.iter().find(|r| r.strategy == strategy)
+    }
+
+    /// The table, as text.
+    pub fn write_text(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        table::write(self, out)
+    }
+}
+
+/// Runs the bench; `progress` hears each row as it finishes (for a line on stderr).
+pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<BenchReport> {
+    config.check()?;
+    let base = match &config.dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir(),
+    };
+    let limit = limit::run(config, &base)?;
+    progress(&table::line(&limit));
+    let limit_rate = limit.holds_per_sec;
+    let mut rows = vec![limit];
+    let mut gate_probe = None;
+    for &strategy in &config.strategies {
+        let (mut row, probe) = workload::run(config, &base, strategy)?;
+        row.ratio_to_limit = ratio(row.holds_per_sec, limit_rate);
+        progress(&table::line(&row));
+        if probe.is_some() {
+            gate_probe = probe;
+        }
+        rows.push(row);
+    }
+    if let Some(first) = rows.first_mut() {
+        first.ratio_to_limit = 1.0;
+    }
+    let expiry = if config.expiry_holds > 0 {
+        let e = expiry::run(config, &base)?;
+        progress(&e.line());
+        Some(e)
+    } else {
+        None
+    };
+    Ok(BenchReport {
+        synchronous: config.synchronous.label().to_owned(),
+        threads: config.threads,
+        holds: config.holds,
+        buyers: config.buyers(),
+        time_limit_ms: millis(config.time_limit),
+        rows,
+        gate_sold_out_per_sec: gate_probe.map(|p: workload::GateProbe| p.per_sec),
+        gate_sold_out_touched_db: gate_probe.map(|p| p.touched_db),
+        expiry,
+    })
+}
+
+fn ratio(rate: f64, limit: f64) -> f64 {
+    if limit > 0.0 { rate / limit } else { 0.0 }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A fresh database in its own temporary folder (removed when the folder is dropped),
+/// holding one sale: products `(sku, units)`, one unit per buyer, holds that outlive
+/// the run.
+fn fresh_db(
+    base: &Path,
+    config: &BenchConfig,
+    products: &[(&str, i64)],
+) -> Result<(tempfile::TempDir, Store)> {
+    let dir = tempfile::Builder::new()
+        .prefix("flashsale-bench-")
+        .tempdir_in(base)
+        .map_err(|e| Error::CannotOpen {
+            path: base.to_path_buf(),
+            why: format!("cannot make a temporary folder there: {e}"),
+        })?;
+    let path = dir.path().join("bench.db");
+    let options = StoreOptions {
+        synchronous: config.synchronous,
+        ..StoreOptions::default()
+    };
+    let (store, _) = Store::open(&path, options)?;
+    let sale = SaleFile {
+        name: "Bench sale".into(),
+        hold_ttl: Duration::from_secs(3600),
+        max_per_buyer: 1,
+        max_extensions: 0,
+        max_hold: None,
+        products: products
+            .iter()
+            .map(|(sku, units)| ProductSpec {
+                sku: (*sku).to_owned(),
+                name: format!("Bench unit {sku}"),
+                price_cents: 100,
+                stock: *units,
+                max_per_buyer: Some(1),
+            })
+            .collect(),
+    };
+    let mut conn = store.dedicated()?;
+    sale::load(&mut conn, &sale, crate::Clock::real().now())?;
+    Ok((dir, store))
+}
+
+fn units(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,80 @@
+//! The `limit` row: the engine's own reservation transaction ([`hold::reserve_locked`]
+//! in `BEGIN IMMEDIATE`), one connection, one transaction per hold, one thread, nothing
+//! else. What the single writer does when nobody is in its way — the yardstick of every
+//! other row, measured in the same run on the same kind of file.
+
+use std::path::Path;
+use std::time::Instant;
+
+use rusqlite::TransactionBehavior;
+
+use super::{BenchConfig, BenchRow, SKU, fresh_db, millis, units};
+use crate::error::Result;
+use crate::hold;
+use crate::metrics::{Metrics, Outcome, Sample};
+
+pub(super) fn run(config: &BenchConfig, base: &Path) -> Result<BenchRow> {
+    let (_dir, store) = fresh_db(base, config, &[(SKU, units(config.holds))])?;
+    let mut conn = store.dedicated()?;
+    let product = hold::product_by_sku(&conn, SKU)?
+        .ok_or_else(|| crate::Error::Usage("the bench product vanished".into()))?;
+    let ttl = 3_600_000;
+    let clock = crate::Clock::real();
+    let mut metrics = Metrics::default();
+    let started = Instant::now();
+    let deadline = started + config.time_limit;
+    let mut commits = 0u64;
+    let mut complete = true;
+    for i in 0..config.holds {
+        let began = Instant::now();
+        if began >= deadline {
+            complete = false;
+            break;
+        }
+        let buyer = format!("b{i}");
+        let now = clock.now();
+        // IMMEDIATE: it reads the stock and then writes (as every safe strategy does).
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outcome = match hold::reserve_locked(&tx, &product, &buyer, 1, now, ttl) {
+            Ok(_) => {
+                tx.commit()?;
+                commits += 1;
+                Outcome::Held
+            }
+            Err(e) => Outcome::Rejected(e.rejection()),
+        };
+        let answered = Instant::now();
+        metrics.record(Sample::Attempt {
+            at: u64::try_from((answered - started).as_millis()).unwrap_or(u64::MAX),
+            latency_us: u64::try_from((answered - began).as_micros()).unwrap_or(u64::MAX),
+            outcome,
+        });
+    }
+    let elapsed = started.elapsed();
+    let stock = hold::stock(&conn)?
+        .into_iter()
+        .find(|s| s.sku == SKU)
+        .ok_or_else(|| crate::Error::Usage("the bench product vanished".into()))?;
+    let lat = metrics.latency_us();
+    Ok(BenchRow {
+        strategy: "limit".into(),
+        holds_per_sec: metrics.held as f64 / elapsed.as_secs_f64().max(1e-9),
+        ratio_to_limit: 1.0,
+        p50_us: lat.p50,
+        p99_us: lat.p99,
+        max_us: lat.max,
+        sold: stock.held + stock.sold,
+        oversold: stock.oversold(),
+        fairness: 1.0,
+        inversions: 0,
+        conflicts: 0,
+        busy: 0,
+        attempts: metrics.attempts,
+        held: metrics.held,
+        rejected: metrics.rejected_total(),
+        commits,
+        threads: 1,
+        elapsed_ms: millis(elapsed),
+        complete,
+    })
+}

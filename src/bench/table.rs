@@ -1,0 +1,64 @@
+//! The bench table as text: one row per strategy under the `limit` row.
+
+use std::io::Write;
+
+use super::{BenchReport, BenchRow};
+
+const HEADER: &str = "strategy       holds/s   x limit    p50 ms    p99 ms    max ms      sold  oversold  fairness  conflicts    busy  commits";
+
+/// One row, formatted like the table's (also the progress line as rows finish).
+pub(super) fn line(r: &BenchRow) -> String {
+    let ms = |us: u64| us as f64 / 1000.0;
+    format!(
+        "{:<11} {:>10.0} {:>8.2}x {:>9.2} {:>9.2} {:>9.2} {:>9} {:>9} {:>9.3} {:>10} {:>7} {:>8}{}",
+        r.strategy,
+        r.holds_per_sec,
+        r.ratio_to_limit,
+        ms(r.p50_us),
+        ms(r.p99_us),
+        ms(r.max_us),
+        r.sold,
+        r.oversold,
+        r.fairness,
+        r.conflicts,
+        r.busy,
+        r.commits,
+        if r.complete { "" } else { "  (time limit)" },
+    )
+}
+
+pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "bench: {} units, {} buyers on {} threads per row, synchronous={}, a fresh database per row",
+        report.holds, report.buyers, report.threads, report.synchronous
+    )?;
+    writeln!(out, "{HEADER}")?;
+    for row in &report.rows {
+        writeln!(out, "{}", line(row))?;
+    }
+    writeln!(
+        out,
+        "limit = the same reservation transaction on one connection, one transaction per hold, no threads."
+    )?;
+    writeln!(
+        out,
+        "latency = one request (pay-first: add-to-cart and payment); sold/oversold from the database."
+    )?;
+    if let Some(rate) = report.gate_sold_out_per_sec {
+        let touched = if report.gate_sold_out_touched_db == Some(true) {
+            "TOUCHED THE DATABASE"
+        } else {
+            "none touched the database"
+        };
+        writeln!(
+            out,
+            "gate, sold out: {:.1} million answers/s ({touched})",
+            rate / 1e6
+        )?;
+    }
+    if let Some(e) = &report.expiry {
+        writeln!(out, "{}", e.line())?;
+    }
+    Ok(())
+}

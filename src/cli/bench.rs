@@ -1,0 +1,49 @@
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use super::{BenchArgs, Cli};
+use crate::bench::{self, BenchConfig};
+use crate::error::Result;
+
+pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
+    let defaults = BenchConfig::default();
+    let config = BenchConfig {
+        threads: args.threads,
+        holds: args.holds,
+        synchronous: cli.synchronous,
+        strategies: if args.strategy.is_empty() {
+            defaults.strategies.clone()
+        } else {
+            args.strategy.clone()
+        },
+        time_limit: args.time_limit,
+        gate_probe: args.gate_probe,
+        expiry_holds: args.expiry_holds,
+        dir: args.dir.clone(),
+    };
+    // Rows as they finish, when someone is watching; the table itself goes to stdout.
+    let chatty = std::io::stderr().is_terminal();
+    let report = bench::run(&config, |line| {
+        if chatty {
+            eprintln!("{line}");
+        }
+    })?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
+        println!();
+    } else {
+        report.write_text(&mut out)?;
+    }
+    let oversold_safe = report
+        .rows
+        .iter()
+        .filter(|r| r.strategy != "naive" && r.strategy != "limit")
+        .any(|r| r.oversold > 0);
+    if oversold_safe {
+        // The job failed: a safe strategy broke the books.
+        eprintln!("error: a safe strategy oversold during the bench (see the oversold column)");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,111 @@
+//! `flashsale bench` as a user runs it, kept tiny: the shape of its table and JSON, and
+//! the books of every row. Speed is measured by the bench itself, never asserted here.
+
+use std::process::Command;
+
+fn bench(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "bench",
+        "--holds",
+        "40",
+        "--threads",
+        "8",
+        "--expiry-holds",
+        "200",
+        "--gate-probe",
+        "50ms",
+        "--synchronous",
+        "normal",
+        "--dir",
+    ];
+    let folder = dir.to_str().expect("utf-8 temp path");
+    args.push(folder);
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_flashsale"))
+        .current_dir(dir)
+        .args(&args)
+        .output()
+        .expect("run flashsale bench")
+}
+
+#[test]
+fn json_has_the_limit_row_and_every_strategy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let o = bench(dir.path(), &["--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    let rows = report["rows"].as_array().expect("rows");
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["strategy"].as_str().expect("strategy name"))
+        .collect();
+    let mut want = vec!["limit"];
+    want.extend(flashsale::Strategy::ALL.iter().map(|s| s.name()));
+    assert_eq!(names, want);
+    for row in rows {
+        let name = row["strategy"].as_str().unwrap_or_default();
+        for key in [
+            "holds_per_sec",
+            "ratio_to_limit",
+            "p50_us",
+            "p99_us",
+            "max_us",
+            "sold",
+            "oversold",
+            "fairness",
+            "conflicts",
+            "busy",
+        ] {
+            assert!(row.get(key).is_some(), "{name}: no {key}");
+        }
+        assert!(row["holds_per_sec"].as_f64().unwrap_or(0.0) > 0.0, "{name}");
+        if name != "naive" {
+            assert_eq!(row["oversold"], 0, "{name}");
+        }
+        // Every unit of a safe strategy is taken (10% more buyers than units), unless
+        // the row ran out of time.
+        if name != "naive" && name != "optimistic" && row["complete"] == true {
+            assert_eq!(row["sold"], 40, "{name}");
+        }
+    }
+    assert_eq!(report["rows"][0]["ratio_to_limit"], 1.0);
+    assert_eq!(report["gate_sold_out_touched_db"], false);
+    assert_eq!(report["expiry"]["returned"], 200);
+    // The temporary databases are gone.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn text_table_names_every_row() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let o = bench(dir.path(), &["--strategy", "queue", "--strategy", "gate"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let first_words: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for name in ["strategy", "limit", "gate", "queue"] {
+        assert!(first_words.contains(&name), "{name} missing:\n{text}");
+    }
+    assert!(text.contains("gate, sold out:"), "{text}");
+    assert!(text.contains("expiry: 200 holds"), "{text}");
+}
+
+#[test]
+fn bad_sizes_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let o = Command::new(env!("CARGO_BIN_EXE_flashsale"))
+        .current_dir(dir.path())
+        .args(["bench", "--threads", "0", "--holds", "5"])
+        .output()
+        .expect("run flashsale bench");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--threads"), "{err}");
+}
