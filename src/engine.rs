@@ -4,12 +4,14 @@
 
 mod events;
 mod queue;
+mod reply;
 mod reserve;
 mod sweeper;
+mod writer;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::{FairMutex, Mutex, RwLock};
@@ -110,7 +112,9 @@ pub(crate) struct Inner {
     next_deadline: AtomicI64,
     counters: Counters,
     events: events::Bus,
-    queue: Mutex<Option<queue::QueueHandle>>,
+    /// The writer thread's queue: reservations and payments, first-in first-out.
+    /// Set once, right after the engine is built (the thread needs a weak handle on it).
+    funnel: OnceLock<writer::WriterHandle>,
     sweeper: Mutex<Option<sweeper::SweeperHandle>>,
 }
 
@@ -143,10 +147,12 @@ impl Engine {
             next_deadline: AtomicI64::new(next),
             counters: Counters::default(),
             events: events::Bus::default(),
-            queue: Mutex::new(None),
+            funnel: OnceLock::new(),
             sweeper: Mutex::new(None),
             config,
         });
+        let funnel = writer::spawn(Arc::downgrade(&inner), inner.config.queue_batch)?;
+        let _ = inner.funnel.set(funnel);
         let engine = Engine { inner };
         // The gate is a cache: rebuilt from the database at every start.
         engine.rebuild_gate()?;
@@ -258,12 +264,11 @@ impl Engine {
         hold::check_quantity(qty)?;
         let product = self.product(sku)?;
         let result = self.reserve_product(&product, buyer, qty);
-        match &result {
-            Ok(hold) if hold.kind == HoldKind::Held => self.inner.held(hold),
-            Err(Error::Busy) => {
-                self.inner.counters.busy.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => {}
+        // (A `Busy` was counted where it happened: in the writer or the naive path.)
+        if let Ok(hold) = &result
+            && hold.kind == HoldKind::Held
+        {
+            self.inner.held(hold);
         }
         result
     }
@@ -298,8 +303,20 @@ impl Engine {
         if now >= cart.expires_at {
             return Err(Error::HoldExpired { id: cart.id });
         }
+        // (`now` above only turns away carts already too old; the payment is stamped
+        // when the writer settles it.)
         let product = self.product_by_id(cart.product_id)?;
-        match self.write(|tx| hold::pay_first(tx, &product, cart, now))? {
+        // Settled by the writer thread together with the payments queued beside it.
+        let (reply, answer) = reply::slot();
+        self.inner
+            .funnel()?
+            .submit(writer::Job::Payment(writer::Payment {
+                product: Arc::clone(&product),
+                cart: cart.clone(),
+                reply,
+            }))?;
+        let settled = answer.wait()?;
+        match settled {
             Ok(order) => {
                 self.inner
                     .events
@@ -406,16 +423,6 @@ impl Engine {
         let handle = sweeper::spawn(Arc::downgrade(&self.inner));
         *self.inner.sweeper.lock() = handle;
     }
-
-    fn queue(&self) -> Result<queue::QueueHandle> {
-        let mut slot = self.inner.queue.lock();
-        if let Some(q) = slot.as_ref() {
-            return Ok(q.clone());
-        }
-        let q = queue::spawn(&self.inner, Arc::downgrade(&self.inner))?;
-        *slot = Some(q.clone());
-        Ok(q)
-    }
 }
 
 impl Inner {
@@ -425,16 +432,51 @@ impl Inner {
 
     fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock();
-        let result = run_immediate(&mut conn, f);
+        self.transact(&mut conn, f)
+    }
+
+    /// `f` in its own `BEGIN IMMEDIATE` transaction on the writer connection (the caller
+    /// holds it), counted.
+    fn transact<T>(
+        &self,
+        conn: &mut Connection,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        let result = run_immediate(conn, f);
         match &result {
-            Ok(_) => self.counters.commits.fetch_add(1, Ordering::Relaxed),
-            Err(Error::Busy) => {
-                self.counters.busy.fetch_add(1, Ordering::Relaxed);
-                self.counters.rollbacks.fetch_add(1, Ordering::Relaxed)
-            }
-            Err(_) => self.counters.rollbacks.fetch_add(1, Ordering::Relaxed),
-        };
+            Ok(_) => self.counted_commit(),
+            Err(e) => self.counted_failure(e),
+        }
         result
+    }
+
+    fn counted_commit(&self) {
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn counted_failure(&self, e: &Error) {
+        if matches!(e, Error::Busy) {
+            self.counters.busy.fetch_add(1, Ordering::Relaxed);
+        }
+        self.counters.rollbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn funnel(&self) -> Result<&writer::WriterHandle> {
+        self.funnel.get().ok_or(Error::Stopped)
+    }
+
+    /// Runs `f` in its own `BEGIN IMMEDIATE` transaction on the writer thread, after
+    /// every request that arrived before it, and waits for the answer.
+    fn funnelled<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply, answer) = reply::slot();
+        self.funnel()?
+            .submit(writer::Job::Alone(Box::new(move |conn, inner| {
+                reply.send(inner.transact(conn, |tx| f(tx, inner)));
+            })))?;
+        answer.wait()
     }
 
     /// A hold was committed: remember its deadline (and wake the sweeper if it is the

@@ -57,7 +57,7 @@ pub(super) fn run(
     let start_gate = Arc::new(parking_lot::Mutex::new(None::<Instant>));
     let ready = Arc::new(parking_lot::Condvar::new());
     let mut threads = Vec::with_capacity(want);
-    for i in 0..want {
+    for _ in 0..want {
         let engine = engine.clone();
         let next = Arc::clone(&next);
         let stop = Arc::clone(&stop);
@@ -65,7 +65,7 @@ pub(super) fn run(
         let ready = Arc::clone(&ready);
         let limit = config.time_limit;
         let spawned = std::thread::Builder::new()
-            .name(format!("bench-{i}"))
+            .name("bench-buyer".into())
             .stack_size(128 * 1024)
             .spawn(move || {
                 let start = {

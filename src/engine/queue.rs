@@ -1,106 +1,75 @@
-//! The queue strategy: one writer thread takes add-to-cart requests first-in first-out
+//! The queue strategy: the writer thread takes add-to-cart requests first-in first-out
 //! and commits whatever is waiting (up to a batch) in one transaction — group commit.
 //! One fsync covers hundreds of holds, and nobody waits in SQLite's busy handler.
 
-use std::collections::HashMap;
-use std::sync::Weak;
+use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use rusqlite::{Connection, TransactionBehavior, params};
 
+use super::reply::{self, Reply};
+use super::writer::{Job, WriterHandle};
 use super::{Inner, ReturnReason};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::hold::{self, Hold, ProductInfo, Returned};
 use crate::ids::ProductId;
 
-struct Request {
-    product: ProductInfo,
+pub(super) struct Request {
+    product: Arc<ProductInfo>,
     buyer: String,
     qty: i64,
-    reply: Sender<Result<Hold>>,
+    reply: Reply<Hold>,
 }
 
-#[derive(Clone)]
-pub(super) struct QueueHandle {
-    requests: Sender<Request>,
+/// Sends the request down the writer's queue and waits for the answer, which comes only
+/// after the batch holding it committed.
+pub(super) fn reserve(
+    writer: &WriterHandle,
+    product: &Arc<ProductInfo>,
+    buyer: &str,
+    qty: i64,
+) -> Result<Hold> {
+    let (reply, answer) = reply::slot();
+    writer.submit(Job::Queue(Request {
+        product: Arc::clone(product),
+        buyer: buyer.to_owned(),
+        qty,
+        reply,
+    }))?;
+    answer.wait()
 }
 
-impl QueueHandle {
-    pub(super) fn reserve(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
-        let (reply, answer) = bounded(1);
-        self.requests
-            .send(Request {
-                product: product.clone(),
-                buyer: buyer.to_owned(),
-                qty,
-                reply,
-            })
-            .map_err(|_| Error::Stopped)?;
-        answer.recv().map_err(|_| Error::Stopped)?
-    }
-}
-
-pub(super) fn spawn(inner: &Inner, engine: Weak<Inner>) -> Result<QueueHandle> {
-    let conn = inner.store.dedicated()?;
-    let batch = inner.config.queue_batch.max(1);
-    let (requests, incoming) = unbounded();
-    std::thread::Builder::new()
-        .name("queue-writer".into())
-        .spawn(move || run(conn, &incoming, &engine, batch))?;
-    Ok(QueueHandle { requests })
-}
-
-fn run(mut conn: Connection, incoming: &Receiver<Request>, engine: &Weak<Inner>, max: usize) {
-    let mut batch = Vec::with_capacity(max);
-    // Ends when every handle (and so the engine) is gone.
-    while let Ok(first) = incoming.recv() {
-        batch.push(first);
-        batch.extend(incoming.try_iter().take(max - 1));
-        let Some(inner) = engine.upgrade() else {
-            for r in batch.drain(..) {
-                let _ = r.reply.send(Err(Error::Stopped));
-            }
-            return;
-        };
-        let now = inner.clock.now();
-        let ttl = inner.ttl_ms();
-        let (results, returned) = match commit_batch(&mut conn, &batch, now, ttl) {
-            Ok(done) => {
-                inner
-                    .counters
-                    .commits
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                done
-            }
-            Err(e) => {
-                inner
-                    .counters
-                    .rollbacks
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let why = e.to_string();
-                let busy = matches!(e, Error::Busy);
-                let results = batch
-                    .iter()
-                    .map(|_| {
-                        Err(if busy {
-                            Error::Busy
-                        } else {
-                            Error::BatchFailed { why: why.clone() }
-                        })
-                    })
-                    .collect();
-                (results, Vec::new())
-            }
-        };
-        inner.returned(returned, ReturnReason::Expired);
-        // Answers go out only after the commit: a hold reported is a durable hold.
-        for (request, result) in batch.drain(..).zip(results) {
-            if let Ok(hold) = &result {
-                inner.held(hold);
-            }
-            let _ = request.reply.send(result);
+/// Commits a group of consecutive requests and answers each of them; empties `batch`.
+pub(super) fn serve(conn: &mut Connection, inner: &Inner, batch: &mut Vec<Request>) {
+    let now = inner.clock.now();
+    let ttl = inner.ttl_ms();
+    let (results, returned) = match commit_batch(conn, batch, now, ttl) {
+        Ok(done) => {
+            inner.counted_commit();
+            done
         }
+        Err(e) => {
+            inner.counted_failure(&e);
+            let why = e.to_string();
+            let busy = matches!(e, Error::Busy);
+            let results = batch
+                .iter()
+                .map(|_| {
+                    Err(if busy {
+                        Error::Busy
+                    } else {
+                        Error::BatchFailed { why: why.clone() }
+                    })
+                })
+                .collect();
+            (results, Vec::new())
+        }
+    };
+    inner.returned(returned, ReturnReason::Expired);
+    // Answers go out only after the commit: a hold reported is a durable hold. (The
+    // caller, `Engine::reserve`, publishes the hold.)
+    for (request, result) in batch.drain(..).zip(results) {
+        request.reply.send(result);
     }
 }
 
@@ -116,30 +85,29 @@ fn commit_batch(
     ttl: Millis,
 ) -> Result<BatchOutcome> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut left: HashMap<ProductId, i64> = HashMap::new();
-    let mut used: HashMap<ProductId, i64> = HashMap::new();
+    // Few products per batch (usually one): a small vector beats a hash map here.
+    let mut left: Vec<(ProductId, i64)> = Vec::new();
+    let mut used: Vec<(ProductId, i64)> = Vec::new();
     let mut swept: Vec<ProductId> = Vec::new();
     let mut returned = Vec::new();
     let mut results = Vec::with_capacity(batch.len());
     for r in batch {
         let id = r.product.id;
-        let stock = match left.get(&id) {
-            Some(n) => *n,
+        let slot = match left.iter().position(|(p, _)| *p == id) {
+            Some(i) => i,
             None => {
-                let n = hold::available(&tx, id)?.0;
-                left.insert(id, n);
-                n
+                left.push((id, hold::available(&tx, id)?.0));
+                left.len() - 1
             }
         };
-        let mut stock = stock;
-        if stock < r.qty && !swept.contains(&id) {
+        if left[slot].1 < r.qty && !swept.contains(&id) {
             // Lazy expiry, once per product and batch.
             swept.push(id);
             let back = hold::expire_product(&tx, id, now)?;
-            stock += back.iter().map(|b| b.qty).sum::<i64>();
-            left.insert(id, stock);
+            left[slot].1 += back.iter().map(|b| b.qty).sum::<i64>();
             returned.extend(back);
         }
+        let stock = left[slot].1;
         if stock < r.qty {
             results.push(Err(hold::sold_out(&r.product, stock, r.qty)));
             continue;
@@ -147,8 +115,11 @@ fn commit_batch(
         let outcome = hold::check_limit(&tx, &r.product, &r.buyer, r.qty)
             .and_then(|()| hold::insert_hold(&tx, &r.product, &r.buyer, r.qty, now, ttl));
         if outcome.is_ok() {
-            left.insert(id, stock - r.qty);
-            *used.entry(id).or_default() += r.qty;
+            left[slot].1 -= r.qty;
+            match used.iter_mut().find(|(p, _)| *p == id) {
+                Some((_, q)) => *q += r.qty,
+                None => used.push((id, r.qty)),
+            }
         }
         results.push(outcome);
     }

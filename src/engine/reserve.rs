@@ -1,11 +1,14 @@
 //! One reservation per strategy. Each says how it keeps two buyers from taking the same
 //! unit — or, for `naive`, how it fails to.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
+use rand::Rng;
 use rusqlite::params;
 
-use super::Engine;
+use super::{Engine, queue};
 use crate::error::{Error, Result};
 use crate::hold::{self, Hold, HoldKind, ProductInfo};
 use crate::ids::HoldId;
@@ -14,7 +17,7 @@ use crate::strategy::Strategy;
 impl Engine {
     pub(super) fn reserve_product(
         &self,
-        product: &ProductInfo,
+        product: &Arc<ProductInfo>,
         buyer: &str,
         qty: i64,
     ) -> Result<Hold> {
@@ -24,7 +27,7 @@ impl Engine {
             Strategy::Optimistic => self.reserve_optimistic(product, buyer, qty),
             Strategy::Atomic => self.reserve_atomic(product, buyer, qty),
             Strategy::Gate => self.reserve_gated(product, buyer, qty),
-            Strategy::Queue => self.queue()?.reserve(product, buyer, qty),
+            Strategy::Queue => queue::reserve(self.inner.funnel()?, product, buyer, qty),
             Strategy::PayFirst => Ok(self.cart(product, buyer, qty)),
         }
     }
@@ -32,40 +35,61 @@ impl Engine {
     /// UNSAFE on purpose. Autocommit on a pooled connection, no transaction: between the
     /// read and the write another buyer reads the same stock, and both write `stock - 1`.
     fn reserve_naive(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
-        let conn = self.inner.store.conn()?;
-        let now = self.inner.clock.now();
-        let (available, _) = hold::available(&conn, product.id)?;
-        if available < qty {
-            return Err(hold::sold_out(product, available, qty));
+        let result = (|| {
+            let conn = self.inner.store.conn()?;
+            let now = self.inner.clock.now();
+            let (available, _) = hold::available(&conn, product.id)?;
+            if available < qty {
+                return Err(hold::sold_out(product, available, qty));
+            }
+            let window = self.inner.config.race_window;
+            if !window.is_zero() {
+                std::thread::sleep(window);
+            }
+            conn.prepare_cached(
+                "UPDATE products SET stock_available = ?1, version = version + 1 WHERE id = ?2",
+            )?
+            .execute(params![available - qty, product.id])?;
+            hold::insert_hold(&conn, product, buyer, qty, now, self.inner.ttl_ms())
+        })();
+        if matches!(result, Err(Error::Busy)) {
+            self.inner.counters.busy.fetch_add(1, Ordering::Relaxed);
         }
-        let window = self.inner.config.race_window;
-        if !window.is_zero() {
-            std::thread::sleep(window);
-        }
-        conn.prepare_cached(
-            "UPDATE products SET stock_available = ?1, version = version + 1 WHERE id = ?2",
-        )?
-        .execute(params![available - qty, product.id])?;
-        hold::insert_hold(&conn, product, buyer, qty, now, self.inner.ttl_ms())
+        result
     }
 
-    /// Pessimistic: the write lock is taken before the stock is read.
-    fn reserve_immediate(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
-        let now = self.inner.clock.now();
-        let ttl = self.inner.ttl_ms();
-        let (hold, returned) =
-            self.write(|tx| hold::reserve_locked(tx, product, buyer, qty, now, ttl))?;
+    /// Pessimistic: the write lock is taken before the stock is read. The transaction
+    /// runs on the writer thread, in arrival order, one transaction per hold.
+    fn reserve_immediate(&self, product: &Arc<ProductInfo>, buyer: &str, qty: i64) -> Result<Hold> {
+        let product = Arc::clone(product);
+        let buyer = buyer.to_owned();
+        let (hold, returned) = self.inner.funnelled(move |tx, inner| {
+            let now = inner.clock.now();
+            hold::reserve_locked(tx, &product, &buyer, qty, now, inner.ttl_ms())
+        })?;
         self.inner.returned(returned, super::ReturnReason::Expired);
         Ok(hold)
     }
 
     /// Optimistic: read without a lock, then write only if nobody changed the row since
-    /// (its version is the same); otherwise read again, a bounded number of times.
-    fn reserve_optimistic(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
+    /// (its version is the same); otherwise read again, a bounded number of times. After
+    /// a conflict a buyer waits a random, growing moment before reading again, as
+    /// optimistic clients do: without it a thousand buyers who read the same version
+    /// all fail together, every round.
+    fn reserve_optimistic(
+        &self,
+        product: &Arc<ProductInfo>,
+        buyer: &str,
+        qty: i64,
+    ) -> Result<Hold> {
         let retries = self.inner.config.optimistic_retries;
+        let mut backoff_us: u64 = 50;
         for attempt in 0..=retries {
             if attempt > 0 {
                 self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                let pause = rand::rng().random_range(0..=backoff_us);
+                std::thread::sleep(Duration::from_micros(pause));
+                backoff_us = (backoff_us * 2).min(20_000);
             }
             let (available, version) = {
                 let conn = self.inner.store.conn()?;
@@ -77,22 +101,23 @@ impl Engine {
                 }
                 return Err(hold::sold_out(product, available, qty));
             }
-            let now = self.inner.clock.now();
-            let ttl = self.inner.ttl_ms();
+            let shared = Arc::clone(product);
+            let owner = buyer.to_owned();
             // IMMEDIATE only to make the compare-and-set and the insert one unit; the
             // decision rests on the version check, not on the lock.
-            let won = self.write(|tx| {
+            let won = self.inner.funnelled(move |tx, inner| {
                 let changed = tx
                     .prepare_cached(
                         "UPDATE products SET stock_available = stock_available - ?1, version = version + 1
                          WHERE id = ?2 AND version = ?3 AND stock_available >= ?1",
                     )?
-                    .execute(params![qty, product.id, version])?;
+                    .execute(params![qty, shared.id, version])?;
                 if changed == 0 {
                     return Ok(None);
                 }
-                hold::check_limit(tx, product, buyer, qty)?;
-                hold::insert_hold(tx, product, buyer, qty, now, ttl).map(Some)
+                hold::check_limit(tx, &shared, &owner, qty)?;
+                let now = inner.clock.now();
+                hold::insert_hold(tx, &shared, &owner, qty, now, inner.ttl_ms()).map(Some)
             })?;
             match won {
                 Some(hold) => return Ok(hold),
@@ -111,21 +136,22 @@ impl Engine {
     }
 
     /// Atomic: the check and the decrement are one statement, so there is nothing to race.
-    fn reserve_atomic(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
-        let now = self.inner.clock.now();
-        let ttl = self.inner.ttl_ms();
-        let (hold, returned) = self.write(|tx| {
+    fn reserve_atomic(&self, product: &Arc<ProductInfo>, buyer: &str, qty: i64) -> Result<Hold> {
+        let product = Arc::clone(product);
+        let buyer = buyer.to_owned();
+        let (hold, returned) = self.inner.funnelled(move |tx, inner| {
+            let now = inner.clock.now();
             let mut returned = Vec::new();
             if !hold::take_stock(tx, product.id, qty)? {
                 returned = hold::expire_product(tx, product.id, now)?;
                 if returned.is_empty() || !hold::take_stock(tx, product.id, qty)? {
                     let (available, _) = hold::available(tx, product.id)?;
-                    return Err(hold::sold_out(product, available, qty));
+                    return Err(hold::sold_out(&product, available, qty));
                 }
             }
-            hold::check_limit(tx, product, buyer, qty)?;
+            hold::check_limit(tx, &product, &buyer, qty)?;
             Ok((
-                hold::insert_hold(tx, product, buyer, qty, now, ttl)?,
+                hold::insert_hold(tx, &product, &buyer, qty, now, inner.ttl_ms())?,
                 returned,
             ))
         })?;
@@ -135,7 +161,7 @@ impl Engine {
 
     /// The gate answers losers from memory; its winners take the `immediate` path, so the
     /// database still decides. The gate is corrected by what the database says.
-    fn reserve_gated(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
+    fn reserve_gated(&self, product: &Arc<ProductInfo>, buyer: &str, qty: i64) -> Result<Hold> {
         let gate = &self.inner.gate;
         if let Err(permits) = gate.try_acquire(product.id, qty)
             && !(self.inner.due()
