@@ -56,7 +56,7 @@ impl Default for EngineConfig {
             clock: Clock::real(),
             race_window: Duration::from_millis(1),
             optimistic_retries: 64,
-            queue_batch: 512,
+            queue_batch: 1024,
             sweep_batch: 1000,
             sweeper: true,
             hold_ttl: None,
@@ -473,8 +473,8 @@ impl Inner {
     ) -> Result<T> {
         let (reply, answer) = reply::slot();
         self.funnel()?
-            .submit(writer::Job::Alone(Box::new(move |conn, inner| {
-                reply.send(inner.transact(conn, |tx| f(tx, inner)));
+            .submit(writer::Job::Alone(Box::new(move |conn, inner, wakes| {
+                wakes.extend(reply.fill(inner.transact(conn, |tx| f(tx, inner))));
             })))?;
         answer.wait()
     }

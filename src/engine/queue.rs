@@ -40,7 +40,12 @@ pub(super) fn reserve(
 }
 
 /// Commits a group of consecutive requests and answers each of them; empties `batch`.
-pub(super) fn serve(conn: &mut Connection, inner: &Inner, batch: &mut Vec<Request>) {
+pub(super) fn serve(
+    conn: &mut Connection,
+    inner: &Inner,
+    batch: &mut Vec<Request>,
+    wakes: &mut Vec<std::thread::Thread>,
+) {
     let now = inner.clock.now();
     let ttl = inner.ttl_ms();
     let (results, returned) = match commit_batch(conn, batch, now, ttl) {
@@ -69,7 +74,7 @@ pub(super) fn serve(conn: &mut Connection, inner: &Inner, batch: &mut Vec<Reques
     // Answers go out only after the commit: a hold reported is a durable hold. (The
     // caller, `Engine::reserve`, publishes the hold.)
     for (request, result) in batch.drain(..).zip(results) {
-        request.reply.send(result);
+        wakes.extend(request.reply.fill(result));
     }
 }
 

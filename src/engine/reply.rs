@@ -4,7 +4,7 @@
 //! `sched_yield` before it parks. With a thousand buyers waiting, that spinning took more
 //! CPU than the writer itself (perf: 29% of the buyers' time in `sched_yield`, on a
 //! 2-core machine where the writer needs the other core). Here a waiter parks at once
-//! and the writer's answer costs one unpark.
+//! and an answer costs one unpark — which the writer hands to its waker thread.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -50,10 +50,13 @@ pub(super) fn slot<T>() -> (Reply<T>, Answer<T>) {
 }
 
 impl<T> Reply<T> {
-    pub(super) fn send(mut self, value: Result<T>) {
-        if let Some(slot) = self.slot.take() {
-            put(&slot, value);
-        }
+    /// Puts the answer in and returns the thread to wake, so the writer can leave the
+    /// waking (a system call per buyer) to another thread and get on with its work. A
+    /// waiter that looks before it is woken finds the answer already there.
+    pub(super) fn fill(mut self, value: Result<T>) -> Option<Thread> {
+        let slot = self.slot.take()?;
+        *slot.value.lock() = Some(value);
+        Some(slot.waiter.clone())
     }
 }
 
@@ -89,7 +92,7 @@ mod tests {
     #[test]
     fn answers_cross_threads_and_a_dropped_reply_says_stopped() {
         let (reply, answer) = slot::<u32>();
-        std::thread::spawn(move || reply.send(Ok(7)));
+        std::thread::spawn(move || reply.fill(Ok(7)).map(|t| t.unpark()));
         assert_eq!(answer.wait().ok(), Some(7));
         let (reply, answer) = slot::<u32>();
         std::thread::spawn(move || drop(reply));
