@@ -4,6 +4,7 @@
 
 mod events;
 mod queue;
+mod reader;
 mod reply;
 mod reserve;
 mod sweeper;
@@ -115,6 +116,15 @@ pub(crate) struct Inner {
     /// The writer thread's queue: reservations and payments, first-in first-out.
     /// Set once, right after the engine is built (the thread needs a weak handle on it).
     funnel: OnceLock<writer::WriterHandle>,
+    /// Optimistic's coalesced reads; started on the first one (`reader_start` makes sure
+    /// only one thread starts it).
+    reader: OnceLock<reader::ReaderHandle>,
+    reader_start: Mutex<()>,
+    /// The newest committed `(stock_available, version)` optimistic's compare-and-set
+    /// has seen for a product. Versions only ever go up, so a compare-and-set against an
+    /// older version must fail: the writer answers it without a transaction. Touched by
+    /// the writer thread only.
+    versions: Mutex<HashMap<ProductId, (i64, i64)>>,
     sweeper: Mutex<Option<sweeper::SweeperHandle>>,
 }
 
@@ -148,6 +158,9 @@ impl Engine {
             counters: Counters::default(),
             events: events::Bus::default(),
             funnel: OnceLock::new(),
+            reader: OnceLock::new(),
+            reader_start: Mutex::new(()),
+            versions: Mutex::new(HashMap::new()),
             sweeper: Mutex::new(None),
             config,
         });
@@ -465,16 +478,43 @@ impl Inner {
         self.funnel.get().ok_or(Error::Stopped)
     }
 
+    /// The reader thread, started on first use on a connection of its own.
+    fn reader(&self) -> Result<&reader::ReaderHandle> {
+        if let Some(r) = self.reader.get() {
+            return Ok(r);
+        }
+        let _starting = self.reader_start.lock();
+        if let Some(r) = self.reader.get() {
+            return Ok(r);
+        }
+        let handle = reader::spawn(self.store.dedicated()?, self.funnel()?.waker())?;
+        Ok(self.reader.get_or_init(|| handle))
+    }
+
     /// Runs `f` in its own `BEGIN IMMEDIATE` transaction on the writer thread, after
     /// every request that arrived before it, and waits for the answer.
     fn funnelled<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.funnelled_then(f, |_, _| {})
+    }
+
+    /// As [`Inner::funnelled`], and `committed` runs on the writer thread right after a
+    /// successful commit, before any later request.
+    fn funnelled_then<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
+        committed: impl FnOnce(&Inner, &T) + Send + 'static,
+    ) -> Result<T> {
         let (reply, answer) = reply::slot();
         self.funnel()?
             .submit(writer::Job::Alone(Box::new(move |conn, inner, wakes| {
-                wakes.extend(reply.fill(inner.transact(conn, |tx| f(tx, inner))));
+                let result = inner.transact(conn, |tx| f(tx, inner));
+                if let Ok(value) = &result {
+                    committed(inner, value);
+                }
+                wakes.extend(reply.fill(result));
             })))?;
         answer.wait()
     }

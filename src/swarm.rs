@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Mutex, RwLock};
 
 use crate::engine::{Engine, EngineEvent, ReturnReason};
 use crate::error::{Error, Result};
@@ -172,8 +172,13 @@ pub fn thread_cap() -> usize {
     maps.min(tasks).saturating_sub(2048).clamp(16, 10_000)
 }
 
+/// How often the collector drains what the buyers sent.
+const POLL: Duration = Duration::from_millis(20);
+
 /// What a buyer thread tells the collector.
 enum Msg {
+    /// The run's start (sent once, by the coordinator, at the release).
+    Released(Instant),
     Sample(Sample),
     /// A buyer finished: its first arrival number and whether it won a unit.
     Done {
@@ -195,7 +200,6 @@ struct Run {
 struct Shared {
     engine: Engine,
     config: SwarmConfig,
-    start: Instant,
     next_buyer: AtomicU64,
     /// Arrival order: taken just before each buyer's first add-to-cart.
     arrivals: AtomicU64,
@@ -203,8 +207,11 @@ struct Shared {
     /// while above zero, a `--retry` buyer keeps trying.
     pending: Arc<AtomicI64>,
     stop: Arc<AtomicBool>,
-    go: Mutex<bool>,
-    ready: Condvar,
+    /// The release: the coordinator holds the write lock while it spawns the threads,
+    /// each thread waits on a read lock, and unlocking wakes them all at once with the
+    /// release instant — the burst's arrival time, from which latency is measured. (A
+    /// condvar woke them one by one through its mutex: 10,000 threads took ~400 ms.)
+    go: RwLock<Option<Instant>>,
     tx: Sender<Msg>,
 }
 
@@ -223,13 +230,11 @@ impl Run {
         let shared = Arc::new(Shared {
             engine: self.engine.clone(),
             config: self.config.clone(),
-            start: Instant::now(),
             next_buyer: AtomicU64::new(0),
             arrivals: AtomicU64::new(0),
             pending: Arc::clone(&pending),
             stop: Arc::clone(&self.stop),
-            go: Mutex::new(false),
-            ready: Condvar::new(),
+            go: RwLock::new(None),
             tx,
         });
         let want = self
@@ -237,12 +242,21 @@ impl Run {
             .threads
             .unwrap_or_else(thread_cap)
             .clamp(1, usize::try_from(self.config.buyers).unwrap_or(usize::MAX));
+        let collector = {
+            let metrics = Arc::clone(&self.metrics);
+            let progress = Arc::clone(&self.progress);
+            let product = self.product_id;
+            std::thread::Builder::new()
+                .name("swarm-collector".into())
+                .spawn(move || collect(&rx, &events, &metrics, &progress, &pending, product))?
+        };
         let mut threads = Vec::with_capacity(want);
-        for i in 0..want {
+        let release = shared.go.write();
+        for _ in 0..want {
             let shared = Arc::clone(&shared);
             // Small stacks: a buyer needs little, and thousands of threads must fit.
             let spawned = std::thread::Builder::new()
-                .name(format!("buyer-{i}"))
+                .name("buyer".into())
                 .stack_size(128 * 1024)
                 .spawn(move || buyer_thread(&shared));
             match spawned {
@@ -255,34 +269,23 @@ impl Run {
                 }
             }
         }
+        let thread_count = threads.len();
+        let release_at = Instant::now();
+        {
+            let mut release = release;
+            *release = Some(release_at);
+        }
+        let _ = shared.tx.send(Msg::Released(release_at));
+        drop(shared);
         if threads.is_empty() {
             return Err(Error::Io(std::io::Error::other(
                 "could not start a single buyer thread",
             )));
         }
-        let thread_count = threads.len();
-        let release_at = Instant::now();
-        *shared.go.lock() = true;
-        shared.ready.notify_all();
-        let tx_done = shared.tx.clone();
-        drop(shared);
-        let collector = {
-            let metrics = Arc::clone(&self.metrics);
-            let progress = Arc::clone(&self.progress);
-            let product = self.product_id;
-            std::thread::Builder::new()
-                .name("swarm-collector".into())
-                .spawn(move || {
-                    collect(
-                        &rx, &events, &metrics, &progress, &pending, product, release_at,
-                    )
-                })?
-        };
         for t in threads {
             let _ = t.join();
         }
         let elapsed = release_at.elapsed();
-        drop(tx_done);
         let arrivals = collector
             .join()
             .map_err(|_| Error::Io(std::io::Error::other("the swarm's collector panicked")))?;
@@ -312,24 +315,26 @@ fn collect(
     progress: &Progress,
     pending: &AtomicI64,
     product: crate::ids::ProductId,
-    start: Instant,
 ) -> Vec<(u64, bool)> {
     let mut arrivals = Vec::new();
     let mut inbox = Vec::with_capacity(1024);
+    let mut start = Instant::now();
     loop {
-        let open = match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(first) => {
-                inbox.push(first);
-                inbox.extend(rx.try_iter().take(100_000));
-                true
+        // Polls instead of blocking in `recv`: a blocked receiver must be woken by the
+        // sender (a system call on a buyer's thread for every sample); a polled one
+        // costs the buyers nothing. 20 ms is finer than any progress bar or chart.
+        std::thread::sleep(POLL);
+        let open = loop {
+            match rx.try_recv() {
+                Ok(msg) => inbox.push(msg),
+                Err(crossbeam_channel::TryRecvError::Empty) => break true,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => break false,
             }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => true,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => false,
         };
-        let at = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut m = metrics.lock();
         for msg in inbox.drain(..) {
             match msg {
+                Msg::Released(at) => start = at,
                 Msg::Sample(s) => {
                     match s {
                         Sample::Attempt {
@@ -351,6 +356,7 @@ fn collect(
                 }
             }
         }
+        let at = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         for event in events.try_iter() {
             if let EngineEvent::Returned {
                 reason: ReturnReason::Expired,
@@ -380,12 +386,10 @@ fn collect(
 }
 
 fn buyer_thread(shared: &Shared) {
-    {
-        let mut go = shared.go.lock();
-        while !*go {
-            shared.ready.wait(&mut go);
-        }
-    }
+    // Blocks until the coordinator lets go of the write lock: the release.
+    let Some(start) = *shared.go.read() else {
+        return;
+    };
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             return;
@@ -394,7 +398,22 @@ fn buyer_thread(shared: &Shared) {
         if index >= shared.config.buyers {
             return;
         }
-        buyer(shared, index);
+        buyer(shared, start, index);
+    }
+}
+
+/// Sleeps until `at`, in short steps so a stopped run does not wait for a far arrival;
+/// false if the run was stopped meanwhile.
+fn sleep_until(shared: &Shared, at: Instant) -> bool {
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if at <= now {
+            return true;
+        }
+        std::thread::sleep((at - now).min(Duration::from_millis(50)));
     }
 }
 
@@ -406,18 +425,18 @@ fn micros_between(from: Instant, to: Instant) -> u64 {
     u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
 }
 
-/// One buyer, from arrival to paid, gone, or turned away.
-fn buyer(shared: &Shared, index: u64) {
+/// One buyer, from arrival to paid, gone, or turned away. `start` is the release: the
+/// burst's arrival, the open model's time zero.
+fn buyer(shared: &Shared, start: Instant, index: u64) {
     let config = &shared.config;
-    let name = format!("{}{index}", config.buyer_prefix);
     let mut intended = match config.arrival {
-        Arrival::Burst => shared.start,
-        Arrival::Rate(rate) => shared.start + Duration::from_secs_f64(index as f64 / rate),
+        Arrival::Burst => start,
+        Arrival::Rate(rate) => start + Duration::from_secs_f64(index as f64 / rate),
     };
-    let now = Instant::now();
-    if intended > now {
-        std::thread::sleep(intended - now);
+    if !sleep_until(shared, intended) {
+        return;
     }
+    let name = format!("{}{index}", config.buyer_prefix);
     let send = |s: Sample| {
         let _ = shared.tx.send(Msg::Sample(s));
     };
@@ -427,7 +446,7 @@ fn buyer(shared: &Shared, index: u64) {
         let result = shared.engine.reserve(&config.sku, &name, config.qty);
         let answered = Instant::now();
         let latency_us = micros_between(intended, answered);
-        let at = millis_since(shared.start);
+        let at = millis_since(start);
         match result {
             Ok(hold) => {
                 send(Sample::Attempt {
@@ -435,7 +454,7 @@ fn buyer(shared: &Shared, index: u64) {
                     latency_us,
                     outcome: Outcome::Held,
                 });
-                break settle(shared, &hold, index, &send);
+                break settle(shared, start, &hold, index, &send);
             }
             Err(e) => {
                 let reason = e.rejection();
@@ -460,7 +479,13 @@ fn buyer(shared: &Shared, index: u64) {
 }
 
 /// What the buyer does with the hold it won; returns whether it counts as won.
-fn settle(shared: &Shared, hold: &crate::hold::Hold, index: u64, send: &impl Fn(Sample)) -> bool {
+fn settle(
+    shared: &Shared,
+    start: Instant,
+    hold: &crate::hold::Hold,
+    index: u64,
+    send: &impl Fn(Sample),
+) -> bool {
     let config = &shared.config;
     let engine = &shared.engine;
     let action = config
@@ -470,7 +495,7 @@ fn settle(shared: &Shared, hold: &crate::hold::Hold, index: u64, send: &impl Fn(
     if !is_cart {
         shared.pending.fetch_add(hold.qty, Ordering::AcqRel);
     }
-    let at = || millis_since(shared.start);
+    let at = || millis_since(start);
 
     match action {
         Action::Pay => match engine.checkout(hold) {

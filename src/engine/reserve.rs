@@ -6,13 +6,27 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rand::Rng;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
+use super::reply;
+use super::writer::Job;
 use super::{Engine, queue};
 use crate::error::{Error, Result};
 use crate::hold::{self, Hold, HoldKind, ProductInfo};
 use crate::ids::HoldId;
 use crate::strategy::Strategy;
+
+/// What optimistic's compare-and-set came to.
+enum Cas<W> {
+    Won(W),
+    /// Somebody changed the row first: its committed `(stock, version)` now.
+    Lost((i64, i64)),
+}
+
+/// Optimistic's pause after a conflict: random up to this, doubling each time, so that
+/// thousands of buyers who read the same version do not all try again together.
+const BACKOFF_FIRST: Duration = Duration::from_millis(1);
+const BACKOFF_MAX: Duration = Duration::from_millis(20);
 
 impl Engine {
     pub(super) fn reserve_product(
@@ -72,10 +86,12 @@ impl Engine {
     }
 
     /// Optimistic: read without a lock, then write only if nobody changed the row since
-    /// (its version is the same); otherwise read again, a bounded number of times. After
-    /// a conflict a buyer waits a random, growing moment before reading again, as
-    /// optimistic clients do: without it a thousand buyers who read the same version
-    /// all fail together, every round.
+    /// (its version is the same); otherwise try again with what the failed
+    /// compare-and-set found — a committed `(stock, version)` as fresh as a new read, the
+    /// way `compare_exchange` returns the current value (and DynamoDB can return the
+    /// item on a failed condition) — a bounded number of times. After a conflict a buyer
+    /// waits a random, growing moment first, as optimistic clients do: without it ten
+    /// thousand buyers who saw the same version all fail together, every round.
     fn reserve_optimistic(
         &self,
         product: &Arc<ProductInfo>,
@@ -83,49 +99,35 @@ impl Engine {
         qty: i64,
     ) -> Result<Hold> {
         let retries = self.inner.config.optimistic_retries;
-        let mut backoff_us: u64 = 50;
+        let mut backoff = BACKOFF_FIRST;
+        // The read: no lock, a committed state (coalesced with the reads of other buyers
+        // waiting at the same moment, see `reader.rs`).
+        let mut seen = self.inner.reader()?.stock(product.id)?;
         for attempt in 0..=retries {
             if attempt > 0 {
                 self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
-                let pause = rand::rng().random_range(0..=backoff_us);
-                std::thread::sleep(Duration::from_micros(pause));
-                backoff_us = (backoff_us * 2).min(20_000);
+                let pause = rand::rng().random_range(0..=backoff.as_micros());
+                std::thread::sleep(Duration::from_micros(
+                    u64::try_from(pause).unwrap_or(u64::MAX),
+                ));
+                backoff = (backoff * 2).min(BACKOFF_MAX);
             }
-            let (available, version) = {
-                let conn = self.inner.store.conn()?;
-                hold::available(&conn, product.id)?
-            };
+            let (available, version) = seen;
             if available < qty {
                 if self.lazy_expire(product)? {
+                    seen = self.inner.reader()?.stock(product.id)?;
                     continue;
                 }
                 return Err(hold::sold_out(product, available, qty));
             }
-            let shared = Arc::clone(product);
-            let owner = buyer.to_owned();
-            // IMMEDIATE only to make the compare-and-set and the insert one unit; the
-            // decision rests on the version check, not on the lock.
-            let won = self.inner.funnelled(move |tx, inner| {
-                let changed = tx
-                    .prepare_cached(
-                        "UPDATE products SET stock_available = stock_available - ?1, version = version + 1
-                         WHERE id = ?2 AND version = ?3 AND stock_available >= ?1",
-                    )?
-                    .execute(params![qty, shared.id, version])?;
-                if changed == 0 {
-                    return Ok(None);
-                }
-                hold::check_limit(tx, &shared, &owner, qty)?;
-                let now = inner.clock.now();
-                hold::insert_hold(tx, &shared, &owner, qty, now, inner.ttl_ms()).map(Some)
-            })?;
-            match won {
-                Some(hold) => return Ok(hold),
-                None => {
+            match self.compare_and_set(product, buyer, qty, version)? {
+                Cas::Won(hold) => return Ok(hold),
+                Cas::Lost(current) => {
                     self.inner
                         .counters
                         .conflicts
                         .fetch_add(1, Ordering::Relaxed);
+                    seen = current;
                 }
             }
         }
@@ -133,6 +135,67 @@ impl Engine {
             product: product.name.clone(),
             retries,
         })
+    }
+
+    /// Optimistic's write, on the writer thread: take the units only if the version is
+    /// still `version`. IMMEDIATE only to make the compare-and-set and the insert one
+    /// unit; the decision rests on the version check, not on the lock.
+    fn compare_and_set(
+        &self,
+        product: &Arc<ProductInfo>,
+        buyer: &str,
+        qty: i64,
+        version: i64,
+    ) -> Result<Cas<Hold>> {
+        let product = Arc::clone(product);
+        let buyer = buyer.to_owned();
+        let id = product.id;
+        let (reply, answer) = reply::slot();
+        self.inner.funnel()?.submit(Job::Alone(Box::new(move |conn, inner, wakes| {
+            // A newer version was committed here already: the compare-and-set cannot
+            // succeed, and needs no transaction to say so. (Versions only go up.)
+            let known = inner.versions.lock().get(&id).copied();
+            let result = match known {
+                Some(current) if current.1 > version => Ok(Cas::Lost(current)),
+                _ => inner.transact(conn, |tx| {
+                    let after: Option<(i64, i64)> = tx
+                        .prepare_cached(
+                            "UPDATE products SET stock_available = stock_available - ?1, version = version + 1
+                             WHERE id = ?2 AND version = ?3 AND stock_available >= ?1
+                             RETURNING stock_available, version",
+                        )?
+                        .query_row(params![qty, id, version], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    let Some(after) = after else {
+                        return Ok(Cas::Lost(hold::available(tx, id)?));
+                    };
+                    hold::check_limit(tx, &product, &buyer, qty)?;
+                    let now = inner.clock.now();
+                    let hold = hold::insert_hold(tx, &product, &buyer, qty, now, inner.ttl_ms())?;
+                    Ok(Cas::Won((hold, after)))
+                }),
+            };
+            // Remember the newest committed version seen (only once committed: a
+            // version that did not land would turn every later attempt away).
+            let committed = match &result {
+                Ok(Cas::Won((_, after))) => Some(*after),
+                Ok(Cas::Lost(current)) => Some(*current),
+                Err(_) => None,
+            };
+            if let Some(state) = committed {
+                let mut versions = inner.versions.lock();
+                let entry = versions.entry(id).or_insert(state);
+                if state.1 > entry.1 {
+                    *entry = state;
+                }
+            }
+            let result = result.map(|cas| match cas {
+                Cas::Won((hold, _)) => Cas::Won(hold),
+                Cas::Lost(current) => Cas::Lost(current),
+            });
+            wakes.extend(reply.fill(result));
+        })))?;
+        answer.wait()
     }
 
     /// Atomic: the check and the decrement are one statement, so there is nothing to race.

@@ -52,9 +52,15 @@ pub(super) struct Payment {
 #[derive(Clone)]
 pub(super) struct WriterHandle {
     jobs: Sender<Job>,
+    /// The waker thread's queue, for other threads that answer buyers (the reader).
+    wake: Sender<Vec<Thread>>,
 }
 
 impl WriterHandle {
+    pub(super) fn waker(&self) -> Sender<Vec<Thread>> {
+        self.wake.clone()
+    }
+
     pub(super) fn submit(&self, job: Job) -> Result<()> {
         self.jobs.send(job).map_err(|_| Error::Stopped)
     }
@@ -75,10 +81,11 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
                 threads.iter().for_each(Thread::unpark);
             }
         })?;
+    let waker = wake.clone();
     std::thread::Builder::new()
         .name("writer".into())
-        .spawn(move || run(&engine, &incoming, &wake, max_batch.max(1)))?;
-    Ok(WriterHandle { jobs })
+        .spawn(move || run(&engine, &incoming, &waker, max_batch.max(1)))?;
+    Ok(WriterHandle { jobs, wake })
 }
 
 fn run(engine: &Weak<Inner>, incoming: &Receiver<Job>, wake: &Sender<Vec<Thread>>, max: usize) {
