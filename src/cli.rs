@@ -103,7 +103,8 @@ pub struct SwarmArgs {
     pub stock: Option<i64>,
     #[arg(long, default_value_t = 1000)]
     pub buyers: u64,
-    /// Buyer threads (default: one per buyer, up to what the machine allows).
+    /// Buyer threads (default: one per buyer, up to 1,000 per core; beyond what the
+    /// machine allows, buyers share threads).
     #[arg(long)]
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = crate::Strategy::Immediate)]
