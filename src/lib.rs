@@ -19,6 +19,7 @@
 //! - [`audit`]: every invariant checked from the database alone.
 //! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
 //! - [`swarm`]: the bot buyers (real threads) and their report.
+//! - [`monitor`]: the console's read model: short read transactions that never block a sale.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -30,6 +31,7 @@ pub mod gate;
 pub mod hold;
 pub mod ids;
 pub mod metrics;
+pub mod monitor;
 pub mod sale;
 pub mod store;
 pub mod strategy;
