@@ -5,6 +5,7 @@ mod audit;
 mod init;
 mod open;
 mod swarm;
+mod tui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::store::Synchronous;
 
-pub use open::{open_engine, open_store};
+pub use open::{open_engine, open_existing, open_store};
+pub use tui::TuiArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +36,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The console (the default): a live dashboard, a storefront, the lab, run comparison.
+    Tui(TuiArgs),
+    /// The old no-console demo: 5,000 bots race for 50 units, with a progress bar.
+    #[command(hide = true)]
+    Demo,
     /// Create a database and load a sale (products, stock, hold TTL, per-buyer limit).
     Init(InitArgs),
     /// Run a headless swarm of bot buyers and print its report.
@@ -128,7 +135,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Init(args)) => init::run(cli, args),
         Some(Command::Swarm(args)) => swarm::run(cli, args),
         Some(Command::Audit(args)) => audit::run(cli, args),
-        None => swarm::demo(cli),
+        Some(Command::Tui(args)) => tui::run(cli, args),
+        Some(Command::Demo) => swarm::demo(cli),
+        None => tui::run(cli, &TuiArgs::default()),
     }
 }
 

@@ -36,6 +36,7 @@ pub mod sale;
 pub mod store;
 pub mod strategy;
 pub mod swarm;
+pub mod tui;
 
 pub use clock::Clock;
 pub use engine::{Engine, EngineConfig, EngineEvent};
