@@ -147,12 +147,14 @@ pub fn active_count(conn: &Connection) -> Result<u64> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Active holds, soonest deadline first, `limit` of them from `offset`.
+/// Active holds, soonest deadline first (ties in the order they were taken), `limit` of
+/// them from `offset`. The partial index on active holds' deadlines carries the rowid,
+/// so this walks the index in order and stops after the window.
 pub fn active_window(conn: &Connection, offset: usize, limit: usize) -> Result<Vec<HoldRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, product_id, buyer, qty, created_at, expires_at, extensions
          FROM holds WHERE status = 'active'
-         ORDER BY expires_at, id LIMIT ?1 OFFSET ?2",
+         ORDER BY expires_at, rowid LIMIT ?1 OFFSET ?2",
     )?;
     let rows = stmt.query_map(
         params![
