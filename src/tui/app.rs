@@ -121,6 +121,8 @@ pub struct SaleState {
     pub orders_scroll: usize,
     /// The product the big numbers, the chart and a new swarm are about.
     pub product: usize,
+    /// The user chose the product (p, or a launch): stop following the activity.
+    pub product_pinned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -388,6 +390,7 @@ impl App {
                 holds_scroll: 0,
                 orders_scroll: 0,
                 product: 0,
+                product_pinned: false,
             },
             shop: ShopState::default(),
             lab: LabState::default(),
@@ -639,6 +642,7 @@ pub fn update(app: &mut App, action: Action) {
                 n - 1
             };
             app.sale.product = (app.sale.product + step) % n;
+            app.sale.product_pinned = true;
         }
         Action::OpenSwarmForm => open_swarm_form(app),
         Action::StopSwarm => {
@@ -797,6 +801,7 @@ pub(super) fn launch(app: &mut App, form: &SwarmForm) {
         return;
     };
     app.sale.product = form.product;
+    app.sale.product_pinned = true;
     let mut config = crate::swarm::SwarmConfig::new(&sku, form.buyers.value.max(1));
     config.stock = Some(i64::try_from(form.stock.value).unwrap_or(i64::MAX));
     config.behaviour = form.behaviour().1;
@@ -861,6 +866,9 @@ fn refreshed(app: &mut App, snap: Snapshot) {
     app.read_error = None;
     let now = snap.at;
     app.snapshot = snap;
+    if !app.sale.product_pinned {
+        follow_activity(app);
+    }
     if !app.snapshot.stock.is_empty() {
         app.sale.product = app.sale.product.min(app.snapshot.stock.len() - 1);
         app.shop.selected = app.shop.selected.min(app.snapshot.stock.len() - 1);
@@ -877,6 +885,20 @@ fn refreshed(app: &mut App, snap: Snapshot) {
     app.history.record(totals, &app.snapshot.stock);
     if app.note.is_some() && now >= app.note_until {
         app.note = None;
+    }
+}
+
+/// Until the user picks a product, the big numbers follow where the sale happens: the
+/// product of the newest order, else of the hold that expires first.
+fn follow_activity(app: &mut App) {
+    let snap = &app.snapshot;
+    let busy = snap
+        .orders
+        .first()
+        .map(|o| o.product_id)
+        .or_else(|| snap.holds.first().map(|h| h.product_id));
+    if let Some(i) = busy.and_then(|id| snap.stock.iter().position(|s| s.product_id == id)) {
+        app.sale.product = i;
     }
 }
 

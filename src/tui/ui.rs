@@ -159,9 +159,13 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         ],
         None => vec![Span::styled("strategy: the seller's", t.dim)],
     };
-    let sync = match app.source.engine() {
-        Some(e) => e.store().synchronous().label(),
-        None => "—",
+    let sync: Vec<Span> = match app.source.engine() {
+        Some(e) => vec![
+            Span::styled("sync ", t.dim),
+            Span::raw(e.store().synchronous().label()),
+        ],
+        // Durability is a setting of the writer's connections, not of the file.
+        None => Vec::new(),
     };
     let ttl = snap
         .rules
@@ -181,7 +185,7 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     let mut segments: Vec<(u8, Vec<Span>)> = vec![
         (4, vec![Span::styled(sale, t.title)]),
         (5, strategy),
-        (2, vec![Span::styled("sync ", t.dim), Span::raw(sync)]),
+        (2, sync),
         (3, vec![Span::styled("TTL ", t.dim), Span::raw(ttl)]),
         (6, clock),
         (1, vec![Span::styled(app.options.db_label.clone(), t.dim)]),
@@ -202,6 +206,7 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             .map_or(0, |(i, _)| i);
         segments.remove(lowest);
     }
+    segments.retain(|(_, s)| !s.is_empty());
     let mut spans = vec![Span::raw(" ")];
     for (i, (_, seg)) in segments.into_iter().enumerate() {
         if i > 0 {

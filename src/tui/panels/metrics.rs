@@ -130,7 +130,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 Span::styled(" holds", t.dim),
             ])));
             lines.push(Row::Text(Line::styled(
-                "attempts, rejections and latency are counted by the selling process",
+                "attempts and latency: in the seller",
                 t.dim,
             )));
         }
