@@ -57,7 +57,7 @@ fn with_console(buyers: u64, stock: i64) -> Run {
     let mut app = App::new(Source::Live(engine.clone()), Clock::real(), options);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
     app.refresh();
-    let mut press = |app: &mut App, code| {
+    let press = |app: &mut App, code| {
         if let Some(a) = tui::handle_key(app, KeyEvent::new(code, KeyModifiers::NONE)) {
             tui::update(app, a);
         }
