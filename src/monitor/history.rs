@@ -45,6 +45,9 @@ pub struct History {
     /// Seconds kept.
     capacity: usize,
     last: Option<Totals>,
+    /// The readings of about the last second, for a rate that moves before a whole
+    /// second has closed (a demo run can be over in less).
+    recent: VecDeque<Totals>,
     rates: VecDeque<Rates>,
     stock: Vec<(ProductId, VecDeque<StockPoint>)>,
 }
@@ -60,6 +63,7 @@ impl History {
         History {
             capacity: seconds.max(1),
             last: None,
+            recent: VecDeque::new(),
             rates: VecDeque::new(),
             stock: Vec::new(),
         }
@@ -68,6 +72,11 @@ impl History {
     /// Folds in one reading. A second is closed when at least a second has passed on the
     /// clock since the last closed one; readings in between only wait.
     pub fn record(&mut self, totals: Totals, stock: &[Stock]) {
+        self.recent.push_back(totals);
+        // Keep one reading at least a second old (the base of the rate), and no older.
+        while self.recent.len() > 2 && totals.at - self.recent[1].at >= 1000 {
+            self.recent.pop_front();
+        }
         let Some(last) = self.last else {
             self.last = Some(totals);
             self.push_stock(totals.at, stock);
@@ -77,24 +86,7 @@ impl History {
         if elapsed < 1000 {
             return;
         }
-        let secs = elapsed as f64 / 1000.0;
-        let rate = |now: u64, before: u64| now.saturating_sub(before) as f64 / secs;
-        let both = |now: Option<u64>, before: Option<u64>| match (now, before) {
-            (Some(n), Some(b)) => Some(rate(n, b)),
-            (Some(n), None) => Some(rate(n, 0)),
-            _ => None,
-        };
-        push_capped(
-            &mut self.rates,
-            Rates {
-                at: totals.at,
-                holds: rate(totals.holds, last.holds),
-                orders: rate(totals.orders, last.orders),
-                attempts: both(totals.attempts, last.attempts),
-                rejections: both(totals.rejections, last.rejections),
-            },
-            self.capacity,
-        );
+        push_capped(&mut self.rates, rates(&last, &totals), self.capacity);
         self.last = Some(totals);
         self.push_stock(totals.at, stock);
     }
@@ -125,12 +117,35 @@ impl History {
         self.rates.back()
     }
 
+    /// Rates over about the last second of readings, up to the newest one: what the
+    /// numbers beside the charts show.
+    pub fn current(&self) -> Rates {
+        match (self.recent.front(), self.recent.back()) {
+            (Some(first), Some(last)) if last.at > first.at => rates(first, last),
+            _ => Rates::default(),
+        }
+    }
+
     /// A product's stock over time, oldest first.
     pub fn stock(&self, product: ProductId) -> Option<&VecDeque<StockPoint>> {
         self.stock
             .iter()
             .find(|(id, _)| *id == product)
             .map(|(_, s)| s)
+    }
+}
+
+/// Growth per second from `before` to `now`.
+fn rates(before: &Totals, now: &Totals) -> Rates {
+    let secs = (now.at - before.at).max(1) as f64 / 1000.0;
+    let rate = |n: u64, b: u64| n.saturating_sub(b) as f64 / secs;
+    let both = |n: Option<u64>, b: Option<u64>| n.map(|n| rate(n, b.unwrap_or(0)));
+    Rates {
+        at: now.at,
+        holds: rate(now.holds, before.holds),
+        orders: rate(now.orders, before.orders),
+        attempts: both(now.attempts, before.attempts),
+        rejections: both(now.rejections, before.rejections),
     }
 }
 
@@ -161,6 +176,10 @@ mod tests {
         h.record(totals(0, 0), &[]);
         h.record(totals(200, 5), &[]);
         assert!(h.latest().is_none(), "a second has not passed yet");
+        assert!(
+            (h.current().holds - 25.0).abs() < 1e-9,
+            "but the rate moves already"
+        );
         h.record(totals(1000, 10), &[]);
         let r = h.latest().unwrap();
         assert!((r.holds - 10.0).abs() < 1e-9);

@@ -1155,15 +1155,18 @@ fn done(app: &mut App, outcome: Outcome) {
         },
         Outcome::Joined(result) => match *result {
             Ok(report) => {
+                use super::format::thousands_i;
                 let number = app.compare.runs.len() + 1;
+                let verdict = if report.oversold > 0 {
+                    format!("OVERSOLD by {}", thousands_i(report.oversold))
+                } else {
+                    "none oversold".to_owned()
+                };
                 let text = format!(
-                    "Run {number} ({}) finished: sold {} of {}, oversold {}, {} buyers in {}",
+                    "Run {number} {}: sold {} of {}, {verdict} · 4 compares runs",
                     report.strategy,
-                    report.sold,
-                    report.stock,
-                    report.oversold,
-                    super::format::thousands(report.buyers),
-                    super::format::span(i64::try_from(report.elapsed_ms).unwrap_or(0))
+                    thousands_i(report.sold),
+                    thousands_i(report.stock),
                 );
                 let tone = if report.oversold > 0 {
                     Tone::Bad

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
 use super::app::App;
-use super::format::{micros, rate, span, thousands};
+use super::format::{micros, rate, span, thousands, thousands_i};
 use super::ui::panel;
 
 pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
@@ -67,7 +67,7 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
                 right((i + 1).to_string()),
                 Cell::from(Line::styled(r.strategy.name(), strategy_style)),
                 right(thousands(r.buyers)),
-                right(format!("{}/{}", r.sold, r.stock)),
+                right(format!("{}/{}", thousands_i(r.sold), thousands_i(r.stock))),
                 Cell::from(Line::styled(r.oversold.to_string(), over_style).right_aligned()),
                 right(format!("{:.2}", r.fairness)),
                 right(rate(r.holds_per_sec)),
@@ -82,7 +82,7 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
         Constraint::Length(2),
         Constraint::Length(10),
         Constraint::Length(6),
-        Constraint::Length(7),
+        Constraint::Length(9),
         Constraint::Length(5),
         Constraint::Length(4),
         Constraint::Length(7),

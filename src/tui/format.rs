@@ -64,12 +64,15 @@ pub fn span(ms: Millis) -> String {
 
 /// A latency in microseconds with a readable unit.
 pub fn micros(us: u64) -> String {
+    // At most 7 characters, so a column of latencies stays narrow.
     if us < 1000 {
         format!("{us} µs")
-    } else if us < 1_000_000 {
+    } else if us < 100_000 {
         format!("{:.1} ms", us as f64 / 1000.0)
+    } else if us < 10_000_000 {
+        format!("{:.0} ms", us as f64 / 1000.0)
     } else {
-        format!("{:.2} s", us as f64 / 1_000_000.0)
+        format!("{:.1} s", us as f64 / 1_000_000.0)
     }
 }
 
@@ -109,6 +112,24 @@ pub fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// Cuts `text` to `width` characters in the middle, keeping both ends: bot buyers share
+/// a long prefix and differ at the end (`bot-1a2b…4711`).
+pub fn fit_middle(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        return text.to_owned();
+    }
+    if width < 5 {
+        return fit(text, width);
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = text.chars().take(head).collect();
+    out.push('…');
+    out.extend(text.chars().skip(n - tail));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,10 +149,14 @@ mod tests {
         assert_eq!(span(185_000), "3m05s");
         assert_eq!(micros(850), "850 µs");
         assert_eq!(micros(1250), "1.2 ms");
+        assert_eq!(micros(272_100), "272 ms");
+        assert_eq!(micros(12_300_000), "12.3 s");
         assert_eq!(rate(2.54), "2.5");
         assert_eq!(rate(1234.4), "1,234");
         assert_eq!(ttl(Duration::from_secs(600)), "10m");
         assert_eq!(ttl(Duration::from_secs(90)), "1m30s");
         assert_eq!(fit("bot-12345678-1", 8), "bot-123…");
+        assert_eq!(fit_middle("bot-1a2b3c4d-4711", 12), "bot-1a…-4711");
+        assert_eq!(fit_middle("ann", 12), "ann");
     }
 }

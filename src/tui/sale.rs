@@ -35,9 +35,11 @@ pub fn areas(app: &App, body: Rect) -> SaleAreas {
         Constraint::Length(6),
         Constraint::Fill(1),
     ]));
+    // The big numbers take what they need (at least 3/5 of the width); the chart the rest.
+    let needed = panels::hero::width_needed(app);
     let [hero, chart] = hero.layout(&Layout::horizontal([
-        Constraint::Fill(3),
-        Constraint::Fill(2),
+        Constraint::Min(needed.max(body.width * 3 / 5)),
+        Constraint::Fill(1),
     ]));
     let [left, right] = rest.layout(&Layout::horizontal([
         Constraint::Fill(1),

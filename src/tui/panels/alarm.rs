@@ -49,7 +49,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let why = match app.strategy {
         Some(s) if !s.is_safe() => format!(
-            "    {} lost updates: buyers read the same stock and each wrote it back. R resets.",
+            "    {}: buyers read one stock value and each wrote it back. R resets the sale.",
             s.name()
         ),
         _ => "    The books do not balance: run `flashsale audit`. R resets the sale.".to_owned(),

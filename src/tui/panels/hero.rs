@@ -12,6 +12,28 @@ use crate::tui::format::thousands_i;
 use crate::tui::ui::panel;
 use crate::tui::widgets::BigNumber;
 
+/// The three figures of the focus product, as drawn.
+fn figures(p: &crate::hold::Stock) -> [(&'static str, i64); 3] {
+    [("SOLD", p.sold), ("HELD", p.held), ("LEFT", p.available)]
+}
+
+/// Columns for each figure drawn large: the number, a margin, and room for the label.
+fn column_width(n: i64) -> u16 {
+    BigNumber::width(&n.max(0).to_string()).max(5) + 2
+}
+
+/// The width the big numbers need, borders included.
+pub fn width_needed(app: &App) -> u16 {
+    app.focus_product().map_or(0, |p| {
+        figures(p)
+            .iter()
+            .map(|(_, n)| column_width(*n))
+            .sum::<u16>()
+            + 2
+            + 2
+    })
+}
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme();
     let Some(p) = app.focus_product() else {
@@ -37,14 +59,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let inner = block.inner(area);
     block.render(area, buf);
-    let columns: [Rect; 3] = inner.layout(&Layout::horizontal([Constraint::Fill(1); 3]).spacing(1));
     let sold_style = if oversold > 0 { t.danger } else { t.sold };
-    let figures: [(&str, i64, Style); 3] = [
-        ("SOLD", p.sold, sold_style),
-        ("HELD", p.held, t.held),
-        ("LEFT", p.available, t.available),
-    ];
-    for (column, (label, n, style)) in columns.into_iter().zip(figures) {
+    let styles: [Style; 3] = [sold_style, t.held, t.available];
+    // Each column as wide as its number needs; the spare width spread around them.
+    let widths = figures(p).map(|(_, n)| Constraint::Length(column_width(n)));
+    let columns: [Rect; 3] =
+        inner.layout(&Layout::horizontal(widths).flex(ratatui::layout::Flex::SpaceAround));
+    for ((column, (label, n)), style) in columns.into_iter().zip(figures(p)).zip(styles) {
         let [label_row, number] = column.layout(&Layout::vertical([
             Constraint::Length(1),
             Constraint::Fill(1),

@@ -11,7 +11,7 @@ use ratatui::widgets::{
 };
 
 use crate::tui::app::{App, SalePanel};
-use crate::tui::format::{countdown, fit, thousands};
+use crate::tui::format::{countdown, fit, fit_middle, thousands};
 use crate::tui::theme::Theme;
 use crate::tui::ui::panel;
 
@@ -50,6 +50,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .map_or(std::time::Duration::from_secs(600), |r| r.hold_ttl);
     let start = app.sale.holds_scroll.saturating_sub(snap.holds_offset);
     let visible = usize::from(area.height.saturating_sub(3));
+    // The buyer column takes what the fixed columns (and their gaps) leave.
+    let buyer_width = usize::from(area.width.saturating_sub(2 + 22 + 4)).max(3);
     let rows: Vec<Row> = snap
         .holds
         .iter()
@@ -66,7 +68,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 countdown(left)
             };
             Row::new(vec![
-                Cell::from(fit(&h.buyer, 24)),
+                Cell::from(fit_middle(&h.buyer, buyer_width)),
                 Cell::from(fit(&sku, 9)),
                 Cell::from(Line::from(h.qty.to_string()).right_aligned()),
                 Cell::from(Line::styled(clock, countdown_style(t, left, ttl)).right_aligned()),

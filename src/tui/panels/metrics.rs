@@ -20,9 +20,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let status = match &app.run {
         Some(run) => {
             let state = match run.state {
-                RunState::Running => "running",
-                RunState::Stopping => "stopping",
-                RunState::Finished => "done",
+                RunState::Running => format!("{}/{}", thousands(run.done), thousands(run.buyers)),
+                RunState::Stopping => "stopping".to_owned(),
+                RunState::Finished => "done".to_owned(),
             };
             Line::from(vec![
                 Span::styled(format!(" run {} ", run.number), t.dim),
@@ -34,14 +34,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                         t.danger
                     },
                 ),
-                Span::styled(
-                    format!(
-                        " {state} {}/{} ",
-                        thousands(run.done),
-                        thousands(run.buyers)
-                    ),
-                    t.dim,
-                ),
+                Span::styled(format!(" {state} "), t.dim),
             ])
         }
         None if app.read_only() => Line::styled(" from the database ", t.dim),
@@ -53,7 +46,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let rows = usize::from(inner.height);
     let mut lines: Vec<Row> = Vec::new();
     let rates = app.history.rates();
-    let latest = app.history.latest().copied().unwrap_or_default();
+    let latest = app.history.current();
     let live = !app.read_only();
     if live {
         lines.push(Row::Rate {

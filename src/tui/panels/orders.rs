@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
 use crate::tui::app::{App, SalePanel};
-use crate::tui::format::{fit, span, thousands_i, time_of_day};
+use crate::tui::format::{fit, fit_middle, span, thousands_i, time_of_day};
 use crate::tui::ui::panel;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -26,6 +26,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let wide = area.width >= 58;
     let utc = app.options.utc;
     let visible = usize::from(area.height.saturating_sub(3));
+    let fixed = if wide { 32 + 4 } else { 23 + 3 };
+    let buyer_width = usize::from(area.width.saturating_sub(2 + fixed)).max(3);
     let rows: Vec<Row> = snap
         .orders
         .iter()
@@ -35,7 +37,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let sku = snap
                 .product(o.product_id)
                 .map_or_else(|| format!("#{}", o.product_id.0), |s| s.sku.clone());
-            let mut cells = vec![Cell::from(fit(&o.buyer, 24)), Cell::from(fit(&sku, 9))];
+            let mut cells = vec![
+                Cell::from(fit_middle(&o.buyer, buyer_width)),
+                Cell::from(fit(&sku, 9)),
+            ];
             if wide {
                 cells.push(Cell::from(Line::styled(time_of_day(o.held_at, utc), t.dim)));
             }
