@@ -30,6 +30,10 @@ pub struct Cli {
     /// Durability of each commit: full (default; survives power loss) or normal.
     #[arg(long, global = true, value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+    /// With no command, the console opens: these are its options (`flashsale tui` takes
+    /// the same).
+    #[command(flatten)]
+    pub console: TuiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -137,7 +141,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Audit(args)) => audit::run(cli, args),
         Some(Command::Tui(args)) => tui::run(cli, args),
         Some(Command::Demo) => swarm::demo(cli),
-        None => tui::run(cli, &TuiArgs::default()),
+        None => tui::run(cli, &cli.console),
     }
 }
 

@@ -82,11 +82,17 @@ async fn run_loop(app: &mut App) -> Result<()> {
     app.refresh();
     let mut query = app.query();
     let mut dirty = true;
+    // A deliberate bug on demand, for the test that the terminal survives one.
+    let panic_for_test = std::env::var_os("FLASHSALE_CONSOLE_TEST_PANIC").is_some();
     while !app.quit {
         if dirty {
             let frame = term.terminal.draw(|f| ui::render(app, f))?;
             app.area = frame.area;
             dirty = false;
+            assert!(
+                !panic_for_test,
+                "a deliberate panic (FLASHSALE_CONSOLE_TEST_PANIC)"
+            );
         }
         let first = tokio::select! {
             Some(event) = incoming.recv() => event,

@@ -31,6 +31,10 @@ fn size(cols: u16, rows: u16) -> PtySize {
 
 impl Session {
     fn start(args: &[&str]) -> Session {
+        Self::start_with(args, &[])
+    }
+
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Session {
         let dir = tempfile::tempdir().unwrap();
         let pty = native_pty_system();
         let pair = pty.openpty(size(100, 30)).unwrap();
@@ -46,6 +50,9 @@ impl Session {
         cmd.env("TERM", "xterm-256color");
         // The console's log goes to the temp folder: keep it in ours.
         cmd.env("TMPDIR", dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
@@ -129,7 +136,21 @@ impl Session {
         }
     }
 
+    fn output(&self) -> String {
+        String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned()
+    }
+
     fn assert_terminal_restored(&self) {
+        self.assert_screen_left();
+        let text = self.output();
+        let after_leaving = &text[text.rfind("\x1b[?1049l").unwrap_or(0)..];
+        assert!(
+            !after_leaving.contains("panicked") && !after_leaving.contains("error"),
+            "something was printed on the way out: {after_leaving:?}"
+        );
+    }
+
+    fn assert_screen_left(&self) {
         let parser = self.parser.lock().unwrap();
         assert!(
             !parser.screen().alternate_screen(),
@@ -146,11 +167,6 @@ impl Session {
             "never left the alternate screen"
         );
         assert!(text.contains("\x1b[?1000l"), "mouse reporting left on");
-        let after_leaving = &text[text.rfind("\x1b[?1049l").unwrap_or(0)..];
-        assert!(
-            !after_leaving.contains("panicked") && !after_leaving.contains("error"),
-            "something was printed on the way out: {after_leaving:?}"
-        );
     }
 }
 
@@ -208,6 +224,21 @@ fn sigterm_quits_cleanly_and_restores_the_terminal() {
     let status = s.wait_exit();
     assert!(status.success(), "exit status {status:?}");
     s.assert_terminal_restored();
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_says_it_was_a_bug() {
+    let mut s = Session::start_with(&[], &[("FLASHSALE_CONSOLE_TEST_PANIC", "1")]);
+    let status = s.wait_exit();
+    assert_eq!(status.exit_code(), 1, "{status:?}");
+    s.assert_screen_left();
+    let text = s.output();
+    // The panic hook leaves the alternate screen first, then the message is printed.
+    let after_leaving = &text[text.find("\x1b[?1049l").unwrap()..];
+    assert!(
+        after_leaving.contains("internal bug"),
+        "the user is told, after the terminal is back: {after_leaving:?}"
+    );
 }
 
 #[test]

@@ -507,3 +507,32 @@ fn form_strategy(h: &Harness) -> Option<Strategy> {
         _ => None,
     }
 }
+
+#[test]
+fn the_mouse_wheel_scrolls_the_list_under_it() {
+    use ratatui::crossterm::event::{MouseEvent, MouseEventKind};
+    let mut h = Harness::new();
+    for i in 0..30 {
+        let hold = h.engine.reserve("BUDS-2", &format!("b{i:02}"), 1).unwrap();
+        h.engine.clock().advance(Duration::from_secs(1));
+        h.engine.checkout(&hold).unwrap();
+    }
+    h.app.refresh();
+    h.screen();
+    let orders = tui::ui::sale_areas(&h.app, h.app.area).orders;
+    let wheel = MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: orders.x + 3,
+        row: orders.y + 3,
+        modifiers: KeyModifiers::NONE,
+    };
+    let action = tui::handle_mouse(wheel).unwrap();
+    tui::update(&mut h.app, action);
+    assert_eq!(h.app.sale.focus, tui::app::SalePanel::Orders);
+    assert_eq!(h.app.sale.orders_scroll, 3);
+    let screen = h.screen();
+    assert!(
+        screen.contains("b26") && !screen.contains("b29"),
+        "{screen}"
+    );
+}

@@ -15,6 +15,7 @@ use crate::tui::{self, App, Options, Source};
 use crate::{Clock, Strategy};
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Console")]
 pub struct TuiArgs {
     /// Watch a database another process writes; never write to it.
     #[arg(long)]

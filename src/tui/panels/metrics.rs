@@ -6,6 +6,8 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
+use std::collections::VecDeque;
+
 use ratatui::widgets::{Sparkline, Widget};
 
 use crate::error::Rejection;
@@ -165,19 +167,50 @@ impl Row {
                 Line::styled(rate(value), t.value)
                     .right_aligned()
                     .render(number, buf);
-                let width = usize::from(spark.width);
-                let data: Vec<u64> = rates
-                    .iter()
-                    .rev()
-                    .take(width)
-                    .rev()
-                    .map(|r| pick(r).round() as u64)
-                    .collect();
+                let data = downsample(rates, pick, usize::from(spark.width));
                 Sparkline::default()
                     .data(&data)
                     .style(t.spark)
                     .render(spark, buf);
             }
         }
+    }
+}
+
+/// The last few minutes of per-second rates squeezed into `width` bars: each bar the mean
+/// of `k` seconds, `k` as small as lets the whole span fit (one second a bar when it can).
+fn downsample(rates: &VecDeque<Rates>, pick: fn(&Rates) -> f64, width: usize) -> Vec<u64> {
+    const SPAN: usize = 300;
+    if width == 0 {
+        return Vec::new();
+    }
+    let n = rates.len().min(SPAN);
+    let k = n.div_ceil(width).max(1);
+    let recent: Vec<f64> = rates.iter().skip(rates.len() - n).map(pick).collect();
+    // Group from the newest back, so the last bar is always the latest seconds.
+    let mut bars: Vec<u64> = recent
+        .rchunks(k)
+        .map(|c| (c.iter().sum::<f64>() / c.len() as f64).round() as u64)
+        .collect();
+    bars.reverse();
+    bars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_fit_the_width() {
+        let rates: VecDeque<Rates> = (0..120)
+            .map(|i| Rates {
+                holds: f64::from(i),
+                ..Rates::default()
+            })
+            .collect();
+        let bars = downsample(&rates, |r| r.holds, 30);
+        assert_eq!(bars.len(), 30);
+        assert_eq!(bars.last(), Some(&118), "the mean of the last 4 seconds");
+        assert_eq!(downsample(&rates, |r| r.holds, 200).len(), 120);
     }
 }
