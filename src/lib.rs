@@ -19,6 +19,7 @@
 //! - [`audit`]: every invariant checked from the database alone.
 //! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
 //! - [`swarm`]: the bot buyers (real threads) and their report.
+//! - [`tui`]: the console (ratatui), a client of all of the above like any other program.
 //! - [`monitor`]: the console's read model: short read transactions that never block a sale.
 #![forbid(unsafe_code)]
 

@@ -213,11 +213,20 @@ fn the_console_draws_resizes_helps_and_quits_cleanly() {
 
 #[test]
 fn sigterm_quits_cleanly_and_restores_the_terminal() {
+    quits_on("-TERM");
+}
+
+#[test]
+fn sighup_quits_cleanly_and_restores_the_terminal() {
+    quits_on("-HUP");
+}
+
+fn quits_on(signal: &str) {
     let mut s = Session::start(&["tui"]);
     s.wait_for("Active holds");
     let pid = s.child.process_id().unwrap();
     let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([signal, &pid.to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
