@@ -16,7 +16,7 @@
 //! - [`ui`] and the tabs ([`sale`] with its [`panels`], [`storefront`], [`lab`],
 //!   [`compare`], [`dialog`]): `render_*` functions that only read the `App`.
 //! - [`theme`]: one `const THEME`, and `MONO` for `NO_COLOR`.
-//! - [`events`] and [`terminal`]: the runtime — one `select!` over the terminal, the
+//! - `events` and `terminal`: the runtime — one `select!` over the terminal, the
 //!   database readings, finished commands and signals; and a guard that restores the
 //!   terminal on quit, error, panic, SIGTERM and SIGHUP.
 //!
