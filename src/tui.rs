@@ -136,6 +136,15 @@ async fn run_loop(app: &mut App) -> Result<()> {
     input.stop();
     poller.stop();
     worker.stop();
+    // A swarm launched while we were leaving: stop it too, never leave buyers behind.
+    while let Ok(event) = incoming.try_recv() {
+        if let Incoming::Action(Action::Done(command::Outcome::Launched(launched))) = event
+            && let Ok(launched) = *launched
+        {
+            launched.handle.stop();
+            let _ = launched.handle.join();
+        }
+    }
     drop(term);
     Ok(())
 }

@@ -264,3 +264,23 @@ fn without_a_terminal_the_console_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs a terminal"), "{err}");
 }
+
+#[test]
+fn quitting_stops_a_running_swarm_first() {
+    let mut s = Session::start(&[]);
+    s.wait_for("Active holds");
+    s.send("n");
+    s.wait_for("New swarm");
+    s.send("20000\r");
+    s.wait_for("run 1");
+    let asked = Instant::now();
+    s.send("q");
+    let status = s.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "stopping the swarm took {:?}",
+        asked.elapsed()
+    );
+    s.assert_terminal_restored();
+}
