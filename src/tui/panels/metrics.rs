@@ -112,7 +112,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ])));
         }
         (None, true) => lines.push(Row::Text(Line::styled(
-            "rejections and latency: when a swarm runs",
+            "latency & rejections: run a swarm (n)",
             t.dim,
         ))),
         (_, false) => {
