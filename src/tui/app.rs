@@ -482,12 +482,9 @@ impl App {
         self.note_until = self.clock.now() + 6000;
     }
 
-    fn queue(&mut self, command: Command) {
+    /// Queues work for the engine (run off the drawing thread by the runtime).
+    pub(super) fn queue(&mut self, command: Command) {
         self.commands.push_back(command);
-    }
-
-    pub(super) fn queue_command(&mut self, command: Command) {
-        self.queue(command);
     }
 
     fn live(&mut self) -> bool {

@@ -195,14 +195,14 @@ pub fn on_key(app: &mut App, key: FormKey) {
                     available: i64::try_from(field.value).unwrap_or(0),
                 };
                 app.modal = None;
-                app.queue_command(command);
+                app.queue(command);
             }
             FormKey::No => app.modal = None,
         },
         Modal::Reset => match key {
             FormKey::Yes | FormKey::Submit => {
                 app.modal = None;
-                app.queue_command(Command::Reset);
+                app.queue(Command::Reset);
             }
             FormKey::No => app.modal = None,
             _ => {}
