@@ -1160,7 +1160,7 @@ fn done(app: &mut App, outcome: Outcome) {
                     "none oversold".to_owned()
                 };
                 let text = format!(
-                    "Run {number} {}: sold {} of {}, {verdict} · 4 compares runs",
+                    "Run {number} {}: sold {} of {}, {verdict} (tab 4 compares)",
                     report.strategy,
                     thousands_i(report.sold),
                     thousands_i(report.stock),
