@@ -51,6 +51,8 @@ pub enum Command {
     Swarm(SwarmArgs),
     /// Check every invariant straight from the database; exit 1 on any violation.
     Audit(AuditArgs),
+    /// The locking lab: step through real SQLite sessions (`--print` for a transcript).
+    Lab(crate::lab::LabArgs),
 }
 
 #[derive(Debug, Args)]
@@ -141,7 +143,21 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Audit(args)) => audit::run(cli, args),
         Some(Command::Tui(args)) => tui::run(cli, args),
         Some(Command::Demo) => swarm::demo(cli),
+        Some(Command::Lab(args)) => lab(args),
         None => tui::run(cli, &cli.console),
+    }
+}
+
+fn lab(args: &crate::lab::LabArgs) -> Result<ExitCode, crate::Error> {
+    if !args.is_headless() {
+        return Err(crate::Error::Usage(
+            "the interactive lab lives in the console; use `flashsale lab NAME --print`, `--list` or `--matrix` for text".into(),
+        ));
+    }
+    let mut out = std::io::stdout().lock();
+    match crate::lab::run_headless(args, &mut out) {
+        Ok(code) => Ok(ExitCode::from(code)),
+        Err(e) => Err(crate::Error::Io(std::io::Error::other(e.to_string()))),
     }
 }
 

@@ -19,8 +19,10 @@
 //! - [`audit`]: every invariant checked from the database alone.
 //! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
 //! - [`swarm`]: the bot buyers (real threads) and their report.
-//! - [`tui`]: the console (ratatui), a client of all of the above like any other program.
+//! - [`lab`]: the locking lab — scenarios stepped on real SQLite connections.
 //! - [`monitor`]: the console's read model: short read transactions that never block a sale.
+//! - [`tui`]: the console (ratatui), a client of the engine like any other program.
+//! - [`cli`]: the command line, a thin client of all of the above.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -31,6 +33,7 @@ pub mod error;
 pub mod gate;
 pub mod hold;
 pub mod ids;
+pub mod lab;
 pub mod metrics;
 pub mod monitor;
 pub mod sale;

@@ -43,6 +43,14 @@ impl Default for TuiArgs {
 }
 
 pub fn run(cli: &Cli, args: &TuiArgs) -> Result<ExitCode> {
+    let clock = Clock::real().with_warp(args.warp);
+    // A file that is there is checked first (not ours, unreadable: that is the error to
+    // report); a new one is only created once we know a console can open.
+    let opened = if cli.db.exists() {
+        Some(open_source(cli, args, &clock)?)
+    } else {
+        None
+    };
     if !std::io::stdout().is_terminal() {
         return Err(Error::Usage(
             "the console needs a terminal (stdout is not one); for a headless run use `flashsale swarm`"
@@ -51,11 +59,22 @@ pub fn run(cli: &Cli, args: &TuiArgs) -> Result<ExitCode> {
     }
     let log = args.log.clone().unwrap_or_else(|| default_log(&cli.db));
     let _log_guard = start_log(&log);
-    let clock = Clock::real().with_warp(args.warp);
-    let source = if args.read_only {
+    let source = match opened {
+        Some(source) => source,
+        None => open_source(cli, args, &clock)?,
+    };
+    tracing::info!(db = %cli.db.display(), read_only = args.read_only, "console started");
+    let app = App::new(source, clock, Options::new(cli.db.display().to_string()));
+    tui::run(app)?;
+    tracing::info!("console left");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_source(cli: &Cli, args: &TuiArgs, clock: &Clock) -> Result<Source> {
+    Ok(if args.read_only {
         let options = StoreOptions {
             read_only: true,
-            // One connection: the console reads on it and nothing else.
+            // The console reads on one connection; a second for the odd extra read.
             pool_size: 2,
             ..StoreOptions::default()
         };
@@ -67,12 +86,7 @@ pub fn run(cli: &Cli, args: &TuiArgs) -> Result<ExitCode> {
             ..EngineConfig::default()
         };
         Source::Live(super::open_engine(&cli.db, cli.synchronous, config)?)
-    };
-    tracing::info!(db = %cli.db.display(), read_only = args.read_only, "console started");
-    let app = App::new(source, clock, Options::new(cli.db.display().to_string()));
-    tui::run(app)?;
-    tracing::info!("console left");
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The log goes next to nothing the user shares: the temp folder, named after the

@@ -1,0 +1,552 @@
+//! Runs steps on real connections and records everything a student should see.
+//!
+//! A [`Lab`] is one temporary database file in WAL mode, one connection per session, an
+//! *observer* connection, and a scratch in-memory connection for guards. After each step
+//! the observer reads the committed rows (what any new reader would see: it uses autocommit
+//! and so never keeps a snapshot between steps), the lab compares them with the rows before
+//! the step, runs the audit equation, and checks the step's expectation against what
+//! SQLite really answered.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use rusqlite::Connection;
+use rusqlite::types::Value as SqlValue;
+use serde_json::Value;
+
+use super::LabError;
+use super::scenario::{Expect, Scenario, Step};
+use super::session::{FailKind, Outcome, Session, TxnState, to_json};
+
+/// The rows of one table at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Table name.
+    pub name: String,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows ordered by the first column, which the lab treats as the row's key.
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// Every table's rows at one moment.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    /// Tables in the order they were created.
+    pub tables: Vec<Table>,
+}
+
+impl Snapshot {
+    /// The table called `name`.
+    #[must_use]
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+/// How one row changed between two snapshots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The table.
+    pub table: String,
+    /// The row's key (its first column).
+    pub key: Value,
+    /// The row before (None when it was added).
+    pub before: Option<Vec<Value>>,
+    /// The row after (None when it was removed).
+    pub after: Option<Vec<Value>>,
+}
+
+impl Change {
+    /// Whether column `col` of this row changed (every column of an added row counts).
+    #[must_use]
+    pub fn touches(&self, col: usize) -> bool {
+        match (&self.before, &self.after) {
+            (Some(b), Some(a)) => b.get(col) != a.get(col),
+            _ => true,
+        }
+    }
+
+    /// "products 1: stock_available 1→0" for transcripts.
+    #[must_use]
+    pub fn describe(&self, columns: &[String]) -> String {
+        use super::session::cell_text;
+        let key = cell_text(&self.key);
+        match (&self.before, &self.after) {
+            (None, Some(a)) => format!("{} + {}", self.table, super::session::row_text(a)),
+            (Some(b), None) => format!("{} - {}", self.table, super::session::row_text(b)),
+            (Some(b), Some(a)) => {
+                let mut parts = Vec::new();
+                for (i, name) in columns.iter().enumerate() {
+                    if b.get(i) != a.get(i) {
+                        let old = b.get(i).map(cell_text).unwrap_or_default();
+                        let new = a.get(i).map(cell_text).unwrap_or_default();
+                        parts.push(format!("{name} {old}→{new}"));
+                    }
+                }
+                format!("{} {key}: {}", self.table, parts.join(", "))
+            }
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// Rows that differ between `before` and `after`, table by table, keyed on the first column.
+#[must_use]
+pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
+    let mut out = Vec::new();
+    for table in &after.tables {
+        let old = before.table(&table.name);
+        let find = |t: Option<&Table>, key: &Value| -> Option<Vec<Value>> {
+            t?.rows.iter().find(|r| r.first() == Some(key)).cloned()
+        };
+        for row in &table.rows {
+            let Some(key) = row.first() else { continue };
+            let was = find(old, key);
+            if was.as_ref() != Some(row) {
+                out.push(Change {
+                    table: table.name.clone(),
+                    key: key.clone(),
+                    before: was,
+                    after: Some(row.clone()),
+                });
+            }
+        }
+        if let Some(old) = old {
+            for row in &old.rows {
+                let Some(key) = row.first() else { continue };
+                if find(Some(table), key).is_none() {
+                    out.push(Change {
+                        table: table.name.clone(),
+                        key: key.clone(),
+                        before: Some(row.clone()),
+                        after: None,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The flash sale's invariant for one product, from committed rows:
+/// `stock_total = stock_available + Σ active holds + Σ paid holds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductAudit {
+    /// Product id.
+    pub id: i64,
+    /// Product SKU.
+    pub sku: String,
+    /// `stock_total`.
+    pub total: i64,
+    /// `stock_available`.
+    pub available: i64,
+    /// Units in active holds.
+    pub active: i64,
+    /// Units in paid holds.
+    pub paid: i64,
+}
+
+impl ProductAudit {
+    /// Units the counters lost track of: positive means more units are available, held
+    /// or sold than exist (the audit's `oversold`); negative means units went missing.
+    #[must_use]
+    pub fn oversold(&self) -> i64 {
+        self.available + self.active + self.paid - self.total
+    }
+
+    /// Units promised to buyers (held or sold).
+    #[must_use]
+    pub fn promised(&self) -> i64 {
+        self.active + self.paid
+    }
+
+    /// The equation with its numbers, for transcripts and panels.
+    #[must_use]
+    pub fn equation(&self) -> String {
+        let sum = self.available + self.active + self.paid;
+        let verdict = match self.oversold() {
+            0 => "ok".to_string(),
+            n if n > 0 => format!("OVERSOLD by {n}"),
+            n => format!("{} unit(s) unaccounted for", -n),
+        };
+        format!(
+            "{}: available {} + active {} + paid {} = {sum} vs total {} → {verdict}",
+            self.sku, self.available, self.active, self.paid, self.total
+        )
+    }
+}
+
+/// Whether a step's expectation held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The step had no expectation.
+    Unchecked,
+    /// SQLite did what the scenario said.
+    Met,
+    /// It did not; the sentence names the step, what was expected and what happened.
+    Missed(String),
+}
+
+/// Everything about one executed step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    /// Which scenario step ran (index into `Scenario::steps`); None for a statement the
+    /// lab sent itself, like the ROLLBACK of a restart in scheduler mode.
+    pub step: Option<usize>,
+    /// Which session ran it.
+    pub session: usize,
+    /// The statement as written.
+    pub sql: String,
+    /// What SQLite answered.
+    pub outcome: Outcome,
+    /// Every session's transaction state after the step.
+    pub states: Vec<TxnState>,
+    /// For every session in a read or write transaction: whether the rows it sees differ
+    /// from the committed rows (a stale snapshot, or its own uncommitted writes).
+    pub sees_other: Vec<bool>,
+    /// Committed rows after the step.
+    pub rows: Snapshot,
+    /// Committed rows this step changed.
+    pub changes: Vec<Change>,
+    /// The uncommitted rows of the session holding the write lock, if any, and how they
+    /// differ from the committed rows.
+    pub pending: Option<(usize, Vec<Change>)>,
+    /// The audit equation per product (empty when the tables do not have the shop's shape).
+    pub audit: Vec<ProductAudit>,
+    /// The expectation's verdict.
+    pub check: Check,
+}
+
+impl StepRecord {
+    /// Units oversold over all products (the audit's number), when it could be computed.
+    #[must_use]
+    pub fn oversold(&self) -> Option<i64> {
+        if self.audit.is_empty() {
+            None
+        } else {
+            Some(self.audit.iter().map(|a| a.oversold().max(0)).sum())
+        }
+    }
+}
+
+/// One run's database: a temporary WAL file and one connection per session.
+pub struct Lab {
+    sessions: Vec<Session>,
+    observer: Connection,
+    scratch: Connection,
+    committed: Snapshot,
+    /// Kept last so the connections close before the directory is removed.
+    _dir: tempfile::TempDir,
+}
+
+impl Lab {
+    /// Creates a fresh database for `scenario`: WAL mode, its setup SQL, its sessions.
+    ///
+    /// # Errors
+    /// The temporary file cannot be made or the setup SQL fails.
+    pub fn open(scenario: &Scenario) -> Result<Lab, LabError> {
+        let dir = tempfile::Builder::new()
+            .prefix("flashsale-lab-")
+            .tempdir()
+            .map_err(|e| LabError::Database(format!("cannot create a temporary directory: {e}")))?;
+        let path: PathBuf = dir.path().join("lab.db");
+        let setup = Connection::open(&path)
+            .map_err(|e| LabError::Database(format!("cannot create the lab database: {e}")))?;
+        // Durability is not what the lab studies, and fsyncs would make every fresh
+        // database (step mode's "back", the matrix's hundreds of runs) slow. Locking
+        // does not depend on this setting.
+        setup
+            .execute_batch("PRAGMA synchronous = OFF")
+            .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
+        // WAL is a property of the file, set once outside any transaction; every session
+        // then reads from a snapshot and never blocks the writer.
+        let mode: String = setup
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| LabError::Database(format!("cannot switch to WAL: {e}")))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(LabError::Database(format!(
+                "the lab database refused WAL mode (got {mode})"
+            )));
+        }
+        for (i, sql) in scenario.setup.iter().enumerate() {
+            setup
+                .execute_batch(sql)
+                .map_err(|e| LabError::BadScenario {
+                    origin: scenario.origin.to_string(),
+                    reason: format!("setup statement {} failed: {e}", i + 1),
+                })?;
+        }
+        drop(setup);
+        let sessions = scenario
+            .sessions
+            .iter()
+            .map(|spec| Session::open(&path, spec))
+            .collect::<Result<Vec<_>, _>>()?;
+        let observer = Connection::open(&path)
+            .map_err(|e| LabError::Database(format!("cannot open the observer: {e}")))?;
+        // The last connection to close checkpoints the WAL; without this it would fsync.
+        observer
+            .execute_batch("PRAGMA synchronous = OFF")
+            .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
+        let scratch = Connection::open_in_memory()
+            .map_err(|e| LabError::Database(format!("cannot open a scratch database: {e}")))?;
+        let committed = snapshot(&observer);
+        Ok(Lab {
+            sessions,
+            observer,
+            scratch,
+            committed,
+            _dir: dir,
+        })
+    }
+
+    /// The sessions, in the scenario's order.
+    #[must_use]
+    pub fn sessions(&self) -> &[Session] {
+        &self.sessions
+    }
+
+    /// The committed rows now.
+    #[must_use]
+    pub fn committed(&self) -> &Snapshot {
+        &self.committed
+    }
+
+    /// The audit equation on the committed rows now.
+    #[must_use]
+    pub fn audit(&self) -> Vec<ProductAudit> {
+        audit(&self.observer)
+    }
+
+    /// Runs scenario step `index` on its session and records what happened.
+    pub fn run(&mut self, scenario: &Scenario, index: usize) -> Option<StepRecord> {
+        let step = scenario.steps.get(index)?;
+        let session = scenario.session_index(&step.session)?;
+        let outcome = self.sessions[session].run(&step.sql, step.when.as_deref(), &self.scratch);
+        let mut record = self.record(Some(index), session, &step.sql, outcome);
+        record.check = check(&record, step, &self.sessions[session].name);
+        Some(record)
+    }
+
+    /// Runs a statement that is not a scenario step (a restart's ROLLBACK) on `session`.
+    pub fn run_sql(&mut self, session: usize, sql: &str) -> Option<StepRecord> {
+        let s = self.sessions.get_mut(session)?;
+        let outcome = s.run(sql, None, &self.scratch);
+        Some(self.record(None, session, sql, outcome))
+    }
+
+    /// Runs one statement on `session` without recording rows or changes: the matrix
+    /// runs thousands of these and only needs the answer.
+    pub fn exec(&mut self, session: usize, sql: &str, when: Option<&str>) -> Option<Outcome> {
+        let s = self.sessions.get_mut(session)?;
+        Some(s.run(sql, when, &self.scratch))
+    }
+
+    /// Evaluates an SQL expression over `session`'s variables (false when it fails).
+    #[must_use]
+    pub fn holds_for(&self, session: usize, expr: &str) -> bool {
+        self.sessions
+            .get(session)
+            .is_some_and(|s| s.guard(expr, &self.scratch).unwrap_or(false))
+    }
+
+    /// Runs a query on the committed rows and says whether its first value is true.
+    ///
+    /// # Errors
+    /// The query fails, as one sentence.
+    pub fn check_sql(&self, sql: &str) -> Result<bool, LabError> {
+        let value: rusqlite::types::Value = self
+            .observer
+            .query_row(sql, [], |r| r.get(0))
+            .map_err(|e| LabError::Database(format!("the check {sql:?} failed: {e}")))?;
+        Ok(match value {
+            SqlValue::Integer(i) => i != 0,
+            SqlValue::Real(r) => r != 0.0,
+            _ => false,
+        })
+    }
+
+    /// Builds the record of a statement that produced `outcome`.
+    fn record(
+        &mut self,
+        index: Option<usize>,
+        session: usize,
+        sql: &str,
+        outcome: Outcome,
+    ) -> StepRecord {
+        let rows = snapshot(&self.observer);
+        let changes = diff(&self.committed, &rows);
+        let states: Vec<TxnState> = self.sessions.iter().map(Session::state).collect();
+        let mut pending = None;
+        let mut sees_other = Vec::with_capacity(self.sessions.len());
+        for (i, s) in self.sessions.iter().enumerate() {
+            // Only a session that already holds a snapshot may be read through: reading
+            // through one that has only said BEGIN would take its snapshot for it.
+            let view = match states[i] {
+                TxnState::Read | TxnState::Write => Some(snapshot(s.conn())),
+                TxnState::None | TxnState::Begun => None,
+            };
+            let differs = view.as_ref().is_some_and(|v| *v != rows);
+            if let (TxnState::Write, Some(v)) = (states[i], &view) {
+                pending = Some((i, diff(&rows, v)));
+            }
+            sees_other.push(differs);
+        }
+        let audit = audit(&self.observer);
+        let record = StepRecord {
+            step: index,
+            session,
+            sql: sql.to_string(),
+            outcome,
+            states,
+            sees_other,
+            rows: rows.clone(),
+            changes,
+            pending,
+            audit,
+            check: Check::Unchecked,
+        };
+        self.committed = rows;
+        record
+    }
+}
+
+/// Reads every user table through `conn`.
+fn snapshot(conn: &Connection) -> Snapshot {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .unwrap_or_default();
+    let tables = names
+        .into_iter()
+        .filter_map(|name| read_table(conn, &name).ok())
+        .collect();
+    Snapshot { tables }
+}
+
+/// Reads one table, ordered by its first column.
+fn read_table(conn: &Connection, name: &str) -> rusqlite::Result<Table> {
+    let quoted = name.replace('"', "\"\"");
+    let mut stmt = conn.prepare(&format!("SELECT * FROM \"{quoted}\" ORDER BY 1"))?;
+    let columns: Vec<String> = stmt
+        .column_names()
+        .iter()
+        .map(|c| (*c).to_string())
+        .collect();
+    let width = columns.len();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..width)
+                .map(|i| r.get::<_, SqlValue>(i).map(to_json))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Table {
+        name: name.to_string(),
+        columns,
+        rows,
+    })
+}
+
+/// The audit equation per product; empty when the tables are not shaped like the shop's.
+fn audit(conn: &Connection) -> Vec<ProductAudit> {
+    const SQL: &str = "SELECT p.id, p.sku, p.stock_total, p.stock_available,
+        coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'active'), 0),
+        coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'paid'), 0)
+        FROM products p ORDER BY p.id";
+    conn.prepare(SQL)
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok(ProductAudit {
+                    id: r.get(0)?,
+                    sku: r.get(1)?,
+                    total: r.get(2)?,
+                    available: r.get(3)?,
+                    active: r.get(4)?,
+                    paid: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Compares what SQLite did with what the step expected.
+fn check(record: &StepRecord, step: &Step, session: &str) -> Check {
+    let mut problems = Vec::new();
+    if let Some(expect) = &step.expect {
+        let met = match (expect, &record.outcome) {
+            (Expect::Ok, Outcome::Rows { .. } | Outcome::Done { .. })
+            | (Expect::Skipped, Outcome::Skipped { .. })
+            | (
+                Expect::Busy,
+                Outcome::Failed {
+                    kind: FailKind::Busy,
+                    ..
+                },
+            )
+            | (
+                Expect::Constraint,
+                Outcome::Failed {
+                    kind: FailKind::Constraint,
+                    ..
+                },
+            ) => true,
+            (Expect::Rows(want), Outcome::Rows { rows, .. }) => want == rows,
+            (Expect::Changed(n), outcome) => outcome.changed() == Some(*n),
+            (Expect::Error(text), Outcome::Failed { code, message, .. }) => {
+                code == text || message.contains(text.as_str())
+            }
+            _ => false,
+        };
+        if !met {
+            problems.push(format!(
+                "expected {expect}, got {}",
+                describe_outcome(&record.outcome)
+            ));
+        }
+    }
+    if let Some(want) = step.oversold {
+        match record.oversold() {
+            Some(got) if got == want => {}
+            Some(got) => problems.push(format!("expected {want} unit(s) oversold, got {got}")),
+            None => problems.push(format!(
+                "expected {want} unit(s) oversold, but the tables have no products/holds to audit"
+            )),
+        }
+    }
+    if problems.is_empty() {
+        if step.expect.is_some() || step.oversold.is_some() {
+            Check::Met
+        } else {
+            Check::Unchecked
+        }
+    } else {
+        Check::Missed(format!(
+            "step {} ({session}): {}",
+            record.step.map_or(0, |s| s + 1),
+            problems.join("; ")
+        ))
+    }
+}
+
+/// An outcome in a mismatch sentence: the summary plus the error message.
+fn describe_outcome(outcome: &Outcome) -> String {
+    let mut text = outcome.summary();
+    if let Outcome::Failed { message, .. } = outcome {
+        let _ = write!(text, " ({message})");
+    }
+    text
+}
+
+/// Runs every step of `scenario` in the written order on a fresh database.
+///
+/// # Errors
+/// The database cannot be set up.
+pub fn run_all(scenario: &Scenario) -> Result<Vec<StepRecord>, LabError> {
+    let mut lab = Lab::open(scenario)?;
+    Ok((0..scenario.steps.len())
+        .filter_map(|i| lab.run(scenario, i))
+        .collect())
+}
