@@ -143,16 +143,15 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Audit(args)) => audit::run(cli, args),
         Some(Command::Tui(args)) => tui::run(cli, args),
         Some(Command::Demo) => swarm::demo(cli),
-        Some(Command::Lab(args)) => lab(args),
+        Some(Command::Lab(args)) => lab(cli, args),
         None => tui::run(cli, &cli.console),
     }
 }
 
-fn lab(args: &crate::lab::LabArgs) -> Result<ExitCode, crate::Error> {
+fn lab(cli: &Cli, args: &crate::lab::LabArgs) -> Result<ExitCode, crate::Error> {
     if !args.is_headless() {
-        return Err(crate::Error::Usage(
-            "the interactive lab lives in the console; use `flashsale lab NAME --print`, `--list` or `--matrix` for text".into(),
-        ));
+        // The interactive lab lives in the console: open it on the Lab tab.
+        return tui::run_lab(cli, args);
     }
     let mut out = std::io::stdout().lock();
     match crate::lab::run_headless(args, &mut out) {

@@ -205,6 +205,8 @@ fn the_console_draws_resizes_helps_and_quits_cleanly() {
 
     s.send("2");
     s.wait_for("Your cart");
+    s.send("3");
+    s.wait_for("lost-update");
     s.send("q");
     let status = s.wait_exit();
     assert!(status.success(), "exit status {status:?}");
@@ -282,5 +284,15 @@ fn quitting_stops_a_running_swarm_first() {
         "stopping the swarm took {:?}",
         asked.elapsed()
     );
+    s.assert_terminal_restored();
+}
+
+#[test]
+fn flashsale_lab_opens_the_console_on_a_scenario() {
+    let mut s = Session::start(&["lab", "lost-update"]);
+    s.wait_for("Lost update");
+    s.send("q");
+    let status = s.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
     s.assert_terminal_restored();
 }

@@ -320,10 +320,26 @@ fn storefront_says_when_your_hold_expired() {
 }
 
 #[test]
-fn lab_tab() {
+fn lab_tab_steps_through_a_scenario() {
     let mut h = Harness::new();
     h.press(KeyCode::Char('3'));
-    insta::assert_snapshot!("lab", h.screen());
+    let screen = h.screen();
+    assert!(screen.contains("lost-update"), "{screen}");
+    insta::assert_snapshot!("lab_picker", screen);
+    // Enter opens the first scenario in step mode; → steps; the lab has these keys.
+    h.press(KeyCode::Enter);
+    for _ in 0..3 {
+        h.press(KeyCode::Right);
+    }
+    let stepped = h.screen();
+    assert_ne!(stepped, screen);
+    // Esc goes back to the list (the lab's key), not out of the console...
+    h.press(KeyCode::Esc);
+    assert!(!h.app.quit);
+    assert!(h.screen().contains("lost-update"));
+    // ...and numbers switch tabs from the list, as everywhere.
+    h.press(KeyCode::Char('1'));
+    assert_eq!(h.app.tab, Tab::Sale);
 }
 
 #[test]

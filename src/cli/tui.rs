@@ -43,6 +43,26 @@ impl Default for TuiArgs {
 }
 
 pub fn run(cli: &Cli, args: &TuiArgs) -> Result<ExitCode> {
+    run_with(cli, args, |_| Ok(()))
+}
+
+/// `flashsale lab [NAME]`: the console, opened on the Lab tab (on NAME in step mode).
+pub fn run_lab(cli: &Cli, lab: &crate::lab::LabArgs) -> Result<ExitCode> {
+    // The scenario is checked before anything else is opened.
+    let no_color = !tui::Theme::from_env().color;
+    let view = crate::lab::console_view(lab, no_color).map_err(|e| Error::Usage(e.to_string()))?;
+    run_with(cli, &TuiArgs::default(), move |app| {
+        app.lab.view = Some(view);
+        tui::app::show(app, tui::Tab::Lab);
+        Ok(())
+    })
+}
+
+fn run_with(
+    cli: &Cli,
+    args: &TuiArgs,
+    prepare: impl FnOnce(&mut App) -> Result<()>,
+) -> Result<ExitCode> {
     let clock = Clock::real().with_warp(args.warp);
     // A file that is there is checked first (not ours, unreadable: that is the error to
     // report); a new one is only created once we know a console can open.
@@ -64,7 +84,8 @@ pub fn run(cli: &Cli, args: &TuiArgs) -> Result<ExitCode> {
         None => open_source(cli, args, &clock)?,
     };
     tracing::info!(db = %cli.db.display(), read_only = args.read_only, "console started");
-    let app = App::new(source, clock, Options::new(cli.db.display().to_string()));
+    let mut app = App::new(source, clock, Options::new(cli.db.display().to_string()));
+    prepare(&mut app)?;
     tui::run(app)?;
     tracing::info!("console left");
     Ok(ExitCode::SUCCESS)

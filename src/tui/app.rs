@@ -153,10 +153,12 @@ pub struct ShopState {
     pub waiting: bool,
 }
 
-/// The Lab tab's own state. The locking lab mounts its view here; until then the tab
-/// says how to reach the lab from the command line.
-#[derive(Debug, Clone, Default)]
-pub struct LabState {}
+/// The Lab tab's own state: the locking lab's view ([`crate::lab::ui::LabView`]), made
+/// the first time the tab is shown. It owns its scenarios' scratch databases.
+#[derive(Default)]
+pub struct LabState {
+    pub view: Option<crate::lab::ui::LabView>,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct CompareState {
@@ -314,6 +316,9 @@ pub enum Action {
     Cancel,
     /// Keys inside the open dialog.
     Form(FormKey),
+    /// A key for the Lab tab's view; if the lab does not use it, it works as anywhere
+    /// else (a number switches tabs, Esc quits).
+    Lab(ratatui::crossterm::event::KeyEvent),
     /// The terminal's size, after a resize or a draw.
     Resized(Rect),
     /// A fresh reading of the database.
@@ -603,9 +608,19 @@ pub fn update(app: &mut App, action: Action) {
             app.stop_swarm();
             app.quit = true;
         }
-        Action::NextTab => app.tab = app.tab.next(),
-        Action::PrevTab => app.tab = app.tab.prev(),
-        Action::GoTo(tab) => app.tab = tab,
+        Action::NextTab => show(app, app.tab.next()),
+        Action::PrevTab => show(app, app.tab.prev()),
+        Action::GoTo(tab) => show(app, tab),
+        Action::Lab(key) => {
+            let used = app
+                .lab
+                .view
+                .as_mut()
+                .is_some_and(|view| view.handle_key(key));
+            if !used && let Some(action) = super::keys::global_key(key) {
+                update(app, action);
+            }
+        }
         Action::ToggleHelp => {
             app.modal = match app.modal {
                 Some(Modal::Help { .. }) => None,
@@ -748,6 +763,14 @@ pub fn update(app: &mut App, action: Action) {
         Action::Refreshed(snap) => refreshed(app, *snap),
         Action::RefreshFailed(why) => app.read_error = Some(why),
         Action::Done(outcome) => done(app, outcome),
+    }
+}
+
+/// Switches tab; the lab's view is made the first time its tab is shown.
+pub fn show(app: &mut App, tab: Tab) {
+    app.tab = tab;
+    if tab == Tab::Lab && app.lab.view.is_none() {
+        app.lab.view = Some(crate::lab::ui::LabView::new(!app.theme().color));
     }
 }
 

@@ -202,17 +202,6 @@ fn render_help(app: &App, scroll: u16, area: Rect, buf: &mut Buffer) {
     let t = app.theme();
     let rect = centered(area, 76, area.height);
     Clear.render(rect, buf);
-    let block = panel(t, " Help ", true).title_top(
-        Line::from(vec![
-            Span::styled(" ? ", t.key),
-            Span::styled("or Esc closes ", t.dim),
-        ])
-        .right_aligned(),
-    );
-    let inner = block.inner(rect).inner(Margin::new(1, 0));
-    block.render(rect, buf);
-    let [left, right] =
-        inner.layout(&Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).spacing(2));
     let section = |sections: &[(&str, &[(&str, &str)])]| -> Vec<Line<'static>> {
         let mut lines = Vec::new();
         for (title, keys) in sections {
@@ -229,17 +218,41 @@ fn render_help(app: &App, scroll: u16, area: Rect, buf: &mut Buffer) {
         }
         lines
     };
+    // Left: what works everywhere, in dialogs and in the lab; right: the sale's tabs.
     let (everywhere, rest) = HELP.split_at(1.min(HELP.len()));
     let (tabs, dialogs) = rest.split_at(2.min(rest.len()));
-    let mut left_lines = section(everywhere);
-    left_lines.push(Line::raw(""));
-    left_lines.extend(section(dialogs));
+    let mut left_sections: Vec<(&str, &[(&str, &str)])> = everywhere.to_vec();
+    left_sections.extend_from_slice(dialogs);
+    left_sections.push(("Lab", crate::lab::ui::key_hints()));
+    let left_lines = section(&left_sections);
+    let right_lines = section(tabs);
+    let block = panel(t, " Help ", true).title_top(
+        Line::from(vec![
+            Span::styled(" ? ", t.key),
+            Span::styled("or Esc closes ", t.dim),
+        ])
+        .right_aligned(),
+    );
+    let inner = block.inner(rect).inner(Margin::new(1, 0));
+    let longest = left_lines.len().max(right_lines.len());
+    let block = if longest > usize::from(inner.height) + usize::from(scroll) {
+        block.title_bottom(
+            Line::from(vec![
+                Span::styled(" j ↓ ", t.key),
+                Span::styled("more ", t.dim),
+            ])
+            .right_aligned(),
+        )
+    } else {
+        block
+    };
+    block.render(rect, buf);
+    let [left, right] =
+        inner.layout(&Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).spacing(2));
     Paragraph::new(left_lines)
-        .wrap(Wrap { trim: false })
         .scroll((scroll, 0))
         .render(left, buf);
-    Paragraph::new(section(tabs))
-        .wrap(Wrap { trim: false })
+    Paragraph::new(right_lines)
         .scroll((scroll, 0))
         .render(right, buf);
 }

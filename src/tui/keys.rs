@@ -24,6 +24,17 @@ pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
         Some(_) => return dialog_key(key),
         None => {}
     }
+    if app.tab == Tab::Lab {
+        // The lab has keys of its own (numbers run sessions, Esc leaves a scenario);
+        // only quitting, help and Tab are the console's before the lab sees a key.
+        return Some(match key.code {
+            KeyCode::Char('q') => Action::Quit,
+            KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
+            KeyCode::Tab => Action::NextTab,
+            KeyCode::BackTab => Action::PrevTab,
+            _ => Action::Lab(key),
+        });
+    }
     if let Some(action) = global_key(key) {
         return Some(action);
     }
@@ -35,7 +46,8 @@ pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
     }
 }
 
-fn global_key(key: KeyEvent) -> Option<Action> {
+/// Keys that work on every tab.
+pub fn global_key(key: KeyEvent) -> Option<Action> {
     Some(match key.code {
         KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
         KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,

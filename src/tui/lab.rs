@@ -1,6 +1,7 @@
-//! The Lab tab. The locking lab (`crate::lab`, built separately) mounts its view here:
-//! two real SQLite sessions side by side, one statement per step. Until it is mounted,
-//! the tab shows what the lab does and how to open it from the command line.
+//! The Lab tab: the locking lab's own view ([`crate::lab::ui::LabView`]) — real SQLite
+//! sessions side by side, one statement per step — drawn in the tab's body. Before the
+//! view exists (it is made when the tab is first shown) the tab says what the lab is and
+//! how to reach it from the command line.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Margin, Rect};
@@ -12,6 +13,10 @@ use super::ui::panel;
 
 /// Draws the Lab tab's body.
 pub fn render_lab(app: &App, area: Rect, buf: &mut Buffer) {
+    if let Some(view) = &app.lab.view {
+        view.render(area, buf);
+        return;
+    }
     let t = app.theme();
     let block = panel(t, " Locking lab ", false).title_top(
         Line::styled(" real SQLite sessions, one statement at a time ", t.dim).right_aligned(),

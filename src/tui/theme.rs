@@ -6,6 +6,8 @@ use ratatui::style::{Color, Modifier, Style};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Theme {
+    /// Whether this theme uses colour (widgets with their own palette follow it).
+    pub color: bool,
     pub text: Style,
     /// Labels and secondary facts.
     pub dim: Style,
@@ -45,6 +47,7 @@ const fn fg(color: Color) -> Style {
 const BOLD: Modifier = Modifier::BOLD;
 
 pub const THEME: Theme = Theme {
+    color: true,
     text: Style::new(),
     dim: fg(Color::Gray),
     title: fg(Color::Cyan).add_modifier(BOLD),
@@ -79,6 +82,7 @@ pub const THEME: Theme = Theme {
 
 /// For `NO_COLOR`: no colour at all, only weight and reverse video.
 pub const MONO: Theme = Theme {
+    color: false,
     text: Style::new(),
     dim: Style::new(),
     title: Style::new().add_modifier(BOLD),

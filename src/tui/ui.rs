@@ -290,7 +290,16 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("e", "extend"),
             ("c", "cancel"),
         ],
-        Tab::Lab => vec![("⇥", "tabs")],
+        Tab::Lab => {
+            let mut hints = app
+                .lab
+                .view
+                .as_ref()
+                .map(crate::lab::ui::LabView::hints)
+                .unwrap_or_default();
+            hints.push(("⇥", "tabs"));
+            hints
+        }
         Tab::Compare => vec![("↑↓", "select run"), ("⇥", "tabs")],
     }
 }
