@@ -6,6 +6,7 @@ mod bench;
 mod init;
 mod open;
 mod swarm;
+mod tui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +15,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::store::Synchronous;
 
-pub use open::{open_engine, open_store};
+pub use open::{open_engine, open_existing, open_store};
+pub use tui::TuiArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,12 +31,21 @@ pub struct Cli {
     /// Durability of each commit: full (default; survives power loss) or normal.
     #[arg(long, global = true, value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+    /// With no command, the console opens: these are its options (`flashsale tui` takes
+    /// the same).
+    #[command(flatten)]
+    pub console: TuiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The console (the default): a live dashboard, a storefront, the lab, run comparison.
+    Tui(TuiArgs),
+    /// The old no-console demo: 5,000 bots race for 50 units, with a progress bar.
+    #[command(hide = true)]
+    Demo,
     /// Create a database and load a sale (products, stock, hold TTL, per-buyer limit).
     Init(InitArgs),
     /// Run a headless swarm of bot buyers and print its report.
@@ -163,17 +174,18 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Init(args)) => init::run(cli, args),
         Some(Command::Swarm(args)) => swarm::run(cli, args),
         Some(Command::Audit(args)) => audit::run(cli, args),
-        Some(Command::Lab(args)) => lab(args),
+        Some(Command::Tui(args)) => tui::run(cli, args),
+        Some(Command::Demo) => swarm::demo(cli),
+        Some(Command::Lab(args)) => lab(cli, args),
         Some(Command::Bench(args)) => bench::run(cli, args),
-        None => swarm::demo(cli),
+        None => tui::run(cli, &cli.console),
     }
 }
 
-fn lab(args: &crate::lab::LabArgs) -> Result<ExitCode, crate::Error> {
+fn lab(cli: &Cli, args: &crate::lab::LabArgs) -> Result<ExitCode, crate::Error> {
     if !args.is_headless() {
-        return Err(crate::Error::Usage(
-            "the interactive lab lives in the console; use `flashsale lab NAME --print`, `--list` or `--matrix` for text".into(),
-        ));
+        // The interactive lab lives in the console: open it on the Lab tab.
+        return tui::run_lab(cli, args);
     }
     let mut out = std::io::stdout().lock();
     match crate::lab::run_headless(args, &mut out) {

@@ -21,6 +21,8 @@
 //! - [`swarm`]: the bot buyers (real threads) and their report.
 //! - [`bench`]: every strategy on one workload beside the single-connection `limit` row.
 //! - [`lab`]: the locking lab — scenarios stepped on real SQLite connections.
+//! - [`monitor`]: the console's read model: short read transactions that never block a sale.
+//! - [`tui`]: the console (ratatui), a client of the engine like any other program.
 //! - [`cli`]: the command line, a thin client of all of the above.
 #![forbid(unsafe_code)]
 
@@ -35,10 +37,12 @@ pub mod hold;
 pub mod ids;
 pub mod lab;
 pub mod metrics;
+pub mod monitor;
 pub mod sale;
 pub mod store;
 pub mod strategy;
 pub mod swarm;
+pub mod tui;
 
 pub use clock::Clock;
 pub use engine::{Engine, EngineConfig, EngineEvent};

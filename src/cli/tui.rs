@@ -1,0 +1,140 @@
+//! `flashsale` / `flashsale tui`: the console, on a database this process sells from,
+//! or (`--read-only`) watching one another process writes.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::Cli;
+use crate::engine::EngineConfig;
+use crate::error::{Error, Result};
+use crate::store::StoreOptions;
+use crate::tui::{self, App, Options, Source};
+use crate::{Clock, Strategy};
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Console")]
+pub struct TuiArgs {
+    /// Watch a database another process writes; never write to it.
+    #[arg(long)]
+    pub read_only: bool,
+    /// The strategy to sell with at first (s switches it in the console).
+    #[arg(long, value_enum, default_value_t = Strategy::Immediate)]
+    pub strategy: Strategy,
+    /// Shorten every sale duration by this factor (w changes it in the console).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub warp: u32,
+    /// Where the console writes its log (never onto the screen).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+}
+
+impl Default for TuiArgs {
+    fn default() -> Self {
+        TuiArgs {
+            read_only: false,
+            strategy: Strategy::Immediate,
+            warp: 1,
+            log: None,
+        }
+    }
+}
+
+pub fn run(cli: &Cli, args: &TuiArgs) -> Result<ExitCode> {
+    run_with(cli, args, |_| Ok(()))
+}
+
+/// `flashsale lab [NAME]`: the console, opened on the Lab tab (on NAME in step mode).
+pub fn run_lab(cli: &Cli, lab: &crate::lab::LabArgs) -> Result<ExitCode> {
+    // The scenario is checked before anything else is opened.
+    let no_color = !tui::Theme::from_env().color;
+    let view = crate::lab::console_view(lab, no_color).map_err(|e| Error::Usage(e.to_string()))?;
+    run_with(cli, &TuiArgs::default(), move |app| {
+        app.lab.view = Some(view);
+        tui::app::show(app, tui::Tab::Lab);
+        Ok(())
+    })
+}
+
+fn run_with(
+    cli: &Cli,
+    args: &TuiArgs,
+    prepare: impl FnOnce(&mut App) -> Result<()>,
+) -> Result<ExitCode> {
+    let clock = Clock::real().with_warp(args.warp);
+    // A file that is there is checked first (not ours, unreadable: that is the error to
+    // report); a new one is only created once we know a console can open.
+    let opened = if cli.db.exists() {
+        Some(open_source(cli, args, &clock)?)
+    } else {
+        None
+    };
+    if !std::io::stdout().is_terminal() {
+        return Err(Error::Usage(
+            "the console needs a terminal (stdout is not one); for a headless run use `flashsale swarm`"
+                .into(),
+        ));
+    }
+    let log = args.log.clone().unwrap_or_else(|| default_log(&cli.db));
+    let _log_guard = start_log(&log);
+    let source = match opened {
+        Some(source) => source,
+        None => open_source(cli, args, &clock)?,
+    };
+    tracing::info!(db = %cli.db.display(), read_only = args.read_only, "console started");
+    let mut app = App::new(source, clock, Options::new(cli.db.display().to_string()));
+    prepare(&mut app)?;
+    tui::run(app)?;
+    tracing::info!("console left");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_source(cli: &Cli, args: &TuiArgs, clock: &Clock) -> Result<Source> {
+    Ok(if args.read_only {
+        let options = StoreOptions {
+            read_only: true,
+            // The console reads on one connection; a second for the odd extra read.
+            pool_size: 2,
+            ..StoreOptions::default()
+        };
+        Source::ReadOnly(super::open_existing(&cli.db, options)?)
+    } else {
+        let config = EngineConfig {
+            strategy: args.strategy,
+            clock: clock.clone(),
+            ..EngineConfig::default()
+        };
+        Source::Live(super::open_engine(&cli.db, cli.synchronous, config)?)
+    })
+}
+
+/// The log goes next to nothing the user shares: the temp folder, named after the
+/// database so two consoles on two files do not interleave.
+fn default_log(db: &Path) -> PathBuf {
+    let name = db
+        .file_name()
+        .map_or_else(|| "flashsale".into(), |n| n.to_string_lossy().into_owned());
+    std::env::temp_dir().join(format!("flashsale-console-{name}.log"))
+}
+
+/// Logs to a file through a background writer; `FLASHSALE_LOG` sets the level
+/// (error, warn, info, debug, trace; info by default).
+fn start_log(path: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+    let file = path.file_name()?;
+    let appender = tracing_appender::rolling::never(dir, file);
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let level = std::env::var("FLASHSALE_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_max_level(level)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}

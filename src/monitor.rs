@@ -1,0 +1,327 @@
+//! The console's read model: what a dashboard shows about a sale, read straight from the
+//! database. No terminal code lives here; the console (and any other watcher) is a client.
+//!
+//! Watching must not slow the sale. Everything is read in *one short read transaction* on
+//! the watcher's own connection: in WAL mode a reader never blocks the writer and the
+//! writer never blocks a reader, and one transaction gives one consistent snapshot (the
+//! stock and the holds agree). Every query is backed by an index of the schema
+//! (`holds_active_by_expiry`, `holds_live_by_buyer`, `orders_by_paid_at`, primary keys),
+//! so a read costs the same with ten holds or a hundred thousand. A watcher reads a few
+//! times a second, not on every change.
+//!
+//! The same functions work on a read-only connection to a file another process sells
+//! from: nothing here writes.
+
+mod history;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::clock::Millis;
+use crate::error::Result;
+use crate::hold::{self, Stock};
+use crate::ids::{HoldId, ProductId};
+use crate::sale::{self, SaleRules};
+
+pub use history::{History, Rates, StockPoint, Totals};
+
+/// What to read besides the stock: a window of the active holds (sorted by deadline,
+/// soonest first), the newest orders, and the holds a watcher follows by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// First active hold of the window, in deadline order.
+    pub holds_offset: usize,
+    pub holds_limit: usize,
+    pub orders_limit: usize,
+    /// Holds followed by id (the storefront's own), whatever their status.
+    pub follow: Vec<HoldId>,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            holds_offset: 0,
+            holds_limit: 200,
+            orders_limit: 200,
+            follow: Vec::new(),
+        }
+    }
+}
+
+/// An active hold as the holds panel lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRow {
+    pub id: HoldId,
+    pub product_id: ProductId,
+    pub buyer: String,
+    pub qty: i64,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub extensions: i64,
+}
+
+/// A paid order as the order feed lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    pub buyer: String,
+    pub product_id: ProductId,
+    pub qty: i64,
+    pub held_at: Millis,
+    pub paid_at: Millis,
+}
+
+/// A followed hold's current state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowedHold {
+    pub id: HoldId,
+    /// `active`, `paid`, `expired` or `released`.
+    pub status: String,
+    pub expires_at: Millis,
+    pub closed_at: Option<Millis>,
+    pub extensions: i64,
+}
+
+/// One consistent reading of the sale.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// The watcher's clock when it read.
+    pub at: Millis,
+    pub rules: Option<SaleRules>,
+    pub stock: Vec<Stock>,
+    /// How many holds are active in all (the window below is part of them).
+    pub active_holds: u64,
+    /// The offset the window starts at (echo of the query).
+    pub holds_offset: usize,
+    pub holds: Vec<HoldRow>,
+    /// Newest first.
+    pub orders: Vec<OrderRow>,
+    /// Holds and orders ever written: their growth is the hold and order rate.
+    pub holds_written: u64,
+    pub orders_written: u64,
+    pub followed: Vec<FollowedHold>,
+}
+
+impl Snapshot {
+    /// Products whose books do not balance: `available + held + sold > total`.
+    pub fn oversold(&self) -> impl Iterator<Item = &Stock> {
+        self.stock.iter().filter(|s| s.oversold() > 0)
+    }
+
+    pub fn product(&self, id: ProductId) -> Option<&Stock> {
+        self.stock.iter().find(|s| s.product_id == id)
+    }
+}
+
+/// Reads a snapshot in one read transaction.
+pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot> {
+    // Deferred (a read transaction): it never takes the write lock, so a running sale
+    // does not wait for it, and every SELECT below sees the same committed state.
+    let tx = conn.transaction()?;
+    let rules = sale::rules(&tx)?;
+    let stock = hold::stock(&tx)?;
+    let active_holds = active_count(&tx)?;
+    let holds = active_window(&tx, query.holds_offset, query.holds_limit)?;
+    let orders = newest_orders(&tx, query.orders_limit)?;
+    let holds_written = rows_written(&tx, "SELECT coalesce(max(rowid), 0) FROM holds")?;
+    let orders_written = rows_written(&tx, "SELECT coalesce(max(rowid), 0) FROM orders")?;
+    let followed = follow(&tx, &query.follow)?;
+    tx.commit()?;
+    Ok(Snapshot {
+        at,
+        rules,
+        stock,
+        active_holds,
+        holds_offset: query.holds_offset,
+        holds,
+        orders,
+        holds_written,
+        orders_written,
+        followed,
+    })
+}
+
+/// The number of active holds (counted on the partial index of active holds).
+pub fn active_count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM holds WHERE status = 'active'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Active holds, soonest deadline first (ties in the order they were taken), `limit` of
+/// them from `offset`. The partial index on active holds' deadlines carries the rowid,
+/// so this walks the index in order and stops after the window.
+pub fn active_window(conn: &Connection, offset: usize, limit: usize) -> Result<Vec<HoldRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, product_id, buyer, qty, created_at, expires_at, extensions
+         FROM holds WHERE status = 'active'
+         ORDER BY expires_at, rowid LIMIT ?1 OFFSET ?2",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            i64::try_from(offset).unwrap_or(i64::MAX)
+        ],
+        |r| {
+            Ok(HoldRow {
+                id: r.get(0)?,
+                product_id: r.get(1)?,
+                buyer: r.get(2)?,
+                qty: r.get(3)?,
+                created_at: r.get(4)?,
+                expires_at: r.get(5)?,
+                extensions: r.get(6)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The newest `limit` orders, newest first.
+pub fn newest_orders(conn: &Connection, limit: usize) -> Result<Vec<OrderRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT buyer, product_id, qty, held_at, paid_at FROM orders
+         ORDER BY paid_at DESC, rowid DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+        Ok(OrderRow {
+            buyer: r.get(0)?,
+            product_id: r.get(1)?,
+            qty: r.get(2)?,
+            held_at: r.get(3)?,
+            paid_at: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many rows a table has had written: its largest rowid. Holds and orders have
+/// TEXT keys, so SQLite numbers their rows itself, one more for each insert; reading the
+/// largest is one step down a b-tree, where `count(*)` would walk every row. (A reset
+/// that deletes every row starts the numbering again; watchers treat a drop as zero.)
+fn rows_written(conn: &Connection, sql: &str) -> Result<u64> {
+    let n: i64 = conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+fn follow(conn: &Connection, ids: &[HoldId]) -> Result<Vec<FollowedHold>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, expires_at, closed_at, extensions FROM holds WHERE id = ?1",
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = stmt
+            .query_row([id], |r| {
+                Ok(FollowedHold {
+                    id: *id,
+                    status: r.get(0)?,
+                    expires_at: r.get(1)?,
+                    closed_at: r.get(2)?,
+                    extensions: r.get(3)?,
+                })
+            })
+            .optional()?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+/// Units of a product that are held and may come back: how many holds, and when the
+/// first and the last of them run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MayReturn {
+    pub holds: u64,
+    pub units: i64,
+    pub first: Option<Millis>,
+    pub last: Option<Millis>,
+}
+
+/// What could come back of a sold-out product (for "3 holds may return within 4:12").
+pub fn may_return(conn: &Connection, product: ProductId) -> Result<MayReturn> {
+    let (holds, units, first, last): (i64, i64, Option<Millis>, Option<Millis>) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(qty), 0), min(expires_at), max(expires_at)
+             FROM holds WHERE product_id = ?1 AND status = 'active'",
+        )?
+        .query_row([product], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    Ok(MayReturn {
+        holds: u64::try_from(holds).unwrap_or(0),
+        units,
+        first,
+        last,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Clock, EngineConfig};
+
+    fn engine(dir: &tempfile::TempDir) -> crate::Engine {
+        crate::cli::open_engine(
+            &dir.path().join("m.db"),
+            crate::Synchronous::Normal,
+            EngineConfig {
+                clock: Clock::manual(1_000_000),
+                sweeper: false,
+                ..EngineConfig::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn snapshot_lists_holds_by_deadline_and_orders_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(&dir);
+        let first = e.reserve("PHONE-X1", "ann", 1).unwrap();
+        e.clock().advance(Duration::from_secs(5));
+        let second = e.reserve("BUDS-2", "bob", 1).unwrap();
+        e.clock().advance(Duration::from_secs(5));
+        e.checkout(&first).unwrap();
+        let mut conn = e.store().conn().unwrap();
+        let query = Query {
+            follow: vec![first.id, second.id],
+            ..Query::default()
+        };
+        let snap = read(&mut conn, &query, e.clock().now()).unwrap();
+        assert_eq!(snap.active_holds, 1);
+        assert_eq!(snap.holds.len(), 1);
+        assert_eq!(snap.holds[0].buyer, "bob");
+        assert_eq!(snap.orders.len(), 1);
+        assert_eq!(snap.orders[0].buyer, "ann");
+        assert_eq!(snap.holds_written, 2);
+        assert_eq!(snap.orders_written, 1);
+        assert_eq!(snap.followed[0].status, "paid");
+        assert_eq!(snap.followed[1].status, "active");
+        assert_eq!(snap.oversold().count(), 0);
+        let phone = &snap.stock[0];
+        assert_eq!((phone.available, phone.held, phone.sold), (49, 0, 1));
+        let back = may_return(&conn, second.product_id).unwrap();
+        assert_eq!(back.holds, 1);
+        assert_eq!(back.last, Some(second.expires_at));
+    }
+
+    #[test]
+    fn a_window_pages_through_many_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(&dir);
+        for i in 0..30 {
+            e.reserve("BUDS-2", &format!("b{i:02}"), 1).unwrap();
+            e.clock().advance(Duration::from_millis(10));
+        }
+        let mut conn = e.store().conn().unwrap();
+        let query = Query {
+            holds_offset: 25,
+            holds_limit: 10,
+            ..Query::default()
+        };
+        let snap = read(&mut conn, &query, e.clock().now()).unwrap();
+        assert_eq!(snap.active_holds, 30);
+        let buyers: Vec<_> = snap.holds.iter().map(|h| h.buyer.as_str()).collect();
+        assert_eq!(buyers, ["b25", "b26", "b27", "b28", "b29"]);
+    }
+}

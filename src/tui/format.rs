@@ -1,0 +1,162 @@
+//! How numbers and times read on screen: thousands separators, `m:ss` countdowns,
+//! wall-clock times, latencies with their unit.
+
+use std::time::Duration;
+
+use crate::clock::Millis;
+
+/// `12345` → `12,345`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn thousands_i(n: i64) -> String {
+    if n < 0 {
+        format!("-{}", thousands(n.unsigned_abs()))
+    } else {
+        thousands(n.unsigned_abs())
+    }
+}
+
+/// A countdown: `m:ss`, or `h:mm:ss` from an hour up.
+pub fn countdown(left: Duration) -> String {
+    let secs = left.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// A wall-clock time of day, `HH:MM:SS`, local or UTC.
+pub fn time_of_day(at: Millis, utc: bool) -> String {
+    use chrono::{DateTime, Local, Utc};
+    let Some(t) = DateTime::<Utc>::from_timestamp_millis(at) else {
+        return "--:--:--".into();
+    };
+    if utc {
+        t.format("%H:%M:%S").to_string()
+    } else {
+        t.with_timezone(&Local).format("%H:%M:%S").to_string()
+    }
+}
+
+/// A span of milliseconds, short: `850ms`, `4.1s`, `3m05s`.
+pub fn span(ms: Millis) -> String {
+    let ms = ms.max(0);
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, ms / 1000 % 60)
+    }
+}
+
+/// A latency in microseconds with a readable unit.
+pub fn micros(us: u64) -> String {
+    // At most 7 characters, so a column of latencies stays narrow.
+    if us < 1000 {
+        format!("{us} µs")
+    } else if us < 100_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else if us < 10_000_000 {
+        format!("{:.0} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.1} s", us as f64 / 1_000_000.0)
+    }
+}
+
+/// A rate per second: whole numbers from 10 up, one decimal below.
+pub fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec <= 0.0 {
+        "0".into()
+    } else if per_sec < 10.0 {
+        format!("{per_sec:.1}")
+    } else {
+        thousands(per_sec.round() as u64)
+    }
+}
+
+/// A hold TTL as a person writes it: `10m`, `30s`, `1h30m`.
+pub fn ttl(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 3600, secs / 60 % 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}
+
+/// Cuts `text` to `width` characters, marking the cut with `…`.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Cuts `text` to `width` characters in the middle, keeping both ends: bot buyers share
+/// a long prefix and differ at the end (`bot-1a2b…4711`).
+pub fn fit_middle(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        return text.to_owned();
+    }
+    if width < 5 {
+        return fit(text, width);
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = text.chars().take(head).collect();
+    out.push('…');
+    out.extend(text.chars().skip(n - tail));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_times_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands_i(-1234), "-1,234");
+        assert_eq!(countdown(Duration::from_secs(599)), "9:59");
+        assert_eq!(countdown(Duration::from_secs(3725)), "1:02:05");
+        assert_eq!(time_of_day(0, true), "00:00:00");
+        assert_eq!(span(850), "850ms");
+        assert_eq!(span(4100), "4.1s");
+        assert_eq!(span(185_000), "3m05s");
+        assert_eq!(micros(850), "850 µs");
+        assert_eq!(micros(1250), "1.2 ms");
+        assert_eq!(micros(272_100), "272 ms");
+        assert_eq!(micros(12_300_000), "12.3 s");
+        assert_eq!(rate(2.54), "2.5");
+        assert_eq!(rate(1234.4), "1,234");
+        assert_eq!(ttl(Duration::from_secs(600)), "10m");
+        assert_eq!(ttl(Duration::from_secs(90)), "1m30s");
+        assert_eq!(fit("bot-12345678-1", 8), "bot-123…");
+        assert_eq!(fit_middle("bot-1a2b3c4d-4711", 12), "bot-1a…-4711");
+        assert_eq!(fit_middle("ann", 12), "ann");
+    }
+}

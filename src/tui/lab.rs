@@ -1,0 +1,59 @@
+//! The Lab tab: the locking lab's own view ([`crate::lab::ui::LabView`]) — real SQLite
+//! sessions side by side, one statement per step — drawn in the tab's body. Before the
+//! view exists (it is made when the tab is first shown) the tab says what the lab is and
+//! how to reach it from the command line.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Margin, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use super::app::App;
+use super::ui::panel;
+
+/// Draws the Lab tab's body.
+pub fn render_lab(app: &App, area: Rect, buf: &mut Buffer) {
+    if let Some(view) = &app.lab.view {
+        view.render(area, buf);
+        return;
+    }
+    let t = app.theme();
+    let block = panel(t, " Locking lab ", false).title_top(
+        Line::styled(" real SQLite sessions, one statement at a time ", t.dim).right_aligned(),
+    );
+    let inner = block.inner(area).inner(Margin::new(2, 1));
+    block.render(area, buf);
+    let command = |cmd: &'static str, what: &'static str| {
+        Line::from(vec![
+            Span::styled(format!("  {cmd:<30}"), t.key),
+            Span::styled(what, t.dim),
+        ])
+    };
+    Paragraph::new(vec![
+        Line::styled(
+            "Why does a read-then-write oversell? Step through two sessions and watch it happen.",
+            t.value,
+        ),
+        Line::raw(""),
+        Line::styled(
+            "Each step runs one statement on a real connection to a scratch database and shows \
+             every session's transaction and lock state, the rows, and a sentence on what just \
+             happened: lost update, BEGIN IMMEDIATE serialising, the deferred-upgrade trap, a \
+             version conflict, the atomic decrement, expiry racing checkout.",
+            t.text,
+        ),
+        Line::raw(""),
+        Line::styled("From a terminal:", t.dim),
+        command("flashsale lab --list", "every scenario, one line each"),
+        command(
+            "flashsale lab lost-update",
+            "step through one (← → to move)",
+        ),
+        command(
+            "flashsale lab --matrix",
+            "which strategy prevents which anomaly",
+        ),
+    ])
+    .wrap(Wrap { trim: false })
+    .render(inner, buf);
+}

@@ -1,0 +1,9 @@
+//! The Sale tab's panels, one module each.
+
+pub mod alarm;
+pub mod chart;
+pub mod hero;
+pub mod holds;
+pub mod metrics;
+pub mod orders;
+pub mod stock;
