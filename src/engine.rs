@@ -58,7 +58,7 @@ impl Default for EngineConfig {
             race_window: Duration::from_millis(1),
             optimistic_retries: 64,
             queue_batch: 1024,
-            sweep_batch: 1000,
+            sweep_batch: 500,
             sweeper: true,
             hold_ttl: None,
         }
@@ -549,15 +549,21 @@ impl Inner {
         self.next_deadline.load(Ordering::Acquire) <= self.clock.now()
     }
 
+    /// Expires every due hold in batches of `sweep_batch`. Each batch is one job in the
+    /// writer's queue, behind the reservations that arrived before it: reservations go
+    /// on between batches in arrival order. (On the fair mutex, the writer got one job
+    /// in per batch: 250 holds/s while 100,000 holds expired.) Each batch stamps its
+    /// own time, so `closed_at` says when its units were really back.
     fn sweep(&self) -> Result<usize> {
-        let now = self.clock.now();
         let mut total = 0;
+        let limit = self.config.sweep_batch;
         loop {
-            let batch = self.write(|tx| hold::expire_due(tx, now, self.config.sweep_batch))?;
+            let batch =
+                self.funnelled(move |tx, inner| hold::expire_due(tx, inner.clock.now(), limit))?;
             let n = batch.len();
             total += n;
             self.returned(batch, ReturnReason::Expired);
-            if i64::try_from(n).unwrap_or(i64::MAX) < self.config.sweep_batch {
+            if i64::try_from(n).unwrap_or(i64::MAX) < limit {
                 break;
             }
         }

@@ -294,26 +294,38 @@ pub fn reserve_locked(
     Ok((hold, returned))
 }
 
-/// Expires the due holds of one product (lazy expiry inside a reservation).
+/// The most holds one lazy expiry (inside a reservation) closes: enough for any
+/// reservation, and bounded so that 100,000 holds due at once cannot turn one buyer's
+/// add-to-cart into a transaction that stalls everyone behind it; the sweeper returns
+/// the rest in its own batches.
+pub const LAZY_EXPIRY_MAX: i64 = 256;
+
+/// Expires the oldest due holds of one product, at most [`LAZY_EXPIRY_MAX`] (lazy
+/// expiry inside a reservation). Each hold expires once: the update is conditional on
+/// `status = 'active'`.
 pub fn expire_product(conn: &Connection, product: ProductId, now: Millis) -> Result<Vec<Returned>> {
     let mut stmt = conn.prepare_cached(
         "UPDATE holds SET status = 'expired', closed_at = ?1
-         WHERE status = 'active' AND product_id = ?2 AND expires_at <= ?1
+         WHERE rowid IN (SELECT rowid FROM holds
+                         WHERE status = 'active' AND product_id = ?2 AND expires_at <= ?1
+                         ORDER BY expires_at LIMIT ?3)
+           AND status = 'active'
          RETURNING id, product_id, qty, expires_at",
     )?;
-    let returned = collect_returned(stmt.query(params![now, product])?, now)?;
+    let returned = collect_returned(stmt.query(params![now, product, LAZY_EXPIRY_MAX])?, now)?;
     give_back(conn, &returned)?;
     Ok(returned)
 }
 
 /// The sweeper's step: expires at most `limit` due holds, oldest deadline first, and
-/// puts their units back. Each hold expires once: the update is conditional on
+/// puts their units back. (By rowid: the deadline index holds rowids, so each hold is
+/// found without a second search through the id index.) Each hold expires once: the update is conditional on
 /// `status = 'active'`, so a checkout or a second sweeper that got there first wins.
 pub fn expire_due(conn: &Connection, now: Millis, limit: i64) -> Result<Vec<Returned>> {
     let mut stmt = conn.prepare_cached(
         "UPDATE holds SET status = 'expired', closed_at = ?1
-         WHERE id IN (SELECT id FROM holds WHERE status = 'active' AND expires_at <= ?1
-                      ORDER BY expires_at LIMIT ?2)
+         WHERE rowid IN (SELECT rowid FROM holds WHERE status = 'active' AND expires_at <= ?1
+                         ORDER BY expires_at LIMIT ?2)
            AND status = 'active'
          RETURNING id, product_id, qty, expires_at",
     )?;
