@@ -150,6 +150,9 @@ pub struct SwarmArgs {
     /// Losers keep trying while held units may still come back.
     #[arg(long)]
     pub retry: bool,
+    /// Wait for the holds buyers walked away from to expire, and report the expiry lag.
+    #[arg(long)]
+    pub wait_expiry: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Naive only: the pause between reading and writing the stock.

@@ -48,6 +48,10 @@ pub struct SwarmConfig {
     pub arrival: Arrival,
     /// Losers try again while units they could get are still held by others.
     pub retry: bool,
+    /// After the buyers are done, wait until the holds they walked away from have
+    /// expired and their units are back (at most the hold TTL and 10 s more), so the
+    /// report's `expiry_lag_ms` covers them.
+    pub wait_expiry: bool,
     pub seed: u64,
     /// Buyer names are `{prefix}{index}`; unique per run so runs (and processes) on one
     /// file never share a buyer.
@@ -65,6 +69,7 @@ impl SwarmConfig {
             behaviour: Behaviour::default(),
             arrival: Arrival::Burst,
             retry: false,
+            wait_expiry: false,
             seed: 1,
             buyer_prefix: format!("bot-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
         }
@@ -245,6 +250,7 @@ impl Run {
         let events = self.engine.subscribe();
         let (tx, rx) = unbounded();
         let pending = Arc::new(AtomicI64::new(0));
+        let pending_left = Arc::clone(&pending);
         let shared = Arc::new(Shared {
             engine: self.engine.clone(),
             config: self.config.clone(),
@@ -297,6 +303,9 @@ impl Run {
             *release = Some(release_at);
         }
         let _ = shared.tx.send(Msg::Released(release_at));
+        // The collector runs until every sender is gone: kept open while waiting for
+        // the run's holds to expire.
+        let keep_collecting = shared.tx.clone();
         drop(shared);
         if threads.is_empty() {
             return Err(Error::Io(std::io::Error::other(
@@ -307,6 +316,20 @@ impl Run {
             let _ = t.join();
         }
         let elapsed = release_at.elapsed();
+        if self.config.wait_expiry {
+            let limit = Duration::from_millis(u64::try_from(self.engine.ttl_ms()).unwrap_or(0))
+                + Duration::from_secs(10);
+            let waiting = Instant::now();
+            while pending_left.load(Ordering::Acquire) > 0
+                && !self.stop.load(Ordering::Relaxed)
+                && waiting.elapsed() < limit
+            {
+                std::thread::sleep(POLL);
+            }
+            // One more round of the collector, for the last expiries.
+            std::thread::sleep(POLL * 2);
+        }
+        drop(keep_collecting);
         let arrivals = collector
             .join()
             .map_err(|_| Error::Io(std::io::Error::other("the swarm's collector panicked")))?;

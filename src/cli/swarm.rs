@@ -51,6 +51,7 @@ pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
     swarm.behaviour = behaviour;
     swarm.arrival = args.arrival_rate.map_or(Arrival::Burst, Arrival::Rate);
     swarm.retry = args.retry;
+    swarm.wait_expiry = args.wait_expiry;
     swarm.seed = args.seed;
     let report = run_with_progress(&engine, &swarm)?;
     print(&report, args.json)?;

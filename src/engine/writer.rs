@@ -52,6 +52,9 @@ pub(super) struct Payment {
 #[derive(Clone)]
 pub(super) struct WriterHandle {
     jobs: Sender<Job>,
+    /// The urgent lane (the sweeper's batches): served between main-queue jobs, at
+    /// most one every `URGENT_EVERY` of them.
+    urgent: Sender<Job>,
     /// The waker thread's queue, for other threads that answer buyers (the reader).
     wake: Sender<Vec<Thread>>,
 }
@@ -64,12 +67,17 @@ impl WriterHandle {
     pub(super) fn submit(&self, job: Job) -> Result<()> {
         self.jobs.send(job).map_err(|_| Error::Stopped)
     }
+
+    pub(super) fn submit_urgent(&self, job: Job) -> Result<()> {
+        self.urgent.send(job).map_err(|_| Error::Stopped)
+    }
 }
 
 /// Starts the writer thread. It holds only a weak reference: when the last engine
 /// handle goes, the job channel closes and the thread ends.
 pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandle> {
     let (jobs, incoming) = unbounded();
+    let (urgent, urgent_in) = unbounded();
     // Waking a parked buyer is a system call; at group-commit rates the writer spent a
     // third of its time on them (perf). A second thread does the waking, so the writer
     // goes straight on to the next transaction. It ends when the writer does.
@@ -84,54 +92,164 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
     let waker = wake.clone();
     std::thread::Builder::new()
         .name("writer".into())
-        .spawn(move || run(&engine, &incoming, &waker, max_batch.max(1)))?;
-    Ok(WriterHandle { jobs, wake })
+        .spawn(move || {
+            let inputs = Inputs {
+                incoming: &incoming,
+                urgent: &urgent_in,
+                wake: &waker,
+            };
+            run(&engine, &inputs, max_batch.max(1));
+        })?;
+    Ok(WriterHandle { jobs, urgent, wake })
 }
 
-fn run(engine: &Weak<Inner>, incoming: &Receiver<Job>, wake: &Sender<Vec<Thread>>, max: usize) {
+/// Between two urgent jobs (sweeper batches), at least this many jobs from the main
+/// queue are served: units come back on time without stalling the buyers. Behind a
+/// full FIFO of 2,000 closed-loop buyers a sweeper batch waited for all of them (at a
+/// slow 2.4 ms fsync: five seconds per batch, expiry lag past a minute).
+const URGENT_EVERY: u32 = 8;
+
+/// The writer's two inputs: the main FIFO and the urgent lane.
+struct Inputs<'a> {
+    incoming: &'a Receiver<Job>,
+    urgent: &'a Receiver<Job>,
+    wake: &'a Sender<Vec<Thread>>,
+}
+
+fn run(engine: &Weak<Inner>, inputs: &Inputs<'_>, max: usize) {
     let mut wakes: Vec<Thread> = Vec::new();
     let mut waiting: Vec<Job> = Vec::with_capacity(max);
     let mut group: Vec<queue::Request> = Vec::with_capacity(max);
     let mut payments: Vec<Payment> = Vec::with_capacity(max);
-    while let Ok(first) = incoming.recv() {
-        waiting.push(first);
-        waiting.extend(incoming.try_iter().take(max - 1));
+    let mut since_urgent = URGENT_EVERY;
+    loop {
+        // Sleep until there is work in either lane.
+        let first_urgent = crossbeam_channel::select! {
+            recv(inputs.urgent) -> job => match job {
+                Ok(job) => Some(job),
+                Err(_) => return,
+            },
+            recv(inputs.incoming) -> job => match job {
+                Ok(job) => {
+                    waiting.push(job);
+                    None
+                }
+                Err(_) => return,
+            },
+        };
+        waiting.extend(inputs.incoming.try_iter().take(max - waiting.len()));
         // Dropping the jobs drops their reply senders: their callers get `Stopped`.
         let Some(inner) = engine.upgrade() else {
             return;
         };
         let mut conn = inner.writer.lock();
-        let mut jobs = waiting.drain(..).peekable();
-        while let Some(job) = jobs.next() {
-            match job {
-                Job::Alone(work) => work(&mut conn, &inner, &mut wakes),
-                Job::Queue(request) => {
-                    group.push(request);
-                    while let Some(Job::Queue(_)) = jobs.peek() {
-                        if let Some(Job::Queue(r)) = jobs.next() {
-                            group.push(r);
-                        }
-                    }
-                    queue::serve(&mut conn, &inner, &mut group, &mut wakes);
-                }
-                Job::Payment(payment) => {
-                    payments.push(payment);
-                    while let Some(Job::Payment(_)) = jobs.peek() {
-                        if let Some(Job::Payment(p)) = jobs.next() {
-                            payments.push(p);
-                        }
-                    }
-                    settle(&mut conn, &inner, &mut payments, &mut wakes);
-                }
-            }
-            // Answers are in; the waker wakes their buyers while the writer goes on.
-            if !wakes.is_empty() && wake.send(std::mem::take(&mut wakes)).is_err() {
+        if let Some(job) = first_urgent {
+            since_urgent = 0;
+            if !serve(
+                job,
+                &mut conn,
+                &inner,
+                &mut wakes,
+                &mut group,
+                &mut payments,
+                None,
+            ) {
                 return;
             }
-            // Anyone waiting on the mutex (a checkout, the sweeper) goes next, in turn.
-            FairMutexGuard::bump(&mut conn);
+            if !hand_over(&mut conn, &mut wakes, inputs.wake) {
+                return;
+            }
+        }
+        let mut jobs = waiting.drain(..).peekable();
+        while let Some(job) = jobs.next() {
+            if since_urgent >= URGENT_EVERY
+                && let Ok(urgent) = inputs.urgent.try_recv()
+            {
+                since_urgent = 0;
+                serve(
+                    urgent,
+                    &mut conn,
+                    &inner,
+                    &mut wakes,
+                    &mut group,
+                    &mut payments,
+                    None,
+                );
+                if !hand_over(&mut conn, &mut wakes, inputs.wake) {
+                    return;
+                }
+            }
+            since_urgent = since_urgent.saturating_add(1);
+            serve(
+                job,
+                &mut conn,
+                &inner,
+                &mut wakes,
+                &mut group,
+                &mut payments,
+                Some(&mut jobs),
+            );
+            if !hand_over(&mut conn, &mut wakes, inputs.wake) {
+                return;
+            }
         }
     }
+}
+
+type Pending<'a> = std::iter::Peekable<std::vec::Drain<'a, Job>>;
+
+/// Runs one job; queue requests and payments take the ones of their kind right behind
+/// them in `rest` along into the same transaction. Always true (kept for symmetry with
+/// `hand_over` in the loop above).
+fn serve(
+    job: Job,
+    conn: &mut Connection,
+    inner: &Inner,
+    wakes: &mut Vec<Thread>,
+    group: &mut Vec<queue::Request>,
+    payments: &mut Vec<Payment>,
+    mut rest: Option<&mut Pending<'_>>,
+) -> bool {
+    match job {
+        Job::Alone(work) => work(conn, inner, wakes),
+        Job::Queue(request) => {
+            group.push(request);
+            if let Some(rest) = rest.as_deref_mut() {
+                while let Some(Job::Queue(_)) = rest.peek() {
+                    if let Some(Job::Queue(r)) = rest.next() {
+                        group.push(r);
+                    }
+                }
+            }
+            queue::serve(conn, inner, group, wakes);
+        }
+        Job::Payment(payment) => {
+            payments.push(payment);
+            if let Some(rest) = rest.as_deref_mut() {
+                while let Some(Job::Payment(_)) = rest.peek() {
+                    if let Some(Job::Payment(p)) = rest.next() {
+                        payments.push(p);
+                    }
+                }
+            }
+            settle(conn, inner, payments, wakes);
+        }
+    }
+    true
+}
+
+/// After each job: the answered buyers go to the waker, and anyone waiting on the mutex
+/// (a checkout, `Engine::write`) goes next, in turn. False when the waker is gone.
+fn hand_over(
+    conn: &mut FairMutexGuard<'_, Connection>,
+    wakes: &mut Vec<Thread>,
+    wake: &Sender<Vec<Thread>>,
+) -> bool {
+    if !wakes.is_empty() && wake.send(std::mem::take(wakes)).is_err() {
+        return false;
+    }
+    FairMutexGuard::bump(conn);
+    true
 }
 
 /// Pay-first payments, one transaction for the group, a savepoint each. IMMEDIATE: each
