@@ -516,10 +516,11 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
                 // Units may come back while others hold them: try again after a pause.
                 // A winner counts its hold in `pending` a moment after its answer, so a
                 // loser that sees none held tries once more before it gives up.
-                if shared.pending.load(Ordering::Acquire) <= 0 {
-                    if last_chance {
-                        break false;
-                    }
+                if shared.pending.load(Ordering::Acquire) > 0 {
+                    last_chance = false;
+                } else if last_chance {
+                    break false;
+                } else {
                     last_chance = true;
                 }
                 std::thread::sleep(backoff);

@@ -208,13 +208,13 @@ fn serve(
     wakes: &mut Vec<Thread>,
     group: &mut Vec<queue::Request>,
     payments: &mut Vec<Payment>,
-    mut rest: Option<&mut Pending<'_>>,
+    rest: Option<&mut Pending<'_>>,
 ) -> bool {
     match job {
         Job::Alone(work) => work(conn, inner, wakes),
         Job::Queue(request) => {
             group.push(request);
-            if let Some(rest) = rest.as_deref_mut() {
+            if let Some(rest) = rest {
                 while let Some(Job::Queue(_)) = rest.peek() {
                     if let Some(Job::Queue(r)) = rest.next() {
                         group.push(r);
@@ -225,7 +225,7 @@ fn serve(
         }
         Job::Payment(payment) => {
             payments.push(payment);
-            if let Some(rest) = rest.as_deref_mut() {
+            if let Some(rest) = rest {
                 while let Some(Job::Payment(_)) = rest.peek() {
                     if let Some(Job::Payment(p)) = rest.next() {
                         payments.push(p);
