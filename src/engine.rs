@@ -92,7 +92,24 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// Products a thread remembers in [`Engine::product_here`] (engines in tests come and
+/// go: the oldest entry makes room).
+const PRODUCTS_PER_THREAD: usize = 16;
+
+/// `(engine id, sku, this thread's copy of the product)`.
+type KnownProduct = (u64, Box<str>, Arc<ProductInfo>);
+
+thread_local! {
+    static PRODUCTS: std::cell::RefCell<Vec<KnownProduct>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Engine ids, for the per-thread caches (an address could be reused by a later engine).
+static ENGINE_IDS: AtomicU64 = AtomicU64::new(0);
+
 pub(crate) struct Inner {
+    /// This engine among the process's engines.
+    id: u64,
     store: Store,
     /// The one writer connection of this process, behind a *fair* mutex: writers take
     /// turns first-come, first-served instead of sleeping in SQLite's busy handler (which
@@ -147,6 +164,7 @@ impl Engine {
             .collect();
         let next = hold::next_deadline(&writer)?.unwrap_or(i64::MAX);
         let inner = Arc::new(Inner {
+            id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
             clock: config.clock.clone(),
             strategy: AtomicU8::new(config.strategy.to_u8()),
             writer: FairMutex::new(writer),
@@ -250,6 +268,33 @@ impl Engine {
         })
     }
 
+    /// [`Engine::product`] through a small per-thread cache holding this thread's own
+    /// copy of the facts (they never change during a sale). The catalog's lock and a
+    /// shared `Arc`'s reference count are cache lines every buyer thread writes to: on
+    /// the gate's sold-out path they were most of the cost, and the two cores took turns.
+    fn product_here(&self, sku: &str) -> Result<Arc<ProductInfo>> {
+        let id = self.inner.id;
+        let cached = PRODUCTS.with(|c| {
+            c.borrow()
+                .iter()
+                .find(|(engine, known, _)| *engine == id && **known == *sku)
+                .map(|(_, _, p)| Arc::clone(p))
+        });
+        if let Some(p) = cached {
+            return Ok(p);
+        }
+        let shared = self.product(sku)?;
+        let own = Arc::new(ProductInfo::clone(&shared));
+        PRODUCTS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= PRODUCTS_PER_THREAD {
+                c.remove(0);
+            }
+            c.push((id, sku.into(), Arc::clone(&own)));
+        });
+        Ok(own)
+    }
+
     pub fn products(&self) -> Vec<Arc<ProductInfo>> {
         let mut all: Vec<_> = self.inner.catalog.read().values().cloned().collect();
         all.sort_by_key(|p| p.id);
@@ -275,7 +320,7 @@ impl Engine {
     /// Add to cart: take a hold on `qty` units of `sku` for `buyer`, by the strategy.
     pub fn reserve(&self, sku: &str, buyer: &str, qty: i64) -> Result<Hold> {
         hold::check_quantity(qty)?;
-        let product = self.product(sku)?;
+        let product = self.product_here(sku)?;
         let result = self.reserve_product(&product, buyer, qty);
         // (A `Busy` was counted where it happened: in the writer or the naive path.)
         if let Ok(hold) = &result
