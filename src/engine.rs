@@ -57,7 +57,7 @@ impl Default for EngineConfig {
             clock: Clock::real(),
             race_window: Duration::from_millis(1),
             optimistic_retries: 64,
-            queue_batch: 1024,
+            queue_batch: 512,
             sweep_batch: 500,
             sweeper: true,
             hold_ttl: None,
