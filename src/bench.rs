@@ -141,6 +141,9 @@ pub struct BenchReport {
     /// touched the database (it must not).
     pub gate_sold_out_per_sec: Option<f64>,
     pub gate_sold_out_touched_db: Option<bool>,
+    /// The limit measured again, briefly, after the strategies: a machine whose disk or
+    /// CPU changed speed during the run shows here (then compare ratios with care).
+    pub limit_at_end_holds_per_sec: f64,
     pub expiry: Option<ExpiryReport>,
 }
 
@@ -179,6 +182,9 @@ pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Bench
     if let Some(first) = rows.first_mut() {
         first.ratio_to_limit = 1.0;
     }
+    let again = limit::run_for(config, &base, config.holds.div_ceil(4))?;
+    let limit_at_end = again.holds_per_sec;
+    progress(&format!("limit again: {limit_at_end:.0} holds/s"));
     let expiry = if config.expiry_holds > 0 {
         let e = expiry::run(config, &base)?;
         progress(&e.line());
@@ -195,6 +201,7 @@ pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Bench
         rows,
         gate_sold_out_per_sec: gate_probe.map(|p: workload::GateProbe| p.per_sec),
         gate_sold_out_touched_db: gate_probe.map(|p| p.touched_db),
+        limit_at_end_holds_per_sec: limit_at_end,
         expiry,
     })
 }

@@ -70,6 +70,7 @@ fn json_has_the_limit_row_and_every_strategy() {
     }
     assert_eq!(report["rows"][0]["ratio_to_limit"], 1.0);
     assert_eq!(report["gate_sold_out_touched_db"], false);
+    assert!(report["limit_at_end_holds_per_sec"].as_f64().unwrap_or(0.0) > 0.0);
     assert_eq!(report["expiry"]["returned"], 200);
     // The temporary databases are gone.
     let left: Vec<_> = std::fs::read_dir(dir.path())
@@ -95,6 +96,7 @@ fn text_table_names_every_row() {
     }
     assert!(text.contains("gate, sold out:"), "{text}");
     assert!(text.contains("expiry: 200 holds"), "{text}");
+    assert!(text.contains("limit measured again at the end"), "{text}");
 }
 
 #[test]

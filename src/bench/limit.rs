@@ -14,7 +14,12 @@ use crate::hold;
 use crate::metrics::{Metrics, Outcome, Sample};
 
 pub(super) fn run(config: &BenchConfig, base: &Path) -> Result<BenchRow> {
-    let (_dir, store) = fresh_db(base, config, &[(SKU, units(config.holds))])?;
+    run_for(config, base, config.holds)
+}
+
+/// The limit row over `holds` transactions (the end-of-run check uses fewer).
+pub(super) fn run_for(config: &BenchConfig, base: &Path, holds: u64) -> Result<BenchRow> {
+    let (_dir, store) = fresh_db(base, config, &[(SKU, units(holds))])?;
     let mut conn = store.dedicated()?;
     let product = hold::product_by_sku(&conn, SKU)?
         .ok_or_else(|| crate::Error::Usage("the bench product vanished".into()))?;
@@ -25,7 +30,7 @@ pub(super) fn run(config: &BenchConfig, base: &Path) -> Result<BenchRow> {
     let deadline = started + config.time_limit;
     let mut commits = 0u64;
     let mut complete = true;
-    for i in 0..config.holds {
+    for i in 0..holds {
         let began = Instant::now();
         if began >= deadline {
             complete = false;

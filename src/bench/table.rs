@@ -45,6 +45,21 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
         out,
         "latency = one request (pay-first: add-to-cart and payment); sold/oversold from the database."
     )?;
+    if let Some(limit) = report.rows.first().map(|r| r.holds_per_sec)
+        && limit > 0.0
+    {
+        let drift = (report.limit_at_end_holds_per_sec / limit - 1.0) * 100.0;
+        let note = if drift.abs() > 20.0 {
+            "  -- the machine changed speed during the run: compare ratios with care"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "limit measured again at the end: {:.0} holds/s ({drift:+.0}%){note}",
+            report.limit_at_end_holds_per_sec
+        )?;
+    }
     if let Some(rate) = report.gate_sold_out_per_sec {
         let touched = if report.gate_sold_out_touched_db == Some(true) {
             "TOUCHED THE DATABASE"
