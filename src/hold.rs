@@ -126,11 +126,19 @@ pub fn all_products(conn: &Connection) -> Result<Vec<ProductInfo>> {
 }
 
 /// Stock of every product, with held and sold summed from the holds (one read).
+///
+/// Both sums go through the index of live holds (`status IN ('active', 'paid')`, which
+/// must be spelled exactly so for SQLite to use that partial index): they read the
+/// product's live holds only — never more than its stock — and not every hold ever
+/// taken. (`status = 'paid'` alone scanned the whole table: with a million expired
+/// holds, every read of the console's dashboard did.)
 pub fn stock(conn: &Connection) -> Result<Vec<Stock>> {
     let mut stmt = conn.prepare_cached(
         "SELECT p.id, p.sku, p.name, p.stock_total, p.stock_available, p.version,
-                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'active'), 0),
-                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'paid'), 0)
+                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id
+                          AND h.status IN ('active', 'paid') AND h.status = 'active'), 0),
+                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id
+                          AND h.status IN ('active', 'paid') AND h.status = 'paid'), 0)
          FROM products p ORDER BY p.id",
     )?;
     let rows = stmt.query_map([], |r| {
