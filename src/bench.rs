@@ -15,7 +15,7 @@
 //!
 //! # Layout
 //!
-//! - [`workload`](self): the closed-loop driver and the per-strategy row.
+//! - `workload`: the closed-loop driver and the per-strategy row.
 //! - `limit`: the limit row.
 //! - `expiry`: expiry at scale — many holds due at once, reservations going on meanwhile.
 //! - `table`: the printed table and the JSON shape.

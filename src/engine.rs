@@ -1,6 +1,18 @@
 //! The engine handle: owns the store, the writer funnel, the clock, the strategy and the
 //! background work, and publishes small events. Cheap to clone; every clone is the same
 //! engine. The state changes themselves are the plain functions of [`crate::hold`].
+//!
+//! # Threads
+//!
+//! - `writer` runs every strategy's write transaction first-in first-out on the one
+//!   writer connection (`writer.rs`): one commit per hold for `immediate`, `atomic`,
+//!   `optimistic` and `gate`; group commit for `queue` (`queue.rs`) and pay-first's
+//!   payments. Sweeper batches come in its urgent lane.
+//! - `waker` wakes the buyers the writer (and the reader) answered, so the writer never
+//!   spends its time on system calls for them (`reply.rs`).
+//! - `reader`, started on first use, answers optimistic's reads of `(stock, version)`,
+//!   one `SELECT` for all the buyers waiting at that moment (`reader.rs`).
+//! - `sweeper` expires holds when their deadline passes (`sweeper.rs`).
 
 mod events;
 mod queue;
@@ -111,10 +123,13 @@ pub(crate) struct Inner {
     /// This engine among the process's engines.
     id: u64,
     store: Store,
-    /// The one writer connection of this process, behind a *fair* mutex: writers take
-    /// turns first-come, first-served instead of sleeping in SQLite's busy handler (which
-    /// wakes them in no order and wastes the single writer). Another process on the same
-    /// file is still kept out by SQLite's own lock and the busy timeout.
+    /// The one writer connection of this process. The writer thread (`writer.rs`) runs
+    /// the reservations, payments and sweeps on it in arrival order; [`Engine::write`]
+    /// callers (checkout, release, extend, restock, the console) take turns with it
+    /// through this *fair* mutex, first-come, first-served, instead of sleeping in
+    /// SQLite's busy handler (which wakes them in no order and wastes the single
+    /// writer). Another process on the same file is kept out by SQLite's own lock and
+    /// the busy timeout.
     writer: FairMutex<Connection>,
     clock: Clock,
     strategy: AtomicU8,

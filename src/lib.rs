@@ -13,13 +13,14 @@
 //! - [`sale`]: sale files (products, stock, rules) and loading them.
 //! - [`hold`]: the state changes as plain functions over a transaction — reserve,
 //!   checkout, release, extend, expire.
-//! - [`engine`]: the cheap-to-clone handle: strategies, the writer funnel, the queue's
-//!   group-commit writer, the sweeper, the gate, events.
+//! - [`engine`]: the cheap-to-clone handle: strategies, the writer thread that funnels
+//!   every write first-in first-out (group commit for the queue), the sweeper, the gate,
+//!   events.
 //! - [`strategy`], [`gate`], [`clock`], [`ids`], [`error`]: the vocabulary.
 //! - [`audit`]: every invariant checked from the database alone.
 //! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
 //! - [`swarm`]: the bot buyers (real threads) and their report.
-//! - [`bench`]: every strategy on one workload beside the single-connection `limit` row.
+//! - [`bench`](mod@bench): every strategy on one workload beside the single-connection `limit` row.
 //! - [`lab`]: the locking lab — scenarios stepped on real SQLite connections.
 //! - [`monitor`]: the console's read model: short read transactions that never block a sale.
 //! - [`tui`]: the console (ratatui), a client of the engine like any other program.
