@@ -60,6 +60,10 @@ pub struct BenchConfig {
     pub expiry_holds: u64,
     /// Where the temporary database files go (the system's temporary folder if `None`).
     pub dir: Option<PathBuf>,
+    /// Watch every row the way the console does (its read model, `monitor::read`, on a
+    /// connection of its own every 200 ms): what a console open on the same process
+    /// costs the sale, drawing aside.
+    pub watch: bool,
 }
 
 impl Default for BenchConfig {
@@ -73,6 +77,7 @@ impl Default for BenchConfig {
             gate_probe: Duration::from_secs(1),
             expiry_holds: 100_000,
             dir: None,
+            watch: false,
         }
     }
 }
@@ -132,6 +137,8 @@ pub struct BenchRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub synchronous: String,
+    /// Whether a console-like watcher read every row while it ran.
+    pub watched: bool,
     pub threads: usize,
     pub holds: u64,
     pub buyers: u64,
@@ -194,6 +201,7 @@ pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Bench
     };
     Ok(BenchReport {
         synchronous: config.synchronous.label().to_owned(),
+        watched: config.watch,
         threads: config.threads,
         holds: config.holds,
         buyers: config.buyers(),

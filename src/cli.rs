@@ -85,6 +85,10 @@ pub struct BenchArgs {
     /// Folder for the temporary database files (the system's temporary folder if omitted).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Read every row as the console does (every 200 ms, its read model): the cost of
+    /// watching a sale, drawing aside.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -30,8 +30,16 @@ pub(super) fn line(r: &BenchRow) -> String {
 pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "bench: {} units, {} buyers on {} threads per row, synchronous={}, a fresh database per row",
-        report.holds, report.buyers, report.threads, report.synchronous
+        "bench: {} units, {} buyers on {} threads per row, synchronous={}, a fresh database per row{}",
+        report.holds,
+        report.buyers,
+        report.threads,
+        report.synchronous,
+        if report.watched {
+            ", watched like the console every 200 ms"
+        } else {
+            ""
+        }
     )?;
     writeln!(out, "{HEADER}")?;
     for row in &report.rows {

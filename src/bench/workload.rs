@@ -93,6 +93,7 @@ pub(super) fn run(
         )));
     }
     let thread_count = threads.len();
+    let watcher = config.watch.then(|| watch(&engine, &stop));
     let released = Instant::now();
     *start_gate.lock() = Some(released);
     ready.notify_all();
@@ -105,6 +106,10 @@ pub(super) fn run(
         }
     }
     let elapsed = released.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(Some(w)) = watcher {
+        let _ = w.join();
+    }
     for seen in seen_all {
         for (at, latency_us, outcome) in seen.requests {
             metrics.record(Sample::Attempt {
@@ -157,6 +162,28 @@ pub(super) fn run(
         complete,
     };
     Ok((row, probe))
+}
+
+/// How often the watcher reads, as the console does.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// A console's reads during the row: its read model on a connection of its own.
+fn watch(engine: &Engine, stop: &Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> {
+    let mut conn = engine.store().dedicated().ok()?;
+    let clock = engine.clock().clone();
+    let stop = Arc::clone(stop);
+    std::thread::Builder::new()
+        .name("bench-watch".into())
+        .spawn(move || {
+            let query = crate::monitor::Query::default();
+            while !stop.load(Ordering::Relaxed) {
+                if let Err(e) = crate::monitor::read(&mut conn, &query, clock.now()) {
+                    tracing::warn!("bench watcher: {e}");
+                }
+                std::thread::sleep(WATCH_EVERY);
+            }
+        })
+        .ok()
 }
 
 fn buyer_loop(

@@ -20,6 +20,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
         gate_probe: args.gate_probe,
         expiry_holds: args.expiry_holds,
         dir: args.dir.clone(),
+        watch: args.watch,
     };
     // Rows as they finish, when someone is watching; the table itself goes to stdout.
     let chatty = std::io::stderr().is_terminal();
