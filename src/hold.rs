@@ -312,6 +312,19 @@ pub const LAZY_EXPIRY_MAX: i64 = 256;
 /// expiry inside a reservation). Each hold expires once: the update is conditional on
 /// `status = 'active'`.
 pub fn expire_product(conn: &Connection, product: ProductId, now: Millis) -> Result<Vec<Returned>> {
+    // Usually nothing is due (a sold-out answer asks every time): a read of the deadline
+    // index says so for a fraction of what the bounded update costs (it builds a
+    // temporary table for its `IN` list even when the list is empty: 50,000 sold-out
+    // answers took 1.7 s instead of 0.6 s).
+    let due: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM holds
+                            WHERE status = 'active' AND expires_at <= ?1 AND product_id = ?2)",
+        )?
+        .query_row(params![now, product], |r| r.get(0))?;
+    if !due {
+        return Ok(Vec::new());
+    }
     let mut stmt = conn.prepare_cached(
         "UPDATE holds SET status = 'expired', closed_at = ?1
          WHERE rowid IN (SELECT rowid FROM holds
