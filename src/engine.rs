@@ -14,6 +14,7 @@
 //!   one `SELECT` for all the buyers waiting at that moment (`reader.rs`).
 //! - `sweeper` expires holds when their deadline passes (`sweeper.rs`).
 
+pub(crate) mod arrival;
 mod events;
 mod queue;
 mod reader;

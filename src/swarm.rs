@@ -224,8 +224,10 @@ struct Shared {
     engine: Engine,
     config: SwarmConfig,
     next_buyer: AtomicU64,
-    /// Arrival order: taken just before each buyer's first add-to-cart.
-    arrivals: AtomicU64,
+    /// Arrival order: taken when each buyer's first add-to-cart reaches the engine's
+    /// door (see `engine/arrival.rs`: not before the call, where the scheduler could
+    /// reorder two buyers on their way in).
+    arrivals: Arc<AtomicU64>,
     /// Units this run holds that may still come back (taken, not yet paid or expired):
     /// while above zero, a `--retry` buyer keeps trying.
     pending: Arc<AtomicI64>,
@@ -255,7 +257,7 @@ impl Run {
             engine: self.engine.clone(),
             config: self.config.clone(),
             next_buyer: AtomicU64::new(0),
-            arrivals: AtomicU64::new(0),
+            arrivals: Arc::new(AtomicU64::new(0)),
             pending: Arc::clone(&pending),
             stop: Arc::clone(&self.stop),
             go: RwLock::new(None),
@@ -484,11 +486,19 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
     let send = |s: Sample| {
         let _ = shared.tx.send(Msg::Sample(s));
     };
-    let seq = shared.arrivals.fetch_add(1, Ordering::Relaxed);
+    let seq = std::rc::Rc::new(std::cell::Cell::new(None));
+    {
+        let (seq, arrivals) = (std::rc::Rc::clone(&seq), Arc::clone(&shared.arrivals));
+        crate::engine::arrival::on_arrival(Box::new(move || {
+            seq.set(Some(arrivals.fetch_add(1, Ordering::Relaxed)));
+        }));
+    }
     let mut backoff = Duration::from_millis(5);
     let mut last_chance = false;
     let won = loop {
         let result = shared.engine.reserve(&config.sku, &name, config.qty);
+        // Turned away before the door (an unknown SKU): it arrived all the same.
+        crate::engine::arrival::arrived();
         let answered = Instant::now();
         let latency_us = micros_between(intended, answered);
         let at = millis_since(start);
@@ -529,6 +539,7 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
             }
         }
     };
+    let seq = seq.get().unwrap_or(u64::MAX);
     let _ = shared.tx.send(Msg::Done { seq, won });
 }
 

@@ -34,6 +34,7 @@ impl ReaderHandle {
     /// `(stock_available, version)` of the product, committed, read after this call began.
     pub(super) fn stock(&self, product: ProductId) -> Result<(i64, i64)> {
         let (reply, answer) = reply::slot();
+        super::arrival::arrived();
         self.requests
             .send(Request { product, reply })
             .map_err(|_| crate::Error::Stopped)?;

@@ -51,6 +51,7 @@ impl Engine {
     fn reserve_naive(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
         let result = (|| {
             let conn = self.inner.store.conn()?;
+            super::arrival::arrived();
             let now = self.inner.clock.now();
             let (available, _) = hold::available(&conn, product.id)?;
             if available < qty {
@@ -226,6 +227,7 @@ impl Engine {
     /// database still decides. The gate is corrected by what the database says.
     fn reserve_gated(&self, product: &Arc<ProductInfo>, buyer: &str, qty: i64) -> Result<Hold> {
         let gate = &self.inner.gate;
+        super::arrival::arrived();
         if let Err(permits) = gate.try_acquire(product.id, qty)
             && !(self.inner.due()
                 && self.inner.sweep()? > 0
@@ -248,6 +250,7 @@ impl Engine {
 
     /// Pay-first: nothing is claimed at add-to-cart.
     fn cart(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Hold {
+        super::arrival::arrived();
         let now = self.inner.clock.now();
         Hold {
             id: HoldId::new(),

@@ -65,7 +65,9 @@ impl WriterHandle {
         self.wake.clone()
     }
 
+    /// Joins the main FIFO: the request's door (see `arrival.rs`).
     pub(super) fn submit(&self, job: Job) -> Result<()> {
+        super::arrival::arrived();
         self.jobs.send(job).map_err(|_| Error::Stopped)
     }
 
