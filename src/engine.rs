@@ -567,12 +567,9 @@ impl Inner {
         &self,
         f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let (reply, answer) = reply::slot();
-        self.funnel()?
-            .submit_urgent(writer::Job::Alone(Box::new(move |conn, inner, wakes| {
-                wakes.extend(reply.fill(inner.transact(conn, |tx| f(tx, inner))));
-            })))?;
-        answer.wait()
+        self.alone(true, move |conn, inner| {
+            inner.transact(conn, |tx| f(tx, inner))
+        })
     }
 
     /// As [`Inner::funnelled`], and `committed` runs on the writer thread right after a
@@ -582,15 +579,40 @@ impl Inner {
         f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
         committed: impl FnOnce(&Inner, &T) + Send + 'static,
     ) -> Result<T> {
+        self.alone(false, move |conn, inner| {
+            let result = inner.transact(conn, |tx| f(tx, inner));
+            if let Ok(value) = &result {
+                committed(inner, value);
+            }
+            result
+        })
+    }
+
+    /// Runs a job that stands alone on the writer connection, first in line: on this
+    /// thread when the writer is idle (nothing in flight, checked under the connection's
+    /// lock), otherwise on the writer thread after everything before it.
+    fn alone<T: Send + 'static>(
+        &self,
+        urgent: bool,
+        job: impl FnOnce(&mut Connection, &Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let funnel = self.funnel()?;
+        if funnel.idle()
+            && let Some(mut conn) = self.writer.try_lock()
+            && funnel.idle()
+        {
+            arrival::arrived();
+            return job(&mut conn, self);
+        }
         let (reply, answer) = reply::slot();
-        self.funnel()?
-            .submit(writer::Job::Alone(Box::new(move |conn, inner, wakes| {
-                let result = inner.transact(conn, |tx| f(tx, inner));
-                if let Ok(value) = &result {
-                    committed(inner, value);
-                }
-                wakes.extend(reply.fill(result));
-            })))?;
+        let work: writer::Work = Box::new(move |conn, inner, wakes| {
+            wakes.extend(reply.fill(job(conn, inner)));
+        });
+        if urgent {
+            funnel.submit_urgent(writer::Job::Alone(work))?;
+        } else {
+            funnel.submit(writer::Job::Alone(work))?;
+        }
         answer.wait()
     }
 

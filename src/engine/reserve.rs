@@ -8,8 +8,6 @@ use std::time::Duration;
 use rand::Rng;
 use rusqlite::{OptionalExtension, params};
 
-use super::reply;
-use super::writer::Job;
 use super::{Engine, queue};
 use crate::error::{Error, Result};
 use crate::hold::{self, Hold, HoldKind, ProductInfo};
@@ -151,8 +149,7 @@ impl Engine {
         let product = Arc::clone(product);
         let buyer = buyer.to_owned();
         let id = product.id;
-        let (reply, answer) = reply::slot();
-        self.inner.funnel()?.submit(Job::Alone(Box::new(move |conn, inner, wakes| {
+        self.inner.alone(false, move |conn, inner| {
             // A newer version was committed here already: the compare-and-set cannot
             // succeed, and needs no transaction to say so. (Versions only go up.)
             let known = inner.versions.lock().get(&id).copied();
@@ -190,13 +187,11 @@ impl Engine {
                     *entry = state;
                 }
             }
-            let result = result.map(|cas| match cas {
+            result.map(|cas| match cas {
                 Cas::Won((hold, _)) => Cas::Won(hold),
                 Cas::Lost(current) => Cas::Lost(current),
-            });
-            wakes.extend(reply.fill(result));
-        })))?;
-        answer.wait()
+            })
+        })
     }
 
     /// Atomic: the check and the decrement are one statement, so there is nothing to race.
