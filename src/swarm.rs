@@ -23,7 +23,7 @@ use crate::hold::HoldKind;
 use crate::metrics::{Metrics, Outcome, Sample};
 
 pub use behaviour::{Action, Behaviour};
-pub use report::{Fairness, SwarmReport};
+pub use report::{Fairness, Lag, SwarmReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
