@@ -97,31 +97,26 @@ pub fn product_by_sku(conn: &Connection, sku: &str) -> Result<Option<ProductInfo
         .prepare_cached(
             "SELECT id, sku, name, price_cents, max_per_buyer FROM products WHERE sku = ?1",
         )?
-        .query_row([sku], |r| {
-            Ok(ProductInfo {
-                id: r.get(0)?,
-                sku: r.get(1)?,
-                name: r.get(2)?,
-                price_cents: r.get(3)?,
-                max_per_buyer: r.get(4)?,
-            })
-        })
+        .query_row([sku], product_info)
         .optional()?)
+}
+
+/// Maps `SELECT id, sku, name, price_cents, max_per_buyer` to a product.
+fn product_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProductInfo> {
+    Ok(ProductInfo {
+        id: r.get(0)?,
+        sku: r.get(1)?,
+        name: r.get(2)?,
+        price_cents: r.get(3)?,
+        max_per_buyer: r.get(4)?,
+    })
 }
 
 pub fn all_products(conn: &Connection) -> Result<Vec<ProductInfo>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, sku, name, price_cents, max_per_buyer FROM products ORDER BY id",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(ProductInfo {
-            id: r.get(0)?,
-            sku: r.get(1)?,
-            name: r.get(2)?,
-            price_cents: r.get(3)?,
-            max_per_buyer: r.get(4)?,
-        })
-    })?;
+    let rows = stmt.query_map([], product_info)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
