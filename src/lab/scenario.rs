@@ -383,6 +383,16 @@ pub fn default_dir() -> PathBuf {
     PathBuf::from("assets").join("lab")
 }
 
+/// A built-in scenario by name, for the lab's unit tests.
+#[cfg(test)]
+pub(crate) fn test_scenario(name: &str) -> Scenario {
+    built_in()
+        .expect("built-ins parse")
+        .into_iter()
+        .find(|s| s.name == name)
+        .expect("scenario exists")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

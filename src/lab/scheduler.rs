@@ -375,15 +375,7 @@ const PREVENTS_LOST_UPDATE: &str = "immediate (BEGIN IMMEDIATE takes the write l
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::scenario::built_in;
-
-    fn scenario(name: &str) -> Scenario {
-        built_in()
-            .expect("built-ins parse")
-            .into_iter()
-            .find(|s| s.name == name)
-            .expect("scenario exists")
-    }
+    use crate::lab::scenario::{built_in, test_scenario as scenario};
 
     #[test]
     fn interleaving_the_naive_requests_oversells_and_says_so() {

@@ -118,15 +118,7 @@ impl Stepper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::scenario::built_in;
-
-    fn scenario(name: &str) -> Scenario {
-        built_in()
-            .expect("built-ins parse")
-            .into_iter()
-            .find(|s| s.name == name)
-            .expect("scenario exists")
-    }
+    use crate::lab::scenario::test_scenario as scenario;
 
     #[test]
     fn back_replays_to_exactly_the_state_seen_before() {
