@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! stock_total = stock_available + Σ qty(active holds) + Σ qty(paid holds)
+//!               + Σ short(closed holds)
 //! ```
+//!
+//! (`short`: units a closed hold could not give back because an oversell had already
+//! filled the stock; zero on any sale that was never oversold.)
 //!
 //! plus stock never negative, the per-buyer limit, one order per paid hold and one paid
 //! hold per order (matching buyer, product, quantity and times), paid before expiry, and
@@ -26,6 +30,8 @@ pub enum Violation {
         available: i64,
         held: i64,
         sold: i64,
+        /// Units of closed holds that could not go back (see `holds.short`).
+        short: i64,
     },
     /// Units neither available, held nor sold.
     LostUnits {
@@ -89,10 +95,25 @@ impl std::fmt::Display for Violation {
                 available,
                 held,
                 sold,
+                short: 0,
             } => write!(
                 f,
                 "Oversold {product} ({sku}) by {excess}: total {total}, but available {available} + held {held} + sold {sold} = {}",
                 available + held + sold
+            ),
+            Violation::Oversold {
+                sku,
+                product,
+                excess,
+                total,
+                available,
+                held,
+                sold,
+                short,
+            } => write!(
+                f,
+                "Oversold {product} ({sku}) by {excess}: total {total}, but available {available} + held {held} + sold {sold} + {short} units of expired holds that never existed = {}",
+                available + held + sold + short
             ),
             Violation::LostUnits {
                 sku,
@@ -194,7 +215,7 @@ pub fn audit(conn: &mut Connection, now: i64) -> Result<AuditReport> {
                 available: p.available,
             });
         }
-        let balance = p.available + p.held + p.sold - p.total;
+        let balance = p.balance();
         if balance > 0 {
             violations.push(Violation::Oversold {
                 sku: p.sku.clone(),
@@ -204,6 +225,7 @@ pub fn audit(conn: &mut Connection, now: i64) -> Result<AuditReport> {
                 available: p.available,
                 held: p.held,
                 sold: p.sold,
+                short: p.short,
             });
         } else if balance < 0 {
             violations.push(Violation::LostUnits {
@@ -354,7 +376,7 @@ impl AuditReport {
             "sku", "product", "total", "available", "held", "sold", "balance"
         )?;
         for p in &self.products {
-            let balance = p.available + p.held + p.sold - p.total;
+            let balance = p.balance();
             writeln!(
                 out,
                 "{:<12} {:<28} {:>7} {:>9} {:>6} {:>6} {:>9}",

@@ -159,6 +159,10 @@ pub(crate) struct Inner {
     /// the writer thread only.
     versions: Mutex<HashMap<ProductId, (i64, i64)>>,
     sweeper: Mutex<Option<sweeper::SweeperHandle>>,
+    /// Rounds of the background sweeper, and how many of them failed: a sweeper that
+    /// spins on an error shows here (and in tests) without timing anything.
+    sweeper_passes: AtomicU64,
+    sweeper_failures: AtomicU64,
 }
 
 impl Engine {
@@ -196,6 +200,8 @@ impl Engine {
             reader_start: Mutex::new(()),
             versions: Mutex::new(HashMap::new()),
             sweeper: Mutex::new(None),
+            sweeper_passes: AtomicU64::new(0),
+            sweeper_failures: AtomicU64::new(0),
             config,
         });
         let funnel = writer::spawn(Arc::downgrade(&inner), inner.config.queue_batch)?;
@@ -260,6 +266,14 @@ impl Engine {
             rollbacks: c.rollbacks.load(Ordering::Relaxed),
             commits: c.commits.load(Ordering::Relaxed),
         }
+    }
+
+    /// `(rounds, failed rounds)` of the background sweeper so far.
+    pub fn sweeper_stats(&self) -> (u64, u64) {
+        (
+            self.inner.sweeper_passes.load(Ordering::Relaxed),
+            self.inner.sweeper_failures.load(Ordering::Relaxed),
+        )
     }
 
     /// Events from now on; dropping the receiver unsubscribes.
@@ -463,7 +477,8 @@ impl Engine {
         self.inner.sweep()
     }
 
-    /// Sets a product's available units (the total follows, so the books still balance).
+    /// Sets a product's available units; the total moves by the same amount (an
+    /// oversell stays in the books: see [`hold::restock`]).
     pub fn restock(&self, sku: &str, available: i64) -> Result<()> {
         let product = self.product(sku)?;
         self.write(|tx| hold::restock(tx, product.id, available))?;
@@ -636,7 +651,7 @@ impl Inner {
             return;
         }
         for r in &holds {
-            self.gate.release(r.product_id, r.qty);
+            self.gate.release(r.product_id, r.back());
         }
         self.events
             .publish(move || EngineEvent::Returned { reason, holds });
