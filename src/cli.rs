@@ -6,6 +6,7 @@ mod bench;
 mod init;
 mod open;
 mod swarm;
+mod sweep;
 mod tui;
 
 use std::path::PathBuf;
@@ -57,6 +58,16 @@ pub enum Command {
     /// Every strategy on the same workload, one table, beside the `limit` row measured in
     /// the same run (a fresh temporary database per row).
     Bench(BenchArgs),
+    /// Return every expired hold's units now (`--watch`: keep doing it until
+    /// interrupted), so a sale run by headless swarms needs no console to expire holds.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Keep sweeping as holds fall due, until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -190,6 +201,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Demo) => swarm::demo(cli),
         Some(Command::Lab(args)) => lab(cli, args),
         Some(Command::Bench(args)) => bench::run(cli, args),
+        Some(Command::Sweep(args)) => sweep::run(cli, args),
         None => tui::run(cli, &cli.console),
     }
 }

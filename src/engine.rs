@@ -15,6 +15,7 @@
 //! - `sweeper` expires holds when their deadline passes (`sweeper.rs`).
 
 pub(crate) mod arrival;
+mod carts;
 mod events;
 mod queue;
 mod reader;
@@ -163,6 +164,8 @@ pub(crate) struct Inner {
     /// spins on an error shows here (and in tests) without timing anything.
     sweeper_passes: AtomicU64,
     sweeper_failures: AtomicU64,
+    /// Pay-first's carts as handed out: only these are paid for.
+    carts: carts::Carts,
 }
 
 impl Engine {
@@ -202,6 +205,7 @@ impl Engine {
             sweeper: Mutex::new(None),
             sweeper_passes: AtomicU64::new(0),
             sweeper_failures: AtomicU64::new(0),
+            carts: carts::Carts::default(),
             config,
         });
         let funnel = writer::spawn(Arc::downgrade(&inner), inner.config.queue_batch)?;
@@ -353,10 +357,10 @@ impl Engine {
         let product = self.product_here(sku)?;
         let result = self.reserve_product(&product, buyer, qty);
         // (A `Busy` was counted where it happened: in the writer or the naive path.)
-        if let Ok(hold) = &result
-            && hold.kind == HoldKind::Held
-        {
-            self.inner.held(hold);
+        match &result {
+            Ok(hold) if hold.kind == HoldKind::Held => self.inner.held(hold),
+            Ok(cart) => self.inner.carts.issue(cart, self.inner.clock.now()),
+            Err(_) => {}
         }
         result
     }
@@ -387,6 +391,28 @@ impl Engine {
     }
 
     fn pay_first(&self, cart: &Hold) -> Result<Order> {
+        match self.inner.carts.claim(cart) {
+            carts::Claim::Issued => {}
+            carts::Claim::Forged => return Err(Error::NotYourHold { id: cart.id }),
+            // Paid before (a retried payment): the same order again, to its buyer only.
+            carts::Claim::Unknown => {
+                let conn = self.inner.store.conn()?;
+                return match hold::order_of(&conn, cart.id) {
+                    Ok(order) if order.buyer == cart.buyer => Ok(order),
+                    Ok(_) => Err(Error::NotYourHold { id: cart.id }),
+                    Err(e) => Err(e),
+                };
+            }
+        }
+        let result = self.settle_cart(cart);
+        if matches!(&result, Err(e) if e.is_fault() || matches!(e, Error::Busy)) {
+            self.inner.carts.restore(cart);
+        }
+        result
+    }
+
+    /// Settles a cart taken off the record: the payment claims stock or is refunded.
+    fn settle_cart(&self, cart: &Hold) -> Result<Order> {
         let now = self.inner.clock.now();
         if now >= cart.expires_at {
             return Err(Error::HoldExpired { id: cart.id });
@@ -447,7 +473,10 @@ impl Engine {
     pub fn release(&self, hold: &Hold) -> Result<()> {
         match hold.kind {
             HoldKind::Held => self.release_id(hold.id, &hold.buyer),
-            HoldKind::Cart => Ok(()),
+            HoldKind::Cart => {
+                self.inner.carts.cancel(hold);
+                Ok(())
+            }
         }
     }
 
@@ -508,7 +537,12 @@ impl Engine {
         self.inner.write(f)
     }
 
-    fn start_sweeper(&self) {
+    /// Starts the background sweeper of an engine opened without one (after subscribing
+    /// to its events, say, so that none of its returns goes unseen). Idempotent.
+    pub fn start_sweeper(&self) {
+        if self.inner.sweeper.lock().is_some() {
+            return;
+        }
         let handle = sweeper::spawn(Arc::downgrade(&self.inner));
         *self.inner.sweeper.lock() = handle;
     }
