@@ -217,7 +217,8 @@ fn lab(cli: &Cli, args: &crate::lab::LabArgs) -> Result<ExitCode, crate::Error> 
         // Keep the kind: a reader that went away (`| head`) ends the output quietly.
         Err(e) => {
             let kind = e
-                .downcast_ref::<std::io::Error>()
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<std::io::Error>())
                 .map_or(std::io::ErrorKind::Other, std::io::Error::kind);
             Err(crate::Error::Io(std::io::Error::new(kind, e.to_string())))
         }

@@ -110,9 +110,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
+        // Growing the shared-memory file fails this way when the disk has no room left
+        // (measured on a full tmpfs), before any page could be written.
+        let shm_full = e
+            .sqlite_error()
+            .is_some_and(|f| f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE);
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Busy,
             Some(ErrorCode::DiskFull) => Error::DiskFull,
+            _ if shm_full => Error::DiskFull,
             Some(ErrorCode::ReadOnly) => Error::WriteRefused,
             Some(ErrorCode::SystemIoFailure) => Error::DiskFailed { why: e.to_string() },
             _ => Error::Db(e),

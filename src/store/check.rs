@@ -60,14 +60,40 @@ pub fn check_before_writing(path: &Path) -> Result<()> {
     if !path.exists() || matches!(probe(path)?, FileKind::Empty | FileKind::Blank) {
         return Ok(());
     }
+    // Opening for writing changes nothing, and tells a read-only file system (which
+    // root cannot write either) from a damaged file.
+    if let Err(e) = std::fs::OpenOptions::new().write(true).open(path) {
+        use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem};
+        if matches!(e.kind(), ReadOnlyFilesystem | PermissionDenied) {
+            return Err(Error::ReadOnly {
+                path: path.to_path_buf(),
+                why: format!(
+                    "{e}; make it writable, or use `flashsale tui --read-only` to watch it"
+                ),
+            });
+        }
+    }
+    // SQLite's report spans lines ("*** in database main ***\nTree 11 page 161: …"):
+    // one sentence keeps the gist.
     let damaged = |why: String| Error::Damaged {
         path: path.to_path_buf(),
-        why,
+        why: why
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("***"))
+            .collect::<Vec<_>>()
+            .join("; "),
     };
     let conn = read_only(path)?;
     let verdict: String = conn
         .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-        .map_err(|e| damaged(e.to_string()))?;
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                damaged(e.to_string())
+            }
+            // Not the file's fault (a full disk, a failing one): say that instead.
+            _ => Error::from(e),
+        })?;
     if verdict != "ok" {
         return Err(damaged(verdict));
     }
