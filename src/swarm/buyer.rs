@@ -159,6 +159,7 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
     }
     let mut backoff = Duration::from_millis(5);
     let mut tries = 0u64;
+    let mut last_refusal = None;
     let (ending, won) = loop {
         tries += 1;
         let result = shared.engine.reserve(&config.sku, &name, config.qty);
@@ -200,12 +201,15 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
                     break (Ending::TurnedAway, false);
                 }
                 // Units may come back while others hold them: try again after a pause,
-                // until a read of the database newer than this refusal finds none held.
+                // until a read of the database made since the previous refusal found
+                // none held or available (the refusal itself is newer than any read).
                 if shared.in_play.units.load(Ordering::Acquire) <= 0
-                    && shared.in_play.read_at.load(Ordering::Acquire) > refused_at
+                    && last_refusal
+                        .is_some_and(|prev| shared.in_play.read_at.load(Ordering::Acquire) > prev)
                 {
                     break (Ending::TurnedAway, false);
                 }
+                last_refusal = Some(refused_at);
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_millis(100));
                 intended = Instant::now();
