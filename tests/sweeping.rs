@@ -102,7 +102,7 @@ fn sweep_watch_returns_holds_as_they_fall_due_until_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flashsale.db");
     assert!(run(dir.path(), &["init"]).status.success());
-    let mut child = flashsale(dir.path(), &["sweep", "--watch"])
+    let child = flashsale(dir.path(), &["sweep", "--watch"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
