@@ -4,11 +4,15 @@
 //! "cart" for any buyer, quantity or deadline and have the engine settle it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 
+use super::{Engine, EngineEvent, ReturnReason, reply, writer};
 use crate::clock::Millis;
-use crate::hold::Hold;
+use crate::error::{Error, Result};
+use crate::hold::{self, Hold, Order};
 use crate::ids::HoldId;
 
 /// Carts kept before the first sweep of abandoned ones.
@@ -67,6 +71,70 @@ impl Carts {
         let mut guard = self.inner.lock();
         if guard.0.get(&cart.id) == Some(cart) {
             guard.0.remove(&cart.id);
+        }
+    }
+}
+
+impl Engine {
+    pub(super) fn pay_first(&self, cart: &Hold) -> Result<Order> {
+        match self.inner.carts.claim(cart) {
+            Claim::Issued => {}
+            Claim::Forged => return Err(Error::NotYourHold { id: cart.id }),
+            // Paid before (a retried payment): the same order again, to its buyer only.
+            Claim::Unknown => {
+                let conn = self.inner.store.conn()?;
+                return match hold::order_of(&conn, cart.id) {
+                    Ok(order) if order.buyer == cart.buyer => Ok(order),
+                    Ok(_) => Err(Error::NotYourHold { id: cart.id }),
+                    Err(e) => Err(e),
+                };
+            }
+        }
+        let result = self.settle_cart(cart);
+        if matches!(&result, Err(e) if e.is_fault() || matches!(e, Error::Busy)) {
+            self.inner.carts.restore(cart);
+        }
+        result
+    }
+
+    /// Settles a cart taken off the record: the payment claims stock or is refunded.
+    fn settle_cart(&self, cart: &Hold) -> Result<Order> {
+        let now = self.inner.clock.now();
+        if now >= cart.expires_at {
+            return Err(Error::HoldExpired { id: cart.id });
+        }
+        // (`now` above only turns away carts already too old; the payment is stamped
+        // when the writer settles it.)
+        let product = self.product_by_id(cart.product_id)?;
+        // Settled by the writer thread together with the payments queued beside it.
+        let (reply, answer) = reply::slot();
+        self.inner
+            .funnel()?
+            .submit(writer::Job::Payment(writer::Payment {
+                product: Arc::clone(&product),
+                cart: cart.clone(),
+                reply,
+            }))?;
+        let settled = answer.wait()?;
+        match settled {
+            Ok(order) => {
+                self.inner
+                    .events
+                    .publish(|| EngineEvent::Paid(order.clone()));
+                Ok(order)
+            }
+            Err(returned) => {
+                self.inner.returned(returned, ReturnReason::Expired);
+                self.inner.counters.refunds.fetch_add(1, Ordering::Relaxed);
+                self.inner.events.publish(|| EngineEvent::Refunded {
+                    product_id: cart.product_id,
+                    buyer: cart.buyer.clone(),
+                    qty: cart.qty,
+                });
+                Err(Error::Refunded {
+                    product: product.name.clone(),
+                })
+            }
         }
     }
 }

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
-use super::Inner;
+use super::{Engine, Inner, ReturnReason};
+use crate::error::Result;
+use crate::hold;
 
 /// How often the sweeper re-reads the earliest deadline from the database, for holds
 /// taken by another process.
@@ -174,6 +176,64 @@ fn sleep_out(woken: &Receiver<()>, pause: Duration) -> bool {
         if let Err(RecvTimeoutError::Disconnected) = woken.recv_timeout(left) {
             return true;
         }
+    }
+}
+
+impl Engine {
+    /// `(rounds, failed rounds)` of the background sweeper so far.
+    pub fn sweeper_stats(&self) -> (u64, u64) {
+        (
+            self.inner.sweeper_passes.load(Ordering::Relaxed),
+            self.inner.sweeper_failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Starts the background sweeper of an engine opened without one (after subscribing
+    /// to its events, say, so that none of its returns goes unseen). Idempotent.
+    pub fn start_sweeper(&self) {
+        if self.inner.sweeper.lock().is_some() {
+            return;
+        }
+        let handle = spawn(std::sync::Arc::downgrade(&self.inner));
+        *self.inner.sweeper.lock() = handle;
+    }
+}
+
+impl Inner {
+    /// A hold this process knows of is due.
+    pub(super) fn due(&self) -> bool {
+        self.next_deadline.load(Ordering::Acquire) <= self.clock.now()
+    }
+
+    /// Expires every due hold in batches of `sweep_batch`. Each batch is one job in the
+    /// writer's urgent lane: at least a few reservations are served between two
+    /// batches, and a batch never waits behind the whole queue. (On the fair mutex, the
+    /// writer got one job in per batch: 250 holds/s while 100,000 holds expired.) Each
+    /// batch stamps its own time, so `closed_at` says when its units were really back.
+    pub(super) fn sweep(&self) -> Result<usize> {
+        let mut total = 0;
+        let limit = self.config.sweep_batch;
+        loop {
+            let batch = self.funnelled_urgent(move |tx, inner| {
+                hold::expire_due(tx, inner.clock.now(), limit)
+            })?;
+            let n = batch.len();
+            total += n;
+            self.returned(batch, ReturnReason::Expired);
+            if i64::try_from(n).unwrap_or(i64::MAX) < limit {
+                break;
+            }
+        }
+        self.refresh_deadline()?;
+        Ok(total)
+    }
+
+    /// Re-reads the earliest deadline (a hold of another process counts too).
+    pub(super) fn refresh_deadline(&self) -> Result<()> {
+        let conn = self.store.conn()?;
+        let next = hold::next_deadline(&conn)?.unwrap_or(i64::MAX);
+        self.next_deadline.store(next, Ordering::Release);
+        Ok(())
     }
 }
 
