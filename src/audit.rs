@@ -95,26 +95,19 @@ impl std::fmt::Display for Violation {
                 available,
                 held,
                 sold,
-                short: 0,
-            } => write!(
-                f,
-                "Oversold {product} ({sku}) by {excess}: total {total}, but available {available} + held {held} + sold {sold} = {}",
-                available + held + sold
-            ),
-            Violation::Oversold {
-                sku,
-                product,
-                excess,
-                total,
-                available,
-                held,
-                sold,
                 short,
-            } => write!(
-                f,
-                "Oversold {product} ({sku}) by {excess}: total {total}, but available {available} + held {held} + sold {sold} + {short} units of expired holds that never existed = {}",
-                available + held + sold + short
-            ),
+            } => {
+                let never = if *short > 0 {
+                    format!(" + {short} units of expired holds that never existed")
+                } else {
+                    String::new()
+                };
+                write!(
+                    f,
+                    "Oversold {product} ({sku}) by {excess}: total {total}, but available {available} + held {held} + sold {sold}{never} = {}",
+                    available + held + sold + short
+                )
+            }
             Violation::LostUnits {
                 sku,
                 product,

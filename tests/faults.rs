@@ -8,17 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn flashsale(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flashsale"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run flashsale")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{run_bin as flashsale, stderr_of as stderr};
 
 fn one_sentence(o: &Output) -> String {
     let err = stderr(o);

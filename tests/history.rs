@@ -4,21 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn flashsale(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flashsale"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run flashsale")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)))
-}
+use common::{json_of as json, run_bin as flashsale};
 
 #[test]
 fn a_later_run_reports_its_own_figures_and_the_oversell_stays() {

@@ -5,10 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{START, books, db_with};
+use common::{START, books, db_with, run_bin as run, stdout_of as text};
 use flashsale::hold;
 use flashsale::swarm::{self, Behaviour, SwarmConfig};
 use flashsale::{Clock, Engine, EngineConfig, Store, Strategy};
@@ -17,14 +17,6 @@ fn flashsale(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashsale"));
     cmd.current_dir(dir).args(args).stdin(Stdio::null());
     cmd
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    flashsale(dir, args).output().expect("run flashsale")
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Holds a headless run walked away from, `ago_ms` past their deadline, as a swarm
