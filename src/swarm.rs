@@ -84,14 +84,16 @@ impl SwarmConfig {
         if let Arrival::Rate(rate) = self.arrival {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(Error::Usage(format!(
-                    "--arrival-rate must be a number of buyers per second above 0 (got {rate})"
+                    "--arrival-rate must be a number of buyers per second above 0 (got {})",
+                    shown_rate(rate)
                 )));
             }
             let span = Duration::try_from_secs_f64(self.buyers.saturating_sub(1) as f64 / rate);
             if !span.is_ok_and(|s| s <= MAX_ARRIVAL_SPAN) {
                 let least = self.buyers as f64 / MAX_ARRIVAL_SPAN.as_secs_f64();
                 return Err(Error::Usage(format!(
-                    "--arrival-rate {rate} cannot bring {} buyers within 30 days; ask for at least {least:.6} buyers per second",
+                    "--arrival-rate {} cannot bring {} buyers within 30 days; ask for at least {least:.6} buyers per second",
+                    shown_rate(rate),
                     self.buyers
                 )));
             }
@@ -371,5 +373,14 @@ impl Run {
         // One more round of the collector, for the last expiries.
         std::thread::sleep(collect::POLL * 2);
         Ok(())
+    }
+}
+
+/// A rate as a person would write it: `1e-300`, not three hundred zeros.
+fn shown_rate(rate: f64) -> String {
+    if rate != 0.0 && (rate.abs() < 1e-3 || rate.abs() >= 1e9) {
+        format!("{rate:e}")
+    } else {
+        format!("{rate}")
     }
 }
