@@ -10,7 +10,10 @@ use crate::error::{Error, Result};
 /// The schema the binary embeds (top-level `schema.sql`).
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL];
+/// Step 2: the HTTP server's shared token secret and idempotency records.
+const HTTP_SQL: &str = include_str!("migrations/http.sql");
+
+const MIGRATIONS: &[&str] = &[SCHEMA_SQL, HTTP_SQL];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -1,0 +1,233 @@
+//! Live state for `GET /api/events` and the metrics, fed by one collector thread.
+//!
+//! The collector drains the engine's events (a std thread: the engine's channel is
+//! blocking), folds them into the server's one [`Metrics`] aggregate, forwards hold and
+//! order events, and re-reads the stock at most every [`STOCK_EVERY`] while anything
+//! changed (and every second anyway, for changes another process makes to the file).
+//!
+//! Every SSE client reads the latest stock from a `watch` (one value, overwritten) and
+//! the hold/order feed from a bounded `broadcast`: a client that falls behind loses
+//! feed events, is sent the latest stock instead, and never costs the server a backlog.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use parking_lot::Mutex;
+use serde_json::json;
+use tokio::sync::{broadcast, watch};
+
+use super::views::ProductView;
+use crate::engine::{Engine, EngineEvent, ReturnReason};
+use crate::metrics::{Metrics, Sample};
+
+/// The most often the stock is re-read while the sale moves.
+pub const STOCK_EVERY: Duration = Duration::from_millis(100);
+
+/// Hold and order events a client may fall behind by before it skips to the stock.
+const FEED_CAPACITY: usize = 256;
+
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub id: u64,
+    pub event: &'static str,
+    pub data: String,
+}
+
+pub struct Live {
+    stock: watch::Sender<Frame>,
+    feed: broadcast::Sender<Frame>,
+    next_id: AtomicU64,
+}
+
+impl Live {
+    pub fn new() -> Self {
+        let (stock, _) = watch::channel(Frame {
+            id: 0,
+            event: "stock",
+            data: "[]".into(),
+        });
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        Live {
+            stock,
+            feed,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn frame(&self, event: &'static str, data: String) -> Frame {
+        Frame {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            event,
+            data,
+        }
+    }
+
+    fn publish_stock(&self, products: &[ProductView]) {
+        let data = serde_json::to_string(products).unwrap_or_else(|_| "[]".into());
+        if self.stock.borrow().data == data {
+            return;
+        }
+        let frame = self.frame("stock", data);
+        self.stock.send_replace(frame);
+    }
+
+    fn publish(&self, event: &'static str, data: serde_json::Value) {
+        // No receiver is fine: nobody is watching.
+        let _ = self.feed.send(self.frame(event, data.to_string()));
+    }
+}
+
+/// Runs the collector until `stop` is set.
+pub fn spawn_collector(
+    engine: Engine,
+    live: Arc<Live>,
+    metrics: Arc<Mutex<Metrics>>,
+    started: Instant,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let events = engine.subscribe();
+    std::thread::Builder::new()
+        .name("serve-events".into())
+        .spawn(move || {
+            let mut last_read: Option<Instant> = None;
+            let mut dirty = true;
+            while !stop.load(Ordering::Relaxed) {
+                match events.recv_timeout(STOCK_EVERY) {
+                    Ok(event) => {
+                        dirty = true;
+                        fold(&engine, &live, &metrics, started, event);
+                        while let Ok(event) = events.try_recv() {
+                            fold(&engine, &live, &metrics, started, event);
+                        }
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                }
+                let since = last_read.map_or(Duration::MAX, |t| t.elapsed());
+                if (dirty && since >= STOCK_EVERY) || since >= Duration::from_secs(1) {
+                    if let Ok(products) = super::products(&engine) {
+                        live.publish_stock(&products);
+                    }
+                    last_read = Some(Instant::now());
+                    dirty = false;
+                }
+            }
+        })
+}
+
+fn at_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn sku_of(engine: &Engine, id: crate::ids::ProductId) -> String {
+    engine
+        .products()
+        .iter()
+        .find(|p| p.id == id)
+        .map(|p| p.sku.clone())
+        .unwrap_or_default()
+}
+
+/// One engine event into the metrics and, for holds and orders, the feed. Buyers and
+/// hold ids stay out of the feed: everyone can read it.
+fn fold(
+    engine: &Engine,
+    live: &Live,
+    metrics: &Mutex<Metrics>,
+    started: Instant,
+    event: EngineEvent,
+) {
+    let at = at_ms(started);
+    match event {
+        EngineEvent::Held(hold) => live.publish(
+            "hold",
+            json!({"sku": sku_of(engine, hold.product_id), "qty": hold.qty,
+                   "status": "active", "expires_at": hold.expires_at}),
+        ),
+        EngineEvent::Paid(order) => {
+            metrics.lock().record(Sample::Paid { at });
+            live.publish(
+                "order",
+                json!({"sku": sku_of(engine, order.product_id), "qty": order.qty,
+                       "paid_at": order.paid_at}),
+            );
+        }
+        EngineEvent::Returned { reason, holds } => {
+            let mut m = metrics.lock();
+            for h in &holds {
+                m.record(match reason {
+                    ReturnReason::Expired => Sample::Expired {
+                        at,
+                        qty: h.qty,
+                        lag_ms: u64::try_from(h.closed_at - h.expires_at).unwrap_or(0),
+                    },
+                    ReturnReason::Released => Sample::Released { at, qty: h.qty },
+                });
+            }
+            drop(m);
+            let status = match reason {
+                ReturnReason::Expired => "expired",
+                ReturnReason::Released => "released",
+            };
+            for h in holds {
+                live.publish(
+                    "hold",
+                    json!({"sku": sku_of(engine, h.product_id), "qty": h.qty, "status": status}),
+                );
+            }
+        }
+        EngineEvent::Refunded { .. } => metrics.lock().record(Sample::Refunded { at }),
+        EngineEvent::StockChanged => {}
+    }
+}
+
+fn to_event(frame: &Frame) -> Event {
+    Event::default()
+        .id(frame.id.to_string())
+        .event(frame.event)
+        .data(&frame.data)
+}
+
+/// The SSE stream of one client: the current stock first, then changes, until the
+/// server shuts down (so a graceful drain is not held open by watchers).
+pub fn stream(
+    live: &Live,
+    shutdown: watch::Receiver<bool>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let mut stock = live.stock.subscribe();
+    stock.mark_changed();
+    let feed = live.feed.subscribe();
+    let state = (stock, feed, shutdown);
+    let events = futures_util::stream::unfold(state, |mut s| async move {
+        let (stock, feed, shutdown) = &mut s;
+        loop {
+            if *shutdown.borrow() {
+                return None;
+            }
+            tokio::select! {
+                biased;
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+                changed = stock.changed() => {
+                    changed.ok()?;
+                    let event = to_event(&stock.borrow_and_update());
+                    return Some((Ok(event), s));
+                }
+                frame = feed.recv() => match frame {
+                    Ok(frame) => return Some((Ok(to_event(&frame)), s)),
+                    // Fell behind: skip the backlog, send the latest stock next.
+                    Err(broadcast::error::RecvError::Lagged(_)) => stock.mark_changed(),
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
