@@ -162,6 +162,14 @@ pub async fn run(
         let _ = tokio::task::spawn_blocking(move || idempotency::purge(&engine)).await;
     }
     let live = Arc::new(events::Live::new());
+    {
+        // The first SSE client gets the real stock, not an empty list.
+        let engine = engine.clone();
+        let first = tokio::task::spawn_blocking(move || products(&engine))
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
+        live.publish_stock(&first);
+    }
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));

@@ -66,7 +66,7 @@ impl Live {
         }
     }
 
-    fn publish_stock(&self, products: &[ProductView]) {
+    pub fn publish_stock(&self, products: &[ProductView]) {
         let data = serde_json::to_string(products).unwrap_or_else(|_| "[]".into());
         if self.stock.borrow().data == data {
             return;
@@ -215,17 +215,19 @@ pub fn stream(
                         return None;
                     }
                 }
-                changed = stock.changed() => {
-                    changed.ok()?;
-                    let event = to_event(&stock.borrow_and_update());
-                    return Some((Ok(event), s));
-                }
+                // The feed before the stock: a hold is published before the stock
+                // read that counts it, so ids arrive in order.
                 frame = feed.recv() => match frame {
                     Ok(frame) => return Some((Ok(to_event(&frame)), s)),
                     // Fell behind: skip the backlog, send the latest stock next.
                     Err(broadcast::error::RecvError::Lagged(_)) => stock.mark_changed(),
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
+                changed = stock.changed() => {
+                    changed.ok()?;
+                    let event = to_event(&stock.borrow_and_update());
+                    return Some((Ok(event), s));
+                }
             }
         }
     });
