@@ -1,0 +1,124 @@
+//! The real `flashsale serve` binary: a port from its first line, requests answered and
+//! logged to its file (never the terminal), and SIGTERM drains: the open event stream
+//! ends, the process exits 0, and `flashsale audit` finds the books balanced.
+
+mod http_support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use http_support::Client;
+
+#[test]
+fn sigterm_drains_and_exits_zero_with_balanced_books() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("serve.db");
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flashsale"))
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log"])
+        .arg(&log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    let c = Client::new(&format!("http://{addr}"));
+
+    // A watcher holds an event stream open across the shutdown.
+    let base = c.base.clone();
+    let watcher = std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let response = agent.get(format!("{base}/api/events")).call().unwrap();
+        let mut all = String::new();
+        // Ends when the server ends the stream; a timeout would be an error here.
+        response
+            .into_body()
+            .into_reader()
+            .read_to_string(&mut all)
+            .map(|_| all)
+    });
+
+    let buyers: Vec<_> = (0..20).map(|i| c.buyer(&format!("b{i}"))).collect();
+    for token in &buyers {
+        assert_eq!(c.add_to_cart(token, "PHONE-X1", 1).status, 201);
+    }
+    let pay = c.as_buyer(
+        &buyers[0],
+        "POST",
+        &format!("{}/pay", {
+            let again = c.add_to_cart(&buyers[0], "BUDS-2", 1);
+            again.location.unwrap()
+        }),
+        None,
+    );
+    assert_eq!(pay.status, 201);
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(
+        stderr.is_empty(),
+        "nothing but the address goes to the terminal: {stderr}"
+    );
+    let stream = watcher
+        .join()
+        .unwrap()
+        .expect("the event stream ended cleanly");
+    assert!(stream.contains("event: stock"), "{stream}");
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let requests = logged
+        .lines()
+        .filter(|l| l.contains("finished processing request"))
+        .count();
+    // 20 buyers + 20 holds + 1 hold + 1 payment + the event stream.
+    assert_eq!(requests, 43, "one line per request:\n{logged}");
+
+    let audit = Command::new(env!("CARGO_BIN_EXE_flashsale"))
+        .arg("--db")
+        .arg(&db)
+        .arg("audit")
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
+}
