@@ -192,6 +192,10 @@ pub struct SwarmArgs {
     /// Exit 1 if any unit was oversold.
     #[arg(long)]
     pub fail_on_oversell: bool,
+    /// Send the bots over HTTP to a flashsale server (http://HOST:PORT) instead of
+    /// running the sale in this process; `--threads` is then the connection count.
+    #[arg(long, conflicts_with_all = ["stock", "retry", "wait_expiry"])]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -7,6 +7,7 @@
 //! oversold, undersold — come from the database afterwards, never from these counters.
 
 mod behaviour;
+pub mod http;
 mod report;
 
 use std::sync::Arc;

@@ -1,14 +1,18 @@
 //! The real `flashsale serve` binary: a port from its first line, requests answered and
 //! logged to its file (never the terminal), and SIGTERM drains: the open event stream
-//! ends, the process exits 0, and `flashsale audit` finds the books balanced.
+//! ends, the process exits 0, and `flashsale audit` finds the books balanced. And
+//! `flashsale swarm --target` against a server.
 
+mod common;
 mod http_support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http_support::Client;
+use flashsale::serve::ServeConfig;
+use flashsale::{Clock, Strategy};
+use http_support::{Client, Server};
 
 #[test]
 fn sigterm_drains_and_exits_zero_with_balanced_books() {
@@ -121,4 +125,54 @@ fn sigterm_drains_and_exits_zero_with_balanced_books() {
         "{}",
         String::from_utf8_lossy(&audit.stdout)
     );
+}
+
+#[test]
+fn swarm_target_sends_the_bots_over_http_and_reports_from_the_server() {
+    let db = common::db_with("RACE", 50, 1);
+    let engine = common::engine(&db.path, Strategy::Queue, Clock::manual(common::START));
+    let srv = Server::start(engine, ServeConfig::default());
+    let out = Command::new(env!("CARGO_BIN_EXE_flashsale"))
+        .current_dir(db.dir.path())
+        .args([
+            "swarm",
+            "--target",
+            &srv.base,
+            "--buyers",
+            "200",
+            "--threads",
+            "32",
+        ])
+        .args(["--pay", "4", "--cancel", "1", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sku"], "RACE", "the target's first product");
+    assert_eq!(report["strategy"], "queue over HTTP");
+    assert_eq!(report["attempts"], 200);
+    assert_eq!(report["oversold"], 0);
+    assert_eq!(report["undersold"], 0);
+    let sold = report["sold"].as_i64().unwrap();
+    let released = report["released"].as_i64().unwrap();
+    assert!(sold > 0 && released > 0, "{report}");
+    // Cancelled units went back on sale and later buyers took them.
+    assert_eq!(
+        report["holds_taken"].as_i64().unwrap(),
+        50 + released,
+        "{report}"
+    );
+    assert_eq!(
+        report["rejected_sold_out"].as_i64().unwrap(),
+        200 - 50 - released
+    );
+    drop(srv);
+    let (available, active, paid, orders) = common::books(&db.path, "RACE");
+    assert_eq!((available, active, paid, orders), (0, 0, sold, sold));
+    assert_eq!(sold, 50);
+    common::audit_ok(&db.path);
 }

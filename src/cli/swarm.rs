@@ -28,6 +28,16 @@ pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
         pay_fail: args.pay_fail,
     };
     behaviour.validate().map_err(Error::Usage)?;
+    if let Some(target) = &args.target {
+        // Over HTTP: the target's sale, its first product unless --sku says.
+        let sku = match &args.sku {
+            Some(sku) => sku.clone(),
+            None => swarm::http::first_sku(target)?,
+        };
+        let report = swarm::http::run(target, &swarm_config(args, behaviour, &sku))?;
+        print(&report, args.json)?;
+        return Ok(exit_code(args, &report));
+    }
     let config = EngineConfig {
         strategy: args.strategy,
         clock: Clock::real().with_warp(args.warp),
@@ -44,7 +54,13 @@ pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
             .map(|p| p.sku.clone())
             .ok_or_else(|| Error::Usage("the sale has no products".into()))?,
     };
-    let mut swarm = SwarmConfig::new(&sku, args.buyers);
+    let report = run_with_progress(&engine, &swarm_config(args, behaviour, &sku))?;
+    print(&report, args.json)?;
+    Ok(exit_code(args, &report))
+}
+
+fn swarm_config(args: &SwarmArgs, behaviour: Behaviour, sku: &str) -> SwarmConfig {
+    let mut swarm = SwarmConfig::new(sku, args.buyers);
     swarm.stock = args.stock;
     swarm.threads = args.threads;
     swarm.qty = args.qty;
@@ -53,13 +69,15 @@ pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
     swarm.retry = args.retry;
     swarm.wait_expiry = args.wait_expiry;
     swarm.seed = args.seed;
-    let report = run_with_progress(&engine, &swarm)?;
-    print(&report, args.json)?;
-    Ok(if args.fail_on_oversell && report.oversold > 0 {
+    swarm
+}
+
+fn exit_code(args: &SwarmArgs, report: &SwarmReport) -> ExitCode {
+    if args.fail_on_oversell && report.oversold > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 fn print(report: &SwarmReport, json: bool) -> Result<()> {

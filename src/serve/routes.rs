@@ -168,7 +168,12 @@ async fn not_found() -> Problem {
 
 async fn healthz(State(state): State<AppState>) -> Result<Json, Problem> {
     state.blocking(|e| e.stock().map(|_| ())).await?;
-    Ok(Json(StatusCode::OK, json!({"status": "ok"})))
+    let strategy = state.engine.strategy();
+    Ok(Json(
+        StatusCode::OK,
+        json!({"status": "ok", "strategy": strategy.name(), "safe": strategy.is_safe(),
+               "synchronous": state.engine.store().synchronous().label()}),
+    ))
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
