@@ -16,6 +16,7 @@
 
 pub(crate) mod arrival;
 mod events;
+mod lookup;
 mod queue;
 mod reader;
 mod reply;
@@ -34,15 +35,14 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::gate::Gate;
-use crate::hold::{
-    self, Checkout, ExtendRules, Hold, HoldKind, Order, ProductInfo, Returned, Stock,
-};
+use crate::hold::{self, ExtendRules, Hold, HoldKind, Order, ProductInfo, Returned, Stock};
 use crate::ids::{HoldId, ProductId};
 use crate::sale::{self, SaleRules};
 use crate::store::Store;
 use crate::strategy::Strategy;
 
 pub use events::{EngineEvent, ReturnReason};
+pub use lookup::Paid;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -98,21 +98,6 @@ pub struct CounterSnapshot {
     pub refunds: u64,
     pub rollbacks: u64,
     pub commits: u64,
-}
-
-/// What a payment did: a new order, or the one an earlier payment of the hold made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Paid {
-    New(Order),
-    Again(Order),
-}
-
-impl Paid {
-    pub fn into_order(self) -> Order {
-        match self {
-            Paid::New(order) | Paid::Again(order) => order,
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -372,31 +357,6 @@ impl Engine {
 
     pub fn checkout_id(&self, id: HoldId, buyer: &str) -> Result<Order> {
         self.pay(id, buyer).map(Paid::into_order)
-    }
-
-    /// As [`Engine::checkout_id`], telling a new order from a retried payment's old one
-    /// (the HTTP API answers 201 for the first and 200 for a repeat).
-    pub fn pay(&self, id: HoldId, buyer: &str) -> Result<Paid> {
-        let now = self.inner.clock.now();
-        match self.write(|tx| hold::checkout(tx, id, buyer, now))? {
-            Checkout::Paid(order) => {
-                self.inner
-                    .events
-                    .publish(|| EngineEvent::Paid(order.clone()));
-                Ok(Paid::New(order))
-            }
-            Checkout::AlreadyPaid(order) => Ok(Paid::Again(order)),
-            Checkout::Expired(returned) => {
-                self.inner.returned(vec![returned], ReturnReason::Expired);
-                Err(Error::HoldExpired { id })
-            }
-        }
-    }
-
-    /// One buyer's hold, read on a pooled connection (no transaction: one `SELECT`).
-    pub fn hold(&self, id: HoldId, buyer: &str) -> Result<hold::HoldState> {
-        let conn = self.inner.store.conn()?;
-        hold::hold_state(&conn, id, buyer)
     }
 
     fn pay_first(&self, cart: &Hold) -> Result<Order> {

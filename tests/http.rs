@@ -84,6 +84,11 @@ fn every_status_in_the_table() {
     assert_eq!(c.send("GET", "/api/products", &[], None).status, 200);
     let missing = c.send("GET", "/no/such/route", &[], None);
     assert_eq!((missing.status, missing.code()), (404, "not_found"));
+    let wrong = c.send("PUT", "/api/products", &[], Some("{}"));
+    assert_eq!(
+        (wrong.status, wrong.content_type.as_str()),
+        (405, "application/problem+json")
+    );
 
     // 201 with Location, then the per-buyer limit.
     let held = c.add_to_cart(&ann, "ITEM", 1);

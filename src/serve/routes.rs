@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use super::auth::{self, Buyer};
@@ -44,7 +45,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/holds/{id}/extend", post(extend))
         .route("/api/holds/{id}/pay", post(pay))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // A bug in a handler answers 500 and leaves the server and other requests be;
+        // an engine change is one transaction, so nothing is left half-done.
+        .layer(CatchPanicLayer::custom(|_| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unavailable",
+                "The server hit an internal bug on this request; nothing half-done was kept",
+            )
+            .into_response()
+        }))
         .layer(trace)
         .with_state(state)
 }
@@ -160,6 +172,14 @@ async fn idempotent(
 
 async fn storefront() -> Html<&'static str> {
     Html(STOREFRONT)
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "bad_request",
+        "This route does not take that method; see the API table in the README",
+    )
 }
 
 async fn not_found() -> Problem {
