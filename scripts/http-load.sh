@@ -25,7 +25,10 @@ cat > "$dir/sale.json" <<JSON
 JSON
 results="$dir/results.txt"
 for round in $(seq "$rounds"); do
-  inproc=$("$bin" bench --strategy queue --json --expiry-holds 0 --gate-probe 0s --dir "$dir" |
+  # In process with as many buyer threads as HTTP has connections: the same concurrency,
+  # so the same group-commit batches at synchronous=full (the bench's own default of
+  # 1,000 threads makes batches up to 8x larger).
+  inproc=$("$bin" bench --strategy queue --threads "$conns" --json --expiry-holds 0 --gate-probe 0s --dir "$dir" |
     python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["rows"] if x["strategy"]=="queue"][0]; print(round(r["holds_per_sec"]))')
   rm -f "$dir"/load.db*
   "$bin" --db "$dir/load.db" init --sale "$dir/sale.json" >/dev/null
