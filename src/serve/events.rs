@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt as _};
 use parking_lot::Mutex;
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
@@ -198,11 +198,17 @@ pub fn stream(
     live: &Live,
     shutdown: watch::Receiver<bool>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let events = frames(live, shutdown).map(|frame| Ok(to_event(&frame)));
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// The frames one client is sent, as they are ready for it.
+fn frames(live: &Live, shutdown: watch::Receiver<bool>) -> impl Stream<Item = Frame> + use<> {
     let mut stock = live.stock.subscribe();
     stock.mark_changed();
     let feed = live.feed.subscribe();
     let state = (stock, feed, shutdown);
-    let events = futures_util::stream::unfold(state, |mut s| async move {
+    futures_util::stream::unfold(state, |mut s| async move {
         let (stock, feed, shutdown) = &mut s;
         loop {
             if *shutdown.borrow() {
@@ -218,18 +224,75 @@ pub fn stream(
                 // The feed before the stock: a hold is published before the stock
                 // read that counts it, so ids arrive in order.
                 frame = feed.recv() => match frame {
-                    Ok(frame) => return Some((Ok(to_event(&frame)), s)),
-                    // Fell behind: skip the backlog, send the latest stock next.
-                    Err(broadcast::error::RecvError::Lagged(_)) => stock.mark_changed(),
+                    Ok(frame) => return Some((frame, s)),
+                    // Fell behind: drop the whole backlog (a new receiver starts at
+                    // the tail) and send the latest stock next.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        *feed = feed.resubscribe();
+                        stock.mark_changed();
+                    }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
                 changed = stock.changed() => {
                     changed.ok()?;
-                    let event = to_event(&stock.borrow_and_update());
-                    return Some((Ok(event), s));
+                    let frame = stock.borrow_and_update().clone();
+                    return Some((frame, s));
                 }
             }
         }
-    });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_that_falls_behind_gets_the_latest_stock_not_the_backlog() {
+        let live = Live::new();
+        live.publish_stock(&[]);
+        let (_stop, shutdown) = watch::channel(false);
+        let mut frames = Box::pin(frames(&live, shutdown));
+        // The client reads nothing while 10,000 holds and a stock change go by.
+        for i in 0..10_000 {
+            live.publish("hold", json!({"n": i}));
+        }
+        let latest = vec![ProductView {
+            sku: "A".into(),
+            name: "a".into(),
+            price_cents: 1,
+            stock_total: 1,
+            available: 0,
+            held: 1,
+            sold: 0,
+        }];
+        live.publish_stock(&latest);
+        let first = frames.next().await.unwrap();
+        assert_eq!(first.event, "stock", "the backlog was skipped");
+        assert!(
+            first.data.contains("\"available\":0"),
+            "the latest stock: {}",
+            first.data
+        );
+        // Only what comes after is sent: a new hold, nothing of the 10,000.
+        live.publish("hold", json!({"n": "new"}));
+        let next = frames.next().await.unwrap();
+        assert_eq!(
+            (next.event, next.data.as_str()),
+            ("hold", "{\"n\":\"new\"}")
+        );
+        assert!(next.id > first.id);
+    }
+
+    #[tokio::test]
+    async fn the_stream_ends_at_shutdown() {
+        let live = Live::new();
+        let (stop, shutdown) = watch::channel(false);
+        let mut frames = Box::pin(frames(&live, shutdown));
+        assert_eq!(frames.next().await.unwrap().event, "stock");
+        stop.send(true).unwrap();
+        assert!(frames.next().await.is_none());
+    }
 }
