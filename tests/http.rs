@@ -389,3 +389,29 @@ fn an_unpaid_hold_comes_back_within_a_second_and_metrics_show_the_lag() {
     drop(srv);
     common::audit_ok(&db.path);
 }
+
+#[test]
+fn two_servers_on_one_file_share_tokens_and_idempotency_keys() {
+    let db = common::db_with("ITEM", 10, 2);
+    let clock = Clock::manual(common::START);
+    let a = server(&db, Strategy::Immediate, clock.clone());
+    let b = server(&db, Strategy::Immediate, clock);
+    let (ca, cb) = (a.client(), b.client());
+    let token = ca.buyer("ann");
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("idempotency-key", "phone-retry"),
+    ];
+    let body = "{\"sku\":\"ITEM\",\"qty\":1}";
+    let first = ca.send("POST", "/api/holds", &headers, Some(body));
+    assert_eq!(first.status, 201, "{}", first.text);
+    // The phone's retry lands on the other server: the same hold, not a second one.
+    let retry = cb.send("POST", "/api/holds", &headers, Some(body));
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_eq!(retry.json, first.json);
+    let path = first.location.unwrap();
+    assert_eq!(cb.as_buyer(&token, "GET", &path, None).status, 200);
+    drop((a, b));
+    assert_eq!(common::books(&db.path, "ITEM"), (9, 1, 0, 0));
+}

@@ -72,6 +72,27 @@ fn sigterm_drains_and_exits_zero_with_balanced_books() {
     );
     assert_eq!(pay.status, 201);
 
+    // Buyers keep adding to cart while the signal arrives: every 201 they were given
+    // must be a committed hold, and nothing else may be.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, stop) = (c.clone(), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut won = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let Some(token) = try_buyer(&c) else { break };
+                    match try_add(&c, &token) {
+                        Some(201) => won += 1,
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -88,6 +109,9 @@ fn sigterm_drains_and_exits_zero_with_balanced_books() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let won: i64 = load.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(won > 0, "the load got some holds before the signal");
     let mut stderr = String::new();
     child
         .stderr
@@ -106,13 +130,31 @@ fn sigterm_drains_and_exits_zero_with_balanced_books() {
         .expect("the event stream ended cleanly");
     assert!(stream.contains("event: stock"), "{stream}");
 
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let load_holds: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM holds h JOIN products p ON p.id = h.product_id
+             WHERE p.sku = 'BUDS-2' AND h.buyer LIKE 'web-load%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        load_holds, won,
+        "every 201 is a committed hold, and only those"
+    );
+
     let logged = std::fs::read_to_string(&log).unwrap();
-    let requests = logged
-        .lines()
-        .filter(|l| l.contains("finished processing request"))
-        .count();
-    // 20 buyers + 20 holds + 1 hold + 1 payment + the event stream.
-    assert_eq!(requests, 43, "one line per request:\n{logged}");
+    let answered = |path: &str| {
+        logged
+            .lines()
+            .filter(|l| l.contains("finished processing request") && l.contains(path))
+            .count()
+    };
+    // One line per request: the first 20 buyers' holds and one more, a payment.
+    assert!(answered("uri=/api/holds ") >= 21 + usize::try_from(won).unwrap());
+    assert_eq!(answered("/pay "), 1, "{logged}");
+    assert_eq!(answered("uri=/api/events "), 1, "{logged}");
 
     let audit = Command::new(env!("CARGO_BIN_EXE_flashsale"))
         .arg("--db")
@@ -125,6 +167,34 @@ fn sigterm_drains_and_exits_zero_with_balanced_books() {
         "{}",
         String::from_utf8_lossy(&audit.stdout)
     );
+}
+
+/// A new buyer for the load, or None once the server has stopped answering.
+fn try_buyer(c: &Client) -> Option<String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(format!("{}/api/buyers", c.base))
+        .send("{\"name\":\"load\"}")
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()?;
+    v["token"].as_str().map(str::to_owned)
+}
+
+/// One add-to-cart's status, or None if the server did not answer it.
+fn try_add(c: &Client, token: &str) -> Option<u16> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent
+        .post(format!("{}/api/holds", c.base))
+        .header("authorization", &format!("Bearer {token}"))
+        .send("{\"sku\":\"BUDS-2\",\"qty\":1}")
+        .ok()?;
+    Some(r.status().as_u16())
 }
 
 #[test]
