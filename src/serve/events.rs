@@ -2,8 +2,9 @@
 //!
 //! The collector drains the engine's events (a std thread: the engine's channel is
 //! blocking), folds them into the server's one [`Metrics`] aggregate, forwards hold and
-//! order events, and re-reads the stock at most every [`STOCK_EVERY`] while anything
-//! changed (and every second anyway, for changes another process makes to the file).
+//! order events, and, while a client watches, re-reads the stock at most every
+//! [`STOCK_EVERY`] while anything changed (and every second anyway, for changes another
+//! process makes to the file).
 //!
 //! Every SSE client reads the latest stock from a `watch` (one value, overwritten) and
 //! the hold/order feed from a bounded `broadcast`: a client that falls behind loses
@@ -75,9 +76,13 @@ impl Live {
         self.stock.send_replace(frame);
     }
 
-    fn publish(&self, event: &'static str, data: serde_json::Value) {
-        // No receiver is fine: nobody is watching.
-        let _ = self.feed.send(self.frame(event, data.to_string()));
+    /// Builds and sends a feed event, only when some client is watching (the sale
+    /// runs at thousands of holds a second, mostly with nobody on the feed).
+    fn publish(&self, event: &'static str, data: impl FnOnce() -> serde_json::Value) {
+        if self.feed.receiver_count() == 0 {
+            return;
+        }
+        let _ = self.feed.send(self.frame(event, data().to_string()));
     }
 }
 
@@ -93,22 +98,29 @@ pub fn spawn_collector(
     std::thread::Builder::new()
         .name("serve-events".into())
         .spawn(move || {
+            let mut skus = Skus {
+                engine: engine.clone(),
+                known: std::collections::HashMap::new(),
+            };
             let mut last_read: Option<Instant> = None;
             let mut dirty = true;
             while !stop.load(Ordering::Relaxed) {
                 match events.recv_timeout(STOCK_EVERY) {
                     Ok(event) => {
                         dirty = true;
-                        fold(&engine, &live, &metrics, started, event);
+                        fold(&mut skus, &live, &metrics, started, event);
                         while let Ok(event) = events.try_recv() {
-                            fold(&engine, &live, &metrics, started, event);
+                            fold(&mut skus, &live, &metrics, started, event);
                         }
                     }
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
                 }
+                // The stock read sums the live holds: not worth it with nobody watching
+                // (a client that connects gets the last reading, then a fresh one).
+                let watched = live.stock.receiver_count() > 0;
                 let since = last_read.map_or(Duration::MAX, |t| t.elapsed());
-                if (dirty && since >= STOCK_EVERY) || since >= Duration::from_secs(1) {
+                if watched && ((dirty && since >= STOCK_EVERY) || since >= Duration::from_secs(1)) {
                     if let Ok(products) = super::products(&engine) {
                         live.publish_stock(&products);
                     }
@@ -123,19 +135,31 @@ fn at_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn sku_of(engine: &Engine, id: crate::ids::ProductId) -> String {
-    engine
-        .products()
-        .iter()
-        .find(|p| p.id == id)
-        .map(|p| p.sku.clone())
-        .unwrap_or_default()
+/// SKUs by product id for the feed, kept by the collector (a sale's catalogue does
+/// not change while it runs; an unknown id reloads it once).
+struct Skus {
+    engine: Engine,
+    known: std::collections::HashMap<crate::ids::ProductId, String>,
+}
+
+impl Skus {
+    fn get(&mut self, id: crate::ids::ProductId) -> String {
+        if !self.known.contains_key(&id) {
+            self.known = self
+                .engine
+                .products()
+                .iter()
+                .map(|p| (p.id, p.sku.clone()))
+                .collect();
+        }
+        self.known.get(&id).cloned().unwrap_or_default()
+    }
 }
 
 /// One engine event into the metrics and, for holds and orders, the feed. Buyers and
 /// hold ids stay out of the feed: everyone can read it.
 fn fold(
-    engine: &Engine,
+    skus: &mut Skus,
     live: &Live,
     metrics: &Mutex<Metrics>,
     started: Instant,
@@ -143,18 +167,16 @@ fn fold(
 ) {
     let at = at_ms(started);
     match event {
-        EngineEvent::Held(hold) => live.publish(
-            "hold",
-            json!({"sku": sku_of(engine, hold.product_id), "qty": hold.qty,
-                   "status": "active", "expires_at": hold.expires_at}),
-        ),
+        EngineEvent::Held(hold) => live.publish("hold", || {
+            json!({"sku": skus.get(hold.product_id), "qty": hold.qty,
+                   "status": "active", "expires_at": hold.expires_at})
+        }),
         EngineEvent::Paid(order) => {
             metrics.lock().record(Sample::Paid { at });
-            live.publish(
-                "order",
-                json!({"sku": sku_of(engine, order.product_id), "qty": order.qty,
-                       "paid_at": order.paid_at}),
-            );
+            live.publish("order", || {
+                json!({"sku": skus.get(order.product_id), "qty": order.qty,
+                       "paid_at": order.paid_at})
+            });
         }
         EngineEvent::Returned { reason, holds } => {
             let mut m = metrics.lock();
@@ -176,7 +198,7 @@ fn fold(
             for h in holds {
                 live.publish(
                     "hold",
-                    json!({"sku": sku_of(engine, h.product_id), "qty": h.qty, "status": status}),
+                    || json!({"sku": skus.get(h.product_id), "qty": h.qty, "status": status}),
                 );
             }
         }
@@ -257,7 +279,7 @@ mod tests {
         let mut frames = Box::pin(frames(&live, shutdown));
         // The client reads nothing while 10,000 holds and a stock change go by.
         for i in 0..10_000 {
-            live.publish("hold", json!({"n": i}));
+            live.publish("hold", || json!({"n": i}));
         }
         let latest = vec![ProductView {
             sku: "A".into(),
@@ -277,7 +299,7 @@ mod tests {
             first.data
         );
         // Only what comes after is sent: a new hold, nothing of the 10,000.
-        live.publish("hold", json!({"n": "new"}));
+        live.publish("hold", || json!({"n": "new"}));
         let next = frames.next().await.unwrap();
         assert_eq!(
             (next.event, next.data.as_str()),
