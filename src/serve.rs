@@ -141,6 +141,17 @@ fn products(engine: &Engine) -> Result<Vec<ProductView>> {
         .collect())
 }
 
+/// Refuses a strategy the API cannot serve: pay-first takes no hold at add-to-cart, so
+/// there would be nothing to read back, extend or pay by id.
+pub fn servable(strategy: crate::Strategy) -> Result<()> {
+    if strategy == crate::Strategy::PayFirst {
+        return Err(Error::Usage(
+            "pay-first takes no hold at add-to-cart, so the API would have nothing to pay; serve another --strategy".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Serves the sale on `listener` until `shutdown` resolves, then stops taking
 /// connections, lets in-flight requests finish (SSE streams end), and returns.
 /// The console embeds the server through this.
@@ -150,6 +161,7 @@ pub async fn run(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    servable(engine.strategy())?;
     let signer = {
         let engine = engine.clone();
         tokio::task::spawn_blocking(move || Signer::load(&engine))

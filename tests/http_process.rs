@@ -246,3 +246,30 @@ fn swarm_target_sends_the_bots_over_http_and_reports_from_the_server() {
     assert_eq!(sold, 50);
     common::audit_ok(&db.path);
 }
+
+#[test]
+fn bad_serve_usage_exits_2_with_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    for (args, says) in [
+        (
+            vec!["serve", "--strategy", "pay-first"],
+            "pay-first takes no hold",
+        ),
+        (vec!["serve", "--listen", port.as_str()], "cannot listen on"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_flashsale"))
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(says),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}

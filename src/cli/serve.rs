@@ -4,17 +4,13 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use super::{Cli, ServeArgs};
+use crate::Clock;
 use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
 use crate::serve::{self, ServeConfig};
-use crate::{Clock, Strategy};
 
 pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
-    if args.strategy == Strategy::PayFirst {
-        return Err(Error::Usage(
-            "pay-first takes no hold at add-to-cart, so the API would have nothing to pay; serve another --strategy".into(),
-        ));
-    }
+    serve::servable(args.strategy)?;
     let config = EngineConfig {
         strategy: args.strategy,
         clock: Clock::real().with_warp(args.warp),
