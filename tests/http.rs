@@ -415,3 +415,39 @@ fn two_servers_on_one_file_share_tokens_and_idempotency_keys() {
     drop((a, b));
     assert_eq!(common::books(&db.path, "ITEM"), (9, 1, 0, 0));
 }
+
+#[test]
+fn a_phone_that_drops_the_connection_gets_its_hold_on_retry_not_a_second_one() {
+    use std::io::Write;
+    let db = common::db_with("ITEM", 10, 2);
+    let srv = server(&db, Strategy::Queue, Clock::manual(common::START));
+    let c = srv.client();
+    let token = c.buyer("ann");
+    let body = "{\"sku\":\"ITEM\",\"qty\":1}";
+    let addr = srv.base.trim_start_matches("http://");
+    let mut raw = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        raw,
+        "POST /api/holds HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Idempotency-Key: flaky\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    drop(raw); // gone before the answer
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("idempotency-key", "flaky"),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let retry = loop {
+        let a = c.send("POST", "/api/holds", &headers, Some(body));
+        if a.code() != "in_progress" || std::time::Instant::now() > deadline {
+            break a;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    drop(srv);
+    assert_eq!(common::books(&db.path, "ITEM").1, 1, "one hold for one key");
+}

@@ -124,7 +124,7 @@ async fn idempotent(
     buyer: &str,
     headers: &HeaderMap,
     (method, path, body): (&Method, &str, &[u8]),
-    op: impl Future<Output = Answer>,
+    op: impl Future<Output = Answer> + Send + 'static,
 ) -> Response {
     let key = headers
         .get("idempotency-key")
@@ -139,35 +139,45 @@ async fn idempotent(
         return Problem::bad_request("An Idempotency-Key is 1 to 255 characters").into_response();
     }
     let fingerprint = idempotency::fingerprint(method.as_str(), path, body);
-    let claim = {
-        let (buyer, key) = (buyer.to_owned(), key.clone());
-        state
-            .blocking(move |e| idempotency::claim(e, &buyer, &key, &fingerprint))
-            .await
-    };
-    match claim {
-        Err(p) | Ok(Claim::Refused(p)) => return p.into_response(),
-        Ok(Claim::Replay(stored)) => return respond(stored, true),
-        Ok(Claim::Fresh) => {}
-    }
-    let answer = op.await;
-    let passing = matches!(&answer, Err(p) if p.retry_after.is_some());
-    let stored = answer.unwrap_or_else(|p| Stored {
-        status: p.status.as_u16(),
-        body: p.body().to_string(),
-        location: None,
-    });
-    let (buyer, to_store) = (buyer.to_owned(), stored.clone());
-    let _ = state
-        .blocking(move |e| {
-            if passing {
-                idempotency::abandon(e, &buyer, &key)
-            } else {
-                idempotency::finish(e, &buyer, &key, &to_store)
+    let (state, buyer) = (state.clone(), buyer.to_owned());
+    // A task of its own: when the client goes away mid-request (the flaky phone this is
+    // for), the answer is still stored for its retry, instead of a claim left pending.
+    let task = tokio::spawn(async move {
+        let claim = {
+            let (buyer, key) = (buyer.clone(), key.clone());
+            state
+                .blocking(move |e| idempotency::claim(e, &buyer, &key, &fingerprint))
+                .await
+        };
+        match claim {
+            Err(p) | Ok(Claim::Refused(p)) => return p.into_response(),
+            Ok(Claim::Replay(stored)) => return respond(stored, true),
+            Ok(Claim::Fresh) => {}
+        }
+        let stored = match op.await {
+            Ok(stored) => stored,
+            // Turned away for a passing reason: forget the claim so the retry is served.
+            Err(p) if p.retry_after.is_some() => {
+                let _ = state
+                    .blocking(move |e| idempotency::abandon(e, &buyer, &key))
+                    .await;
+                return p.into_response();
             }
-        })
-        .await;
-    respond(stored, false)
+            Err(p) => Stored {
+                status: p.status.as_u16(),
+                body: p.body().to_string(),
+                location: None,
+            },
+        };
+        let to_store = stored.clone();
+        let _ = state
+            .blocking(move |e| idempotency::finish(e, &buyer, &key, &to_store))
+            .await;
+        respond(stored, false)
+    });
+    task.await.unwrap_or_else(|_| {
+        Problem::unavailable("The server's worker failed; retry the request").into_response()
+    })
 }
 
 async fn storefront() -> Html<&'static str> {
@@ -282,12 +292,14 @@ async fn add_to_cart(
     let body = body.map_err(|r| body_problem(&r))?;
     let request: AddToCart = parse(&body)?;
     let started = Instant::now();
-    let op = async {
+    let (for_op, who) = (state.clone(), buyer.clone());
+    let op = async move {
+        let state = for_op;
         if let Err(p) = state.admit() {
             record(&state, started, Outcome::Rejected(crate::Rejection::Busy));
             return Err(p);
         }
-        let (sku, who, qty) = (request.sku.clone(), buyer.clone(), request.qty);
+        let (sku, qty) = (request.sku.clone(), request.qty);
         let result = state
             .blocking(move |e| Ok(reserve(e, &sku, &who, qty)))
             .await?;
@@ -400,8 +412,9 @@ async fn pay(
     let body = body.map_err(|r| body_problem(&r))?;
     let hold = hold_id(&id)?;
     let path = format!("/api/holds/{hold}/pay");
-    let op = async {
-        let who = buyer.clone();
+    let (for_op, who) = (state.clone(), buyer.clone());
+    let op = async move {
+        let state = for_op;
         let paid = state.blocking(move |e| e.pay(hold, &who)).await?;
         let (status, order) = match paid {
             Paid::New(order) => (StatusCode::CREATED, order),
