@@ -258,6 +258,16 @@ fn bad_serve_usage_exits_2_with_one_sentence() {
             "pay-first takes no hold",
         ),
         (vec!["serve", "--listen", port.as_str()], "cannot listen on"),
+        (
+            vec![
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log",
+                "/no/such/dir/serve.log",
+            ],
+            "cannot write the log",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_flashsale"))
             .current_dir(dir.path())

@@ -26,6 +26,17 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         std::env::temp_dir().join(format!("flashsale-serve-{name}.log"))
     });
     let log = std::path::absolute(&log).unwrap_or(log);
+    // The appender gives up with a panic on a file it cannot create: ask first.
+    if let Err(e) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    {
+        return Err(Error::Usage(format!(
+            "cannot write the log {}: {e}; pass another --log",
+            log.display()
+        )));
+    }
     let _log_guard = super::tui::start_log(&log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
