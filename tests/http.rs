@@ -282,10 +282,7 @@ fn tokens_survive_a_restart_on_the_same_database() {
 fn events_stream_the_stock_then_holds() {
     let db = common::db_with("ITEM", 10, 1);
     let srv = server(&db, Strategy::Immediate, Clock::manual(common::START));
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into();
+    let agent = http_support::agent();
     let response = agent
         .get(format!("{}/api/events", srv.base))
         .call()

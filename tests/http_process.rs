@@ -43,10 +43,7 @@ fn sigterm_drains_and_exits_zero_with_balanced_books() {
     // A watcher holds an event stream open across the shutdown.
     let base = c.base.clone();
     let watcher = std::thread::spawn(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+        let agent = http_support::agent();
         let response = agent.get(format!("{base}/api/events")).call().unwrap();
         let mut all = String::new();
         // Ends when the server ends the stream; a timeout would be an error here.
@@ -171,10 +168,7 @@ fn sigterm_drains_and_exits_zero_with_balanced_books() {
 
 /// A new buyer for the load, or None once the server has stopped answering.
 fn try_buyer(c: &Client) -> Option<String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http_support::agent();
     let mut r = agent
         .post(format!("{}/api/buyers", c.base))
         .send("{\"name\":\"load\"}")
@@ -185,10 +179,7 @@ fn try_buyer(c: &Client) -> Option<String> {
 
 /// One add-to-cart's status, or None if the server did not answer it.
 fn try_add(c: &Client, token: &str) -> Option<u16> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http_support::agent();
     let r = agent
         .post(format!("{}/api/holds", c.base))
         .header("authorization", &format!("Bearer {token}"))

@@ -84,6 +84,15 @@ impl Answer {
     }
 }
 
+/// A client that returns every status as an answer and gives up after 30 s.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
 #[derive(Clone)]
 pub struct Client {
     pub base: String,
@@ -92,14 +101,9 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Client {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
         Client {
             base: base.to_owned(),
-            agent,
+            agent: agent(),
         }
     }
 
