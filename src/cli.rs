@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod init;
 mod open;
+mod serve;
 mod swarm;
 mod sweep;
 mod tui;
@@ -61,6 +62,8 @@ pub enum Command {
     /// Return every expired hold's units now (`--watch`: keep doing it until
     /// interrupted), so a sale run by headless swarms needs no console to expire holds.
     Sweep(SweepArgs),
+    /// The sale over HTTP: the buyers' API, the storefront page at /, SSE, /metrics.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -68,6 +71,27 @@ pub struct SweepArgs {
     /// Keep sweeping as holds fall due, until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub watch: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the first line printed names it).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[arg(long, value_enum, default_value_t = crate::Strategy::Queue)]
+    pub strategy: crate::Strategy,
+    /// Shorten every sale duration by this factor (x60: a 10-minute hold lasts 10 s).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub warp: u32,
+    /// Hold TTL while serving (e.g. 10m, 30s); the sale's TTL if omitted.
+    #[arg(long, value_parser = crate::engine::parse_duration)]
+    pub hold_ttl: Option<std::time::Duration>,
+    /// Engine calls in flight past which add-to-cart answers 429 with Retry-After.
+    #[arg(long, default_value_t = crate::serve::ServeConfig::default().queue_bound)]
+    pub queue_bound: usize,
+    /// The request log (one line per request); a file in the temporary folder if omitted.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -184,6 +208,10 @@ pub struct SwarmArgs {
     /// Exit 1 if this run oversold any unit.
     #[arg(long)]
     pub fail_on_oversell: bool,
+    /// Send the bots over HTTP to a flashsale server (http://HOST:PORT) instead of
+    /// running the sale in this process; `--threads` is then the connection count.
+    #[arg(long, conflicts_with_all = ["stock", "retry", "wait_expiry"])]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -202,6 +230,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Lab(args)) => lab(cli, args),
         Some(Command::Bench(args)) => bench::run(cli, args),
         Some(Command::Sweep(args)) => sweep::run(cli, args),
+        Some(Command::Serve(args)) => serve::run(cli, args),
         None => tui::run(cli, &cli.console),
     }
 }

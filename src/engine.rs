@@ -18,6 +18,7 @@ pub(crate) mod arrival;
 mod carts;
 mod catalog;
 mod events;
+mod lookup;
 mod queue;
 mod reader;
 mod reply;
@@ -36,15 +37,14 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::gate::Gate;
-use crate::hold::{
-    self, Checkout, ExtendRules, Hold, HoldKind, Order, ProductInfo, Returned, Stock,
-};
+use crate::hold::{self, ExtendRules, Hold, HoldKind, Order, ProductInfo, Returned, Stock};
 use crate::ids::{HoldId, ProductId};
 use crate::sale::{self, SaleRules};
 use crate::store::Store;
 use crate::strategy::Strategy;
 
 pub use events::{EngineEvent, ReturnReason};
+pub use lookup::Paid;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -297,20 +297,7 @@ impl Engine {
     }
 
     pub fn checkout_id(&self, id: HoldId, buyer: &str) -> Result<Order> {
-        let now = self.inner.clock.now();
-        match self.write(|tx| hold::checkout(tx, id, buyer, now))? {
-            Checkout::Paid(order) => {
-                self.inner
-                    .events
-                    .publish(|| EngineEvent::Paid(order.clone()));
-                Ok(order)
-            }
-            Checkout::AlreadyPaid(order) => Ok(order),
-            Checkout::Expired(returned) => {
-                self.inner.returned(vec![returned], ReturnReason::Expired);
-                Err(Error::HoldExpired { id })
-            }
-        }
+        self.pay(id, buyer).map(Paid::into_order)
     }
 
     /// Cancels a hold: its units go back on sale at once.

@@ -6,6 +6,7 @@
 //! transactions; each caller says why its transaction is `IMMEDIATE`.
 
 mod expiry;
+mod state;
 mod stock;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::ids::{HoldId, OrderId, ProductId};
 
 pub use expiry::{LAZY_EXPIRY_MAX, expire_due, expire_product, give_back, next_deadline};
+pub use state::{HoldState, hold_state};
 pub use stock::{MAX_STOCK, Stock, restock, stock};
 
 /// The facts about a product that never change during a sale, cached by the engine.

@@ -19,6 +19,7 @@
 //! - [`strategy`], [`gate`], [`clock`], [`ids`], [`error`]: the vocabulary.
 //! - [`audit`]: every invariant checked from the database alone.
 //! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
+//! - [`serve`]: the sale over HTTP (axum): the API, the storefront page, SSE, `/metrics`.
 //! - [`swarm`]: the bot buyers (real threads) and their report.
 //! - [`bench`](mod@bench): every strategy on one workload beside the single-connection `limit` row.
 //! - [`lab`]: the locking lab — scenarios stepped on real SQLite connections.
@@ -40,6 +41,7 @@ pub mod lab;
 pub mod metrics;
 pub mod monitor;
 pub mod sale;
+pub mod serve;
 pub mod store;
 pub mod strategy;
 pub mod swarm;

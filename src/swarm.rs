@@ -9,6 +9,7 @@
 mod behaviour;
 mod buyer;
 mod collect;
+pub mod http;
 mod report;
 
 use std::sync::Arc;

@@ -66,8 +66,18 @@ fn checked(args: &SwarmArgs) -> Result<(SwarmConfig, EngineConfig)> {
 
 pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
     let (mut swarm, config) = checked(args)?;
+    if let Some(target) = &args.target {
+        // Over HTTP: the target's sale, its first product unless --sku says.
+        swarm.sku = match &args.sku {
+            Some(sku) => sku.clone(),
+            None => swarm::http::first_sku(target)?,
+        };
+        let report = swarm::http::run(target, &swarm)?;
+        print(&report, args.json)?;
+        return Ok(exit_code(args, &report));
+    }
     let engine = super::open_engine(&cli.db, cli.synchronous, config)?;
-    let sku = match &args.sku {
+    swarm.sku = match &args.sku {
         Some(s) => s.clone(),
         None => engine
             .products()
@@ -75,14 +85,18 @@ pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
             .map(|p| p.sku.clone())
             .ok_or_else(|| Error::Usage("the sale has no products".into()))?,
     };
-    swarm.sku = sku;
     let report = run_with_progress(&engine, &swarm)?;
     print(&report, args.json)?;
-    Ok(if args.fail_on_oversell && report.oversold > 0 {
+    Ok(exit_code(args, &report))
+}
+
+/// 1 when `--fail-on-oversell` and this run oversold, as a load tool's threshold would.
+fn exit_code(args: &SwarmArgs, report: &SwarmReport) -> ExitCode {
+    if args.fail_on_oversell && report.oversold > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 fn print(report: &SwarmReport, json: bool) -> Result<()> {

@@ -117,7 +117,7 @@ fn default_log(db: &Path) -> PathBuf {
 
 /// Logs to a file through a background writer; `FLASHSALE_LOG` sets the level
 /// (error, warn, info, debug, trace; info by default).
-fn start_log(path: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+pub(super) fn start_log(path: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty())?;
     let file = path.file_name()?;
     let appender = tracing_appender::rolling::never(dir, file);

@@ -13,7 +13,10 @@ pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 /// Step 2: `holds.short`, the units a closed hold could not give back to a full stock.
 const UNRETURNED_SQL: &str = include_str!("migrations/unreturned.sql");
 
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL, UNRETURNED_SQL];
+/// Step 3: the HTTP server's shared token secret and idempotency records.
+const HTTP_SQL: &str = include_str!("migrations/http.sql");
+
+const MIGRATIONS: &[&str] = &[SCHEMA_SQL, UNRETURNED_SQL, HTTP_SQL];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -56,7 +56,7 @@ pub struct Endings {
 }
 
 impl Endings {
-    fn count(&mut self, ending: Ending) {
+    pub(crate) fn count(&mut self, ending: Ending) {
         let slot = match ending {
             Ending::Paid => &mut self.paid,
             Ending::Abandoned => &mut self.abandoned,

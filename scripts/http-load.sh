@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Add-to-cart over HTTP against `flashsale serve --strategy queue` (synchronous=FULL),
+# beside the in-process queue (`flashsale bench --strategy queue`) measured in the same
+# sitting, ROUNDS times; prints each round and the medians.
+#
+#   cargo build --release && scripts/http-load.sh [ROUNDS] [SECONDS] [CONNECTIONS]
+#
+# Needs wrk (apt-get install -y wrk). Everything listens on 127.0.0.1 and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+secs=${2:-10}
+conns=${3:-128}
+bin=${FLASHSALE:-target/release/flashsale}
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
+[ -x "$bin" ] || { echo "$bin is missing: cargo build --release" >&2; exit 2; }
+dir=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+# Many units and a high per-buyer limit: every request can take a hold, none is refused.
+cat > "$dir/sale.json" <<JSON
+{"name": "Load test", "hold_ttl": "1h", "max_per_buyer": 1000000, "max_extensions": 0,
+ "max_hold": "1h", "products": [{"sku": "LOAD", "name": "Load", "price_cents": 100,
+ "stock": 50000000, "max_per_buyer": 1000000}]}
+JSON
+results="$dir/results.txt"
+for round in $(seq "$rounds"); do
+  # In process with as many buyer threads as HTTP has connections: the same concurrency,
+  # so the same group-commit batches at synchronous=full (the bench's own default of
+  # 1,000 threads makes batches up to 8x larger).
+  inproc=$("$bin" bench --strategy queue --threads "$conns" --json --expiry-holds 0 --gate-probe 0s --dir "$dir" |
+    python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["rows"] if x["strategy"]=="queue"][0]; print(round(r["holds_per_sec"]))')
+  rm -f "$dir"/load.db*
+  "$bin" --db "$dir/load.db" init --sale "$dir/sale.json" >/dev/null
+  "$bin" --db "$dir/load.db" serve --strategy queue --listen 127.0.0.1:0 --log "$dir/serve.log" >"$dir/serve.out" &
+  pid=$!
+  for _ in $(seq 100); do grep -q http:// "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
+  addr=$(grep -o 'http://[0-9.:]*' "$dir/serve.out")
+  # 2,000 buyers, each with its own signed token.
+  python3 - "$addr" "$dir/tokens.txt" <<'PY'
+import http.client, json, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port)
+with open(sys.argv[2], "w") as out:
+    for i in range(2000):
+        c.request("POST", "/api/buyers", body=json.dumps({"name": f"load{i}"}))
+        out.write(json.loads(c.getresponse().read())["token"] + "\n")
+PY
+  http=$(wrk -t2 -c"$conns" -d"${secs}s" -s scripts/http-holds.lua "$addr" -- "$dir/tokens.txt" | grep '^RESULT')
+  kill -TERM "$pid"; wait "$pid"; pid=
+  echo "round $round: in-process queue ${inproc} holds/s; HTTP $http" | tee -a "$results"
+done
+python3 - "$results" <<'PY'
+import re, statistics, sys
+rows = [l for l in open(sys.argv[1])]
+def col(name):
+    return [float(re.search(name + r"=([0-9.]+)", l).group(1)) for l in rows]
+inproc = statistics.median([float(re.search(r"queue (\d+) holds", l).group(1)) for l in rows])
+rps, p50, p99 = (statistics.median(col(n)) for n in ("rps", "p50_ms", "p99_ms"))
+errors = sum(col("non2xx")) + sum(col("socket_errors"))
+print(f"median of {len(rows)}: in-process queue {inproc:.0f} holds/s; HTTP {rps:.0f} holds/s "
+      f"({rps / inproc:.2f}x), p50 {p50:.2f} ms, p99 {p99:.2f} ms, error answers {errors:.0f}")
+PY

@@ -1,0 +1,178 @@
+//! Buyer tokens: `v1.<buyer>.<signature>`, the buyer name and an HMAC-SHA256 of it, both
+//! base64url. The key lives in the database (`server_secrets`), so every server on the
+//! same file, and the same server after a restart, accepts the tokens any of them signed.
+//! A token carries no expiry: a buyer lives as long as the sale.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rusqlite::params;
+use sha2::Sha256;
+
+use super::AppState;
+use super::problem::Problem;
+use crate::engine::Engine;
+use crate::error::Result;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The cookie browsers get the token in (the storefront page never handles it).
+pub const COOKIE: &str = "flashsale_token";
+
+const SECRET_NAME: &str = "buyer_tokens";
+
+/// The signing key, created by the first server to start on this database.
+#[derive(Clone)]
+pub struct Signer {
+    key: std::sync::Arc<[u8]>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer(..)")
+    }
+}
+
+impl Signer {
+    /// Reads the key, creating it first if this database has none. `INSERT OR IGNORE`
+    /// in one IMMEDIATE transaction: two servers starting together agree on one key.
+    pub fn load(engine: &Engine) -> Result<Signer> {
+        let fresh: [u8; 32] = rand::random();
+        let now = engine.clock().now();
+        let key: Vec<u8> = engine.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO server_secrets (name, secret, created_at) VALUES (?1, ?2, ?3)",
+                params![SECRET_NAME, &fresh[..], now],
+            )?;
+            Ok(tx.query_row(
+                "SELECT secret FROM server_secrets WHERE name = ?1",
+                [SECRET_NAME],
+                |r| r.get(0),
+            )?)
+        })?;
+        Ok(Signer { key: key.into() })
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC takes a key of any length; this cannot fail.
+        HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!())
+    }
+
+    pub fn token(&self, buyer: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(buyer.as_bytes());
+        let signature = mac.finalize().into_bytes();
+        format!(
+            "v1.{}.{}",
+            URL_SAFE_NO_PAD.encode(buyer),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
+
+    /// The buyer a token names, if this key signed it (compared in constant time).
+    pub fn verify(&self, token: &str) -> Option<String> {
+        let rest = token.strip_prefix("v1.")?;
+        let (buyer, signature) = rest.split_once('.')?;
+        let buyer = URL_SAFE_NO_PAD.decode(buyer).ok()?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let mut mac = self.mac();
+        mac.update(&buyer);
+        mac.verify_slice(&signature).ok()?;
+        String::from_utf8(buyer).ok()
+    }
+}
+
+/// The authenticated buyer of a request: from `Authorization: Bearer`, else the cookie.
+#[derive(Debug, Clone)]
+pub struct Buyer(pub String);
+
+impl FromRequestParts<AppState> for Buyer {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let token = bearer(parts).or_else(|| cookie(parts));
+        let Some(token) = token else {
+            return Err(Problem::unauthorized(
+                "This request needs a buyer token: POST /api/buyers, then send Authorization: Bearer TOKEN",
+            ));
+        };
+        state.signer.verify(token).map(Buyer).ok_or_else(|| {
+            Problem::unauthorized(
+                "The buyer token is not one this sale signed; get a new one from POST /api/buyers",
+            )
+        })
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+fn cookie(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+}
+
+/// A buyer name for a new visitor: `web-` (so the console tells web buyers from bots),
+/// the name they gave if it is short and printable, and random hex so names never clash.
+pub fn new_buyer(name: Option<&str>) -> String {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let name: String = name
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_'))
+        .take(24)
+        .collect();
+    if name.is_empty() {
+        format!("web-{}", &tag[..10])
+    } else {
+        format!("web-{name}-{}", &tag[..6])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer(key: &[u8]) -> Signer {
+        Signer { key: key.into() }
+    }
+
+    #[test]
+    fn a_token_names_its_buyer_only_under_its_key() {
+        let s = signer(&[7; 32]);
+        let t = s.token("web-ann-123456");
+        assert_eq!(s.verify(&t).as_deref(), Some("web-ann-123456"));
+        assert_eq!(signer(&[8; 32]).verify(&t), None, "another key");
+        let forged = t.replace(
+            &URL_SAFE_NO_PAD.encode("web-ann-123456"),
+            &URL_SAFE_NO_PAD.encode("web-bob-123456"),
+        );
+        assert_eq!(
+            s.verify(&forged),
+            None,
+            "another buyer under the same signature"
+        );
+        assert_eq!(s.verify("v1.garbage"), None);
+        assert_eq!(s.verify(""), None);
+    }
+
+    #[test]
+    fn buyer_names_start_with_web_and_drop_odd_characters() {
+        assert!(new_buyer(None).starts_with("web-"));
+        let named = new_buyer(Some("Ann <script>"));
+        assert!(named.starts_with("web-Annscript-"), "{named}");
+    }
+}

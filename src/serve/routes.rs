@@ -1,0 +1,437 @@
+//! The routes of DESIGN.md's table. Each handler parses, calls one engine operation on
+//! the blocking pool, and answers; every refusal is a [`Problem`].
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+
+use super::auth::{self, Buyer};
+use super::idempotency::{self, Claim, Stored};
+use super::problem::Problem;
+use super::views::{HoldView, OrderView};
+use super::{AppState, BODY_LIMIT};
+use crate::engine::Paid;
+use crate::error::Error;
+use crate::ids::HoldId;
+use crate::metrics::{Outcome, Sample};
+
+const STOREFRONT: &str = include_str!("../../assets/storefront.html");
+
+pub fn router(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+        .on_failure(());
+    Router::new()
+        .route("/", get(storefront))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/buyers", post(new_buyer))
+        .route("/api/products", get(products))
+        .route("/api/events", get(events))
+        .route("/api/holds", post(add_to_cart))
+        .route("/api/holds/{id}", get(show_hold).delete(cancel))
+        .route("/api/holds/{id}/extend", post(extend))
+        .route("/api/holds/{id}/pay", post(pay))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // A bug in a handler answers 500 and leaves the server and other requests be;
+        // an engine change is one transaction, so nothing is left half-done.
+        .layer(CatchPanicLayer::custom(|_| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unavailable",
+                "The server hit an internal bug on this request; nothing half-done was kept",
+            )
+            .into_response()
+        }))
+        .layer(trace)
+        .with_state(state)
+}
+
+/// An answer before it becomes a response: kept as it is for idempotent replays.
+type Answer = Result<Stored, Problem>;
+
+fn json_answer(status: StatusCode, body: &Value, location: Option<String>) -> Stored {
+    Stored {
+        status: status.as_u16(),
+        body: body.to_string(),
+        location,
+    }
+}
+
+fn respond(stored: Stored, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let kind = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
+    let mut response = (status, stored.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Some(location) = stored.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
+    if replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn body_problem(rejection: &BytesRejection) -> Problem {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "bad_request",
+            format!(
+                "The request body is over {} KiB; send a smaller one",
+                BODY_LIMIT / 1024
+            ),
+        )
+    } else {
+        Problem::bad_request(format!("The request body could not be read: {rejection}"))
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(body).map_err(|e| {
+        Problem::bad_request(format!("The request body is not the JSON expected: {e}"))
+    })
+}
+
+fn hold_id(text: &str) -> Result<HoldId, Problem> {
+    text.parse()
+        .map_err(|_| Problem::not_found(format!("No hold {text:?}: check the hold id")))
+}
+
+/// Runs `op` under the request's `Idempotency-Key`, if it has one: a repeat replays the
+/// first answer, another request under the same key is 422.
+async fn idempotent(
+    state: &AppState,
+    buyer: &str,
+    headers: &HeaderMap,
+    (method, path, body): (&Method, &str, &[u8]),
+    op: impl Future<Output = Answer> + Send + 'static,
+) -> Response {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let Some(key) = key else {
+        return op
+            .await
+            .map_or_else(IntoResponse::into_response, |a| respond(a, false));
+    };
+    if key.is_empty() || key.len() > 255 {
+        return Problem::bad_request("An Idempotency-Key is 1 to 255 characters").into_response();
+    }
+    let fingerprint = idempotency::fingerprint(method.as_str(), path, body);
+    let (state, buyer) = (state.clone(), buyer.to_owned());
+    // A task of its own: when the client goes away mid-request (the flaky phone this is
+    // for), the answer is still stored for its retry, instead of a claim left pending.
+    let task = tokio::spawn(async move {
+        let claim = {
+            let (buyer, key) = (buyer.clone(), key.clone());
+            state
+                .blocking(move |e| idempotency::claim(e, &buyer, &key, &fingerprint))
+                .await
+        };
+        match claim {
+            Err(p) | Ok(Claim::Refused(p)) => return p.into_response(),
+            Ok(Claim::Replay(stored)) => return respond(stored, true),
+            Ok(Claim::Fresh) => {}
+        }
+        let stored = match op.await {
+            Ok(stored) => stored,
+            // Turned away for a passing reason: forget the claim so the retry is served.
+            Err(p) if p.retry_after.is_some() => {
+                let _ = state
+                    .blocking(move |e| idempotency::abandon(e, &buyer, &key))
+                    .await;
+                return p.into_response();
+            }
+            Err(p) => Stored {
+                status: p.status.as_u16(),
+                body: p.body().to_string(),
+                location: None,
+            },
+        };
+        let to_store = stored.clone();
+        let _ = state
+            .blocking(move |e| idempotency::finish(e, &buyer, &key, &to_store))
+            .await;
+        respond(stored, false)
+    });
+    task.await.unwrap_or_else(|_| {
+        Problem::unavailable("The server's worker failed; retry the request").into_response()
+    })
+}
+
+async fn storefront() -> Html<&'static str> {
+    Html(STOREFRONT)
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "bad_request",
+        "This route does not take that method; see the API table in the README",
+    )
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found("No such page or API route; the storefront is at /")
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<Json, Problem> {
+    state.blocking(|e| e.stock().map(|_| ())).await?;
+    let strategy = state.engine.strategy();
+    Ok(Json(
+        StatusCode::OK,
+        json!({"status": "ok", "strategy": strategy.name(), "safe": strategy.is_safe(),
+               "synchronous": state.engine.store().synchronous().label()}),
+    ))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let gauges = super::metrics::Gauges {
+        queue_depth: state.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+        queue_bound: state.config.queue_bound,
+        counters: state.engine.counters(),
+    };
+    let text = super::metrics::render(&state.metrics.lock(), &gauges);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// A JSON answer with a status (axum's `Json` always answers 200).
+struct Json(StatusCode, Value);
+
+impl IntoResponse for Json {
+    fn into_response(self) -> Response {
+        respond(json_answer(self.0, &self.1, None), false)
+    }
+}
+
+#[derive(Deserialize)]
+struct NewBuyer {
+    name: Option<String>,
+}
+
+async fn new_buyer(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = body.map_err(|r| body_problem(&r))?;
+    let name = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        parse::<NewBuyer>(&body)?.name
+    };
+    let buyer = auth::new_buyer(name.as_deref());
+    let token = state.signer.token(&buyer);
+    let mut response =
+        Json(StatusCode::CREATED, json!({"buyer": buyer, "token": token})).into_response();
+    // HttpOnly: the page's scripts never see it; SameSite=Strict: other sites cannot
+    // send it along with their own requests.
+    let cookie = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=604800",
+        auth::COOKIE
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+async fn products(State(state): State<AppState>) -> Result<Json, Problem> {
+    let products = state.blocking(super::products).await?;
+    Ok(Json(StatusCode::OK, json!(products)))
+}
+
+async fn events(State(state): State<AppState>) -> impl IntoResponse {
+    super::events::stream(&state.live, state.shutdown.clone())
+}
+
+#[derive(Deserialize)]
+struct AddToCart {
+    sku: String,
+    #[serde(default = "one")]
+    qty: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+async fn add_to_cart(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = body.map_err(|r| body_problem(&r))?;
+    let request: AddToCart = parse(&body)?;
+    let started = Instant::now();
+    let (for_op, who) = (state.clone(), buyer.clone());
+    let op = async move {
+        let state = for_op;
+        if let Err(p) = state.admit() {
+            record(&state, started, Outcome::Rejected(crate::Rejection::Busy));
+            return Err(p);
+        }
+        let (sku, qty) = (request.sku.clone(), request.qty);
+        let result = state
+            .blocking(move |e| Ok(reserve(e, &sku, &who, qty)))
+            .await?;
+        let now = state.engine.clock().now();
+        match result {
+            Ok(hold) => {
+                record(&state, started, Outcome::Held);
+                let view = HoldView::new(&hold, &request.sku, crate::hold::ACTIVE, now);
+                let location = format!("/api/holds/{}", hold.id);
+                Ok(json_answer(
+                    StatusCode::CREATED,
+                    &json!({"hold": view}),
+                    Some(location),
+                ))
+            }
+            Err((e, may_return)) => {
+                record(&state, started, Outcome::Rejected(e.rejection()));
+                let mut problem = Problem::from(e);
+                if let Some(back) = may_return {
+                    let within = back.last.map_or(0, |last| (last - now).max(0));
+                    problem = problem
+                        .with("holds_may_return", back.holds)
+                        .with("may_return_within_ms", within);
+                }
+                Err(problem)
+            }
+        }
+    };
+    Ok(idempotent(
+        &state,
+        &buyer,
+        &headers,
+        (&Method::POST, "/api/holds", &body),
+        op,
+    )
+    .await)
+}
+
+/// What may come back of a sold-out product, beside the refusal.
+type Refused = (Error, Option<crate::monitor::MayReturn>);
+
+fn reserve(
+    engine: &crate::Engine,
+    sku: &str,
+    buyer: &str,
+    qty: i64,
+) -> Result<crate::hold::Hold, Refused> {
+    engine.reserve(sku, buyer, qty).map_err(|e| {
+        let back = match &e {
+            Error::SoldOut { .. } => engine.product(sku).ok().and_then(|p| {
+                let conn = engine.store().conn().ok()?;
+                crate::monitor::may_return(&conn, p.id).ok()
+            }),
+            _ => None,
+        };
+        (e, back)
+    })
+}
+
+fn record(state: &AppState, started: Instant, outcome: Outcome) {
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let at = u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    state.metrics.lock().record(Sample::Attempt {
+        at,
+        latency_us,
+        outcome,
+    });
+}
+
+async fn show_hold(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    Path(id): Path<String>,
+) -> Result<Json, Problem> {
+    let id = hold_id(&id)?;
+    let found = state.blocking(move |e| e.hold(id, &buyer)).await?;
+    let mut view = HoldView::new(
+        &found.hold,
+        &state.sku(found.hold.product_id),
+        &found.status,
+        state.engine.clock().now(),
+    );
+    view.extensions = Some(found.extensions);
+    Ok(Json(StatusCode::OK, json!({"hold": view})))
+}
+
+async fn extend(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    Path(id): Path<String>,
+) -> Result<Json, Problem> {
+    let id = hold_id(&id)?;
+    let hold = state.blocking(move |e| e.extend(id, &buyer)).await?;
+    let view = HoldView::new(
+        &hold,
+        &state.sku(hold.product_id),
+        crate::hold::ACTIVE,
+        state.engine.clock().now(),
+    );
+    Ok(Json(StatusCode::OK, json!({"hold": view})))
+}
+
+async fn pay(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = body.map_err(|r| body_problem(&r))?;
+    let hold = hold_id(&id)?;
+    let path = format!("/api/holds/{hold}/pay");
+    let (for_op, who) = (state.clone(), buyer.clone());
+    let op = async move {
+        let state = for_op;
+        let paid = state.blocking(move |e| e.pay(hold, &who)).await?;
+        let (status, order) = match paid {
+            Paid::New(order) => (StatusCode::CREATED, order),
+            Paid::Again(order) => (StatusCode::OK, order),
+        };
+        let view = OrderView::new(&order, &state.sku(order.product_id));
+        Ok(json_answer(status, &json!({"order": view}), None))
+    };
+    Ok(idempotent(&state, &buyer, &headers, (&Method::POST, &path, &body), op).await)
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let id = hold_id(&id)?;
+    state.blocking(move |e| e.release_id(id, &buyer)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,90 @@
+//! The JSON shapes of the API (DESIGN.md, "Serving buyers over HTTP"): built from the
+//! engine's types, so a field is named in one place.
+
+use serde::Serialize;
+
+use crate::clock::Millis;
+use crate::hold::{Hold, Order, ProductInfo, Stock};
+use crate::ids::{HoldId, OrderId};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductView {
+    pub sku: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub stock_total: i64,
+    pub available: i64,
+    pub held: i64,
+    pub sold: i64,
+}
+
+impl ProductView {
+    pub fn new(stock: &Stock, info: Option<&ProductInfo>) -> Self {
+        ProductView {
+            sku: stock.sku.clone(),
+            name: stock.name.clone(),
+            price_cents: info.map_or(0, |p| p.price_cents),
+            stock_total: stock.total,
+            available: stock.available,
+            held: stock.held,
+            sold: stock.sold,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HoldView {
+    pub id: HoldId,
+    pub sku: String,
+    pub qty: i64,
+    pub status: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    /// Real milliseconds left when answered: phones count down from this, so a phone
+    /// whose own clock is wrong still shows the right countdown.
+    pub expires_in_ms: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<i64>,
+}
+
+impl HoldView {
+    pub fn new(hold: &Hold, sku: &str, status: &str, now: Millis) -> Self {
+        HoldView {
+            id: hold.id,
+            sku: sku.to_owned(),
+            qty: hold.qty,
+            status: status.to_owned(),
+            created_at: hold.created_at,
+            expires_at: hold.expires_at,
+            expires_in_ms: if status == crate::hold::ACTIVE {
+                (hold.expires_at - now).max(0)
+            } else {
+                0
+            },
+            extensions: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderView {
+    pub id: OrderId,
+    pub hold_id: HoldId,
+    pub sku: String,
+    pub qty: i64,
+    pub held_at: Millis,
+    pub paid_at: Millis,
+}
+
+impl OrderView {
+    pub fn new(order: &Order, sku: &str) -> Self {
+        OrderView {
+            id: order.id,
+            hold_id: order.hold_id,
+            sku: sku.to_owned(),
+            qty: order.qty,
+            held_at: order.held_at,
+            paid_at: order.paid_at,
+        }
+    }
+}
