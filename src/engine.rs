@@ -20,6 +20,7 @@ mod queue;
 mod reader;
 mod reply;
 mod reserve;
+mod reset;
 mod sweeper;
 mod writer;
 

@@ -37,7 +37,6 @@ pub mod format;
 pub mod keys;
 pub mod lab;
 pub mod panels;
-pub mod reset;
 pub mod sale;
 pub mod storefront;
 mod terminal;

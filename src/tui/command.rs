@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use super::app::Action;
-use super::reset;
 use crate::engine::{CounterSnapshot, Engine};
 use crate::error::{Error, Result};
 use crate::hold::{Hold, Order};
@@ -117,7 +116,7 @@ impl Command {
                 sku,
                 available,
             },
-            Command::Reset => Outcome::Reset(reset::reset(engine)),
+            Command::Reset => Outcome::Reset(engine.reset()),
             Command::SetStrategy(s) => Outcome::StrategySet(s, engine.set_strategy(s)),
             Command::SetTtl(ttl) => Outcome::TtlSet(ttl, engine.set_hold_ttl(ttl)),
             Command::Launch {
@@ -137,7 +136,7 @@ fn launch(
     fresh: bool,
 ) -> Result<Launched> {
     if fresh {
-        reset::reset(engine)?;
+        engine.reset()?;
     }
     engine.set_strategy(strategy)?;
     let counters_before = engine.counters();
