@@ -40,6 +40,7 @@ pub mod panels;
 pub mod sale;
 pub mod storefront;
 mod terminal;
+pub mod text;
 pub mod theme;
 pub mod ui;
 pub mod widgets;

@@ -6,7 +6,6 @@
 //! &LabView`). It owns its scenarios' temporary databases; dropping it removes them.
 
 mod panels;
-mod theme;
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -19,8 +18,9 @@ use super::runner::{Check, StepRecord};
 use super::scenario::{self, Broken, Scenario};
 use super::scheduler::{Move, Scheduler};
 use super::stepper::Stepper;
-use panels::{LaneEntry, Scene, fit};
-pub use theme::Theme;
+use crate::tui::text::{fit, width};
+use crate::tui::theme::Theme;
+use panels::{LaneEntry, Scene};
 
 /// The smallest area the running-scenario screen is drawn in; below it a short notice.
 pub const MIN_SIZE: (u16, u16) = (50, 14);
@@ -51,7 +51,7 @@ pub struct LabView {
     /// The picker's highlighted line.
     selected: usize,
     screen: Screen,
-    theme: Theme,
+    theme: &'static Theme,
     /// Whether to draw a key-hint line at the bottom (off when the console has a footer).
     show_hints: bool,
     /// The last error, as one sentence (a database that could not be created...).
@@ -94,7 +94,7 @@ impl LabView {
             broken: Vec::new(),
             selected: 0,
             screen: Screen::Picker,
-            theme: Theme { color: !no_color },
+            theme: Theme::pick(no_color),
             show_hints: false,
             error: None,
             focus: 0,
@@ -321,8 +321,8 @@ impl LabView {
     fn render_hints(&self, area: Rect, buf: &mut Buffer) {
         let mut spans = Vec::new();
         for (key, what) in self.hints() {
-            spans.push(Span::styled(format!(" {key}"), self.theme.title()));
-            spans.push(Span::styled(format!(" {what} "), self.theme.dim()));
+            spans.push(Span::styled(format!(" {key}"), self.theme.title));
+            spans.push(Span::styled(format!(" {what} "), self.theme.dim));
         }
         Paragraph::new(Line::from(spans)).render(area, buf);
     }
@@ -337,16 +337,16 @@ impl LabView {
             Constraint::Max(list_height),
             Constraint::Fill(1),
         ]));
-        let mut title = vec![Span::styled(" Lab · pick a scenario", theme.title())];
+        let mut title = vec![Span::styled(" Lab · pick a scenario", theme.title)];
         if let Some(e) = &self.error {
-            title.push(Span::styled(format!("  {e}"), theme.bad()));
+            title.push(Span::styled(format!("  {e}"), theme.danger));
         }
         Paragraph::new(Line::from(title)).render(header, buf);
 
         let name_width = self
             .scenarios
             .iter()
-            .map(|s| s.name.chars().count())
+            .map(|s| width(&s.name))
             .max()
             .unwrap_or(0);
         let mut lines: Vec<Line<'_>> = self
@@ -361,7 +361,7 @@ impl LabView {
                     .unwrap_or_default();
                 let text = format!(" {:name_width$}  {}{strategy}", s.name, s.title);
                 let style = if i == self.selected {
-                    theme.selected()
+                    theme.selected
                 } else {
                     ratatui::style::Style::new()
                 };
@@ -369,30 +369,30 @@ impl LabView {
             })
             .collect();
         for b in &self.broken {
-            lines.push(Line::styled(format!(" ! {}", b.error), theme.bad()));
+            lines.push(Line::styled(format!(" ! {}", b.error), theme.danger));
         }
         // Keep the highlighted line in view when the list is taller than the area.
         let room = usize::from(list.height.saturating_sub(2));
         let scroll = self.selected.saturating_sub(room.saturating_sub(1));
         Paragraph::new(lines)
             .scroll((u16::try_from(scroll).unwrap_or(0), 0))
-            .block(Block::bordered().title(Span::styled(" Scenarios ", theme.title())))
+            .block(Block::bordered().title(Span::styled(" Scenarios ", theme.title)))
             .render(list, buf);
 
         let mut text = Vec::new();
         if let Some(s) = self.scenarios.get(self.selected) {
-            text.push(Line::styled(s.title.clone(), theme.title()));
+            text.push(Line::styled(s.title.clone(), theme.title));
             text.push(Line::raw(s.summary.clone()));
             text.push(Line::styled(
                 "Enter: step through it in the written order · s: you pick who runs next",
-                theme.dim(),
+                theme.dim,
             ));
         } else {
             text.push(Line::raw("No scenarios found."));
         }
         Paragraph::new(text)
             .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(Span::styled(" About ", theme.title())))
+            .block(Block::bordered().title(Span::styled(" About ", theme.title)))
             .render(about, buf);
     }
 
@@ -472,23 +472,20 @@ impl LabView {
             .count();
         let mut right_spans = Vec::new();
         if let Some(e) = &self.error {
-            right_spans.push(Span::styled(format!("{e} "), theme.bad()));
+            right_spans.push(Span::styled(format!("{e} "), theme.danger));
         }
         if missed > 0 {
-            right_spans.push(Span::styled(format!("✗ {missed} mismatch "), theme.bad()));
+            right_spans.push(Span::styled(format!("✗ {missed} mismatch "), theme.danger));
         }
-        right_spans.push(Span::styled(format!("{right} "), theme.title()));
-        let right_width: usize = right_spans.iter().map(|s| s.content.chars().count()).sum();
+        right_spans.push(Span::styled(format!("{right} "), theme.title));
+        let right_width: usize = right_spans.iter().map(|s| width(&s.content)).sum();
         let left_room = usize::from(area.width).saturating_sub(right_width + 1);
         let left = fit(
             &format!(" Lab · {} — {}", scene.scenario.name, scene.scenario.title),
             left_room,
         );
-        let pad = usize::from(area.width).saturating_sub(left.chars().count() + right_width);
-        let mut spans = vec![
-            Span::styled(left, theme.title()),
-            Span::raw(" ".repeat(pad)),
-        ];
+        let pad = usize::from(area.width).saturating_sub(width(&left) + right_width);
+        let mut spans = vec![Span::styled(left, theme.title), Span::raw(" ".repeat(pad))];
         spans.extend(right_spans);
         Paragraph::new(Line::from(spans)).render(area, buf);
     }
@@ -501,7 +498,7 @@ impl Widget for &LabView {
 }
 
 /// What step mode shows.
-fn step_scene(stepper: &Stepper, theme: Theme) -> Scene<'_> {
+fn step_scene<'a>(stepper: &'a Stepper, theme: &Theme) -> Scene<'a> {
     let scenario = stepper.scenario();
     let lane = stepper
         .records()
@@ -517,28 +514,28 @@ fn step_scene(stepper: &Stepper, theme: Theme) -> Scene<'_> {
             "About".to_string(),
             vec![
                 Line::raw(scenario.summary.clone()),
-                Line::styled("→ runs step 1.", theme.dim()),
+                Line::styled("→ runs step 1.", theme.dim),
             ],
         ),
         Some((record, index)) => {
             let step = &scenario.steps[index];
             let mut lines = Vec::new();
             if let Check::Missed(why) = &record.check {
-                lines.push(Line::styled(format!("MISMATCH {why}"), theme.bad()));
+                lines.push(Line::styled(format!("MISMATCH {why}"), theme.danger));
             }
             let at_end = stepper.at_end() && !scenario.lesson.is_empty();
             // The full statement, except at the end where the lesson needs the room.
             if !at_end {
                 lines.push(Line::from(vec![
-                    Span::styled(format!("{}› ", step.session), theme.dim()),
-                    Span::styled(record.sql.clone(), theme.dim()),
-                    Span::styled(format!(" → {}", record.outcome.summary()), theme.title()),
+                    Span::styled(format!("{}› ", step.session), theme.dim),
+                    Span::styled(record.sql.clone(), theme.dim),
+                    Span::styled(format!(" → {}", record.outcome.summary()), theme.title),
                 ]));
             }
             lines.push(Line::raw(step.narration.clone()));
             if at_end {
                 lines.push(Line::from(vec![
-                    Span::styled("Lesson: ", theme.title()),
+                    Span::styled("Lesson: ", theme.title),
                     Span::raw(scenario.lesson.clone()),
                 ]));
             }
@@ -566,7 +563,7 @@ fn step_scene(stepper: &Stepper, theme: Theme) -> Scene<'_> {
 }
 
 /// What scheduler mode shows.
-fn schedule_scene(s: &Scheduler, theme: Theme) -> Scene<'_> {
+fn schedule_scene<'a>(s: &'a Scheduler, theme: &Theme) -> Scene<'a> {
     let scenario = s.scenario();
     let mut lane = Vec::new();
     for (i, p) in s.played().iter().enumerate() {
@@ -594,7 +591,7 @@ fn schedule_scene(s: &Scheduler, theme: Theme) -> Scene<'_> {
         }
         Some(p) => {
             if let Some(note) = &p.note {
-                story.push(Line::styled(note.clone(), theme.warn()));
+                story.push(Line::styled(note.clone(), theme.warn));
             } else if let Some(r) = &p.record
                 && !announcement.is_some_and(|a| a.kind.is_bug())
             {
@@ -607,7 +604,7 @@ fn schedule_scene(s: &Scheduler, theme: Theme) -> Scene<'_> {
     } else if moves > 0 && (0..scenario.sessions.len()).all(|i| s.finished(i)) {
         story.push(Line::styled(
             "Every session has finished and the audit equation holds: no anomaly this time. u undoes, Home starts over.",
-            theme.good(),
+            theme.ok,
         ));
     }
     Scene {
@@ -623,15 +620,15 @@ fn schedule_scene(s: &Scheduler, theme: Theme) -> Scene<'_> {
 }
 
 /// "B ran UPDATE products …: ok, 1 row changed", on one line.
-fn ran_line<'a>(scenario: &Scenario, r: &StepRecord, theme: Theme) -> Line<'a> {
+fn ran_line<'a>(scenario: &Scenario, r: &StepRecord, theme: &Theme) -> Line<'a> {
     let name = scenario
         .sessions
         .get(r.session)
         .map_or("?", |s| s.name.as_str());
     let result = r.outcome.summary();
     Line::from(vec![
-        Span::styled(format!("{name} ran "), theme.dim()),
+        Span::styled(format!("{name} ran "), theme.dim),
         Span::raw(fit(&r.sql, 44)),
-        Span::styled(format!(" → {result}"), theme.title()),
+        Span::styled(format!(" → {result}"), theme.title),
     ])
 }

@@ -8,8 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::app::{App, MyStatus, RunState};
-use super::format::{countdown, fit, span, thousands, thousands_i, time_of_day};
+use super::format::{countdown, span, thousands, thousands_i, time_of_day};
 use super::panels::holds::countdown_style;
+use super::text::fit;
 use super::ui::{panel, tone_style};
 use super::widgets::BigNumber;
 

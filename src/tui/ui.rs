@@ -231,14 +231,17 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         let width = usize::from(area.width).saturating_sub(tail_width + 2);
         Line::from(vec![
             Span::raw(" "),
-            Span::styled(format::fit(&note.text, width), tone_style(t, note.tone)),
+            Span::styled(
+                super::text::fit(&note.text, width),
+                tone_style(t, note.tone),
+            ),
         ])
         .render(area, buf);
     } else {
         let mut spans = vec![Span::raw(" ")];
         let mut used = 1 + tail_width;
         for (key, label) in hints(app) {
-            let w = key.chars().count() + label.len() + 3;
+            let w = super::text::width(key) + super::text::width(label) + 3;
             if used + w > usize::from(area.width) {
                 break;
             }

@@ -11,7 +11,8 @@ use ratatui::widgets::{
 };
 
 use crate::tui::app::{App, SalePanel};
-use crate::tui::format::{countdown, fit, fit_middle, thousands};
+use crate::tui::format::{countdown, thousands};
+use crate::tui::text::{fit, fit_middle};
 use crate::tui::theme::Theme;
 use crate::tui::ui::panel;
 
