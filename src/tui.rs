@@ -29,16 +29,14 @@
 
 pub mod app;
 pub mod command;
-pub mod compare;
 pub mod dialog;
 mod events;
 pub mod form;
 pub mod format;
 pub mod keys;
-pub mod lab;
 pub mod panels;
-pub mod sale;
-pub mod storefront;
+pub mod run;
+pub mod tabs;
 mod terminal;
 pub mod text;
 pub mod theme;

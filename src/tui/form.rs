@@ -1,7 +1,7 @@
 //! The console's dialogs and what their keys do: the swarm launcher (buyers, stock,
 //! strategy, behaviour), restock, the reset confirmation, and the help overlay.
 
-use super::app::{self, App, FormKey};
+use super::app::{App, FormKey};
 use super::command::Command;
 use crate::strategy::Strategy;
 use crate::swarm::Behaviour;
@@ -180,7 +180,7 @@ pub fn on_key(app: &mut App, key: FormKey) {
             FormKey::Submit | FormKey::Yes => {
                 let form = form.clone();
                 app.modal = None;
-                app::launch(app, &form);
+                super::run::launch(app, &form);
             }
             FormKey::No => app.modal = None,
         },

@@ -7,6 +7,7 @@ use ratatui::crossterm::event::{
 
 use super::app::{Action, App, FormKey, Tab};
 use super::form::Modal;
+use super::tabs::{sale, storefront};
 
 pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
     // Terminals that report releases and repeats would act twice.
@@ -39,8 +40,8 @@ pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
         return Some(action);
     }
     match app.tab {
-        Tab::Sale => sale_key(key),
-        Tab::Storefront => storefront_key(key),
+        Tab::Sale => sale::key(key),
+        Tab::Storefront => storefront::key(key),
         Tab::Lab => None,
         Tab::Compare => list_key(key),
     }
@@ -55,14 +56,14 @@ pub fn global_key(key: KeyEvent) -> Option<Action> {
         KeyCode::BackTab => Action::PrevTab,
         KeyCode::Char(c @ '1'..='9') => {
             let i = usize::from(c as u8 - b'1');
-            Action::GoTo(*Tab::ALL.get(i)?)
+            Action::GoTo(Tab::from_repr(i)?)
         }
         _ => return None,
     })
 }
 
 /// Up and down through a list, vim keys included.
-fn list_key(key: KeyEvent) -> Option<Action> {
+pub fn list_key(key: KeyEvent) -> Option<Action> {
     Some(match key.code {
         KeyCode::Up | KeyCode::Char('k') => Action::Scroll(-1),
         KeyCode::Down | KeyCode::Char('j') => Action::Scroll(1),
@@ -70,42 +71,6 @@ fn list_key(key: KeyEvent) -> Option<Action> {
         KeyCode::PageDown => Action::Scroll(10),
         KeyCode::Home | KeyCode::Char('g') => Action::Top,
         KeyCode::End | KeyCode::Char('G') => Action::Bottom,
-        _ => return None,
-    })
-}
-
-fn sale_key(key: KeyEvent) -> Option<Action> {
-    if let Some(action) = list_key(key) {
-        return Some(action);
-    }
-    Some(match key.code {
-        KeyCode::Left | KeyCode::Char('h') => Action::FocusPrev,
-        KeyCode::Right | KeyCode::Char('l') => Action::FocusNext,
-        KeyCode::Char('n') | KeyCode::Enter => Action::OpenSwarmForm,
-        KeyCode::Char('x') => Action::StopSwarm,
-        KeyCode::Char('s') => Action::NextStrategy,
-        KeyCode::Char('S') => Action::PrevStrategy,
-        KeyCode::Char('p') => Action::NextProduct,
-        KeyCode::Char('P') => Action::PrevProduct,
-        KeyCode::Char('r') => Action::OpenRestock,
-        KeyCode::Char('R') => Action::AskReset,
-        KeyCode::Char('t') => Action::NextTtl,
-        KeyCode::Char('T') => Action::PrevTtl,
-        KeyCode::Char('w') => Action::NextWarp,
-        KeyCode::Char('W') => Action::PrevWarp,
-        _ => return None,
-    })
-}
-
-fn storefront_key(key: KeyEvent) -> Option<Action> {
-    if let Some(action) = list_key(key) {
-        return Some(action);
-    }
-    Some(match key.code {
-        KeyCode::Char('a') | KeyCode::Enter => Action::AddToCart,
-        KeyCode::Char('e') => Action::Extend,
-        KeyCode::Char('p') => Action::Pay,
-        KeyCode::Char('c') | KeyCode::Delete | KeyCode::Backspace => Action::Cancel,
         _ => return None,
     })
 }

@@ -10,14 +10,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
 use super::app::{App, RunState, Tab, Tone};
+use super::tabs::{compare, lab, sale, storefront};
 use super::theme::Theme;
-use super::{compare, dialog, format, lab, sale, storefront};
+use super::{dialog, format};
 
 /// The smallest screen the console lays out; below it says so instead.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 
-pub use super::sale::{SaleAreas, areas as sale_areas_of};
+pub use super::tabs::sale::{SaleAreas, areas as sale_areas_of};
 
 /// The Sale tab's panels on a screen of this size (for the mouse).
 pub fn sale_areas(app: &App, screen: Rect) -> SaleAreas {
@@ -110,7 +111,7 @@ fn render_too_small(theme: &Theme, area: Rect, buf: &mut Buffer) {
 fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme();
     let mut spans = vec![Span::styled(" flashsale ", t.badge), Span::raw(" ")];
-    for tab in Tab::ALL {
+    for tab in <Tab as strum::IntoEnumIterator>::iter() {
         let style = if tab == app.tab { t.tab_active } else { t.tab };
         spans.push(Span::styled(format!("{}", tab.index() + 1), t.key));
         spans.push(Span::styled(format!(" {}", tab.title()), style));

@@ -6,9 +6,71 @@ use ratatui::layout::{Constraint, Layout, Margin, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
-use super::app::App;
-use super::format::{micros, rate, span, thousands, thousands_i};
-use super::ui::panel;
+use crate::metrics::Percentiles;
+use crate::strategy::Strategy;
+use crate::swarm::SwarmReport;
+use crate::tui::app::App;
+use crate::tui::format::{micros, rate, span, thousands, thousands_i};
+use crate::tui::ui::panel;
+
+#[derive(Debug, Clone, Default)]
+pub struct CompareState {
+    /// Every finished swarm run of this session, oldest first.
+    pub runs: Vec<RunRow>,
+    pub selected: usize,
+}
+
+/// One finished run as the Compare tab shows it (the columns of `bench`), taken from the
+/// run's report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub strategy: Strategy,
+    pub buyers: u64,
+    pub threads: usize,
+    /// Units on sale when the run started.
+    pub stock: i64,
+    pub sold: i64,
+    pub oversold: i64,
+    pub fairness: f64,
+    pub inversions: u64,
+    pub attempts_per_sec: f64,
+    pub holds_per_sec: f64,
+    pub latency: Percentiles,
+    pub conflicts: u64,
+    pub busy: u64,
+    pub elapsed_ms: u64,
+    pub rejected_sold_out: u64,
+    pub rejected_limit: u64,
+    /// Conflict, busy, timeout and other rejections.
+    pub rejected_other: u64,
+}
+
+impl RunRow {
+    pub fn of(report: &SwarmReport, strategy: Strategy) -> RunRow {
+        RunRow {
+            strategy: report.strategy.parse().unwrap_or(strategy),
+            buyers: report.buyers,
+            threads: report.threads,
+            stock: report.stock,
+            sold: report.sold,
+            oversold: report.oversold,
+            fairness: report.fairness,
+            inversions: report.inversions,
+            attempts_per_sec: report.attempts_per_sec,
+            holds_per_sec: report.holds_per_sec,
+            latency: report.latency_us,
+            conflicts: report.conflicts,
+            busy: report.busy,
+            elapsed_ms: report.elapsed_ms,
+            rejected_sold_out: report.rejected_sold_out,
+            rejected_limit: report.rejected_limit,
+            rejected_other: report.rejected_conflict
+                + report.rejected_busy
+                + report.rejected_timeout
+                + report.rejected_other,
+        }
+    }
+}
 
 pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let t = app.theme();

@@ -8,8 +8,15 @@ use ratatui::layout::{Margin, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::app::App;
-use super::ui::panel;
+use crate::tui::app::App;
+use crate::tui::ui::panel;
+
+/// The Lab tab's own state: the locking lab's view ([`crate::lab::ui::LabView`]), made
+/// the first time the tab is shown. It owns its scenarios' scratch databases.
+#[derive(Default)]
+pub struct LabState {
+    pub view: Option<crate::lab::ui::LabView>,
+}
 
 /// Draws the Lab tab's body.
 pub fn render_lab(app: &App, area: Rect, buf: &mut Buffer) {
