@@ -178,9 +178,8 @@ pub enum Action {
     Cancel,
     /// Keys inside the open dialog.
     Form(FormKey),
-    /// A key for the Lab tab's view; if the lab does not use it, it works as anywhere
-    /// else (a number switches tabs, Esc quits).
-    Lab(ratatui::crossterm::event::KeyEvent),
+    /// A move in the Lab tab; it may run SQL, so it runs off the drawing thread.
+    Lab(crate::lab::ui::LabMove),
     /// The terminal's size, after a resize or a draw.
     Resized(Rect),
     /// A fresh reading of the database.
@@ -320,11 +319,9 @@ impl App {
     /// Runs queued commands here, in order, until none are left (tests).
     pub fn settle(&mut self) {
         while let Some(command) = self.commands.pop_front() {
-            let Some(engine) = self.source.engine().cloned() else {
-                continue;
-            };
-            let action = command.run(&engine);
-            update(self, action);
+            if let Some(action) = command.run(self.source.engine()) {
+                update(self, action);
+            }
         }
     }
 
@@ -455,16 +452,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::NextTab => show(app, app.tab.next()),
         Action::PrevTab => show(app, app.tab.prev()),
         Action::GoTo(tab) => show(app, tab),
-        Action::Lab(key) => {
-            let used = app
-                .lab
-                .view
-                .as_mut()
-                .is_some_and(|view| view.handle_key(key));
-            if !used && let Some(action) = super::keys::global_key(key) {
-                update(app, action);
-            }
-        }
+        Action::Lab(m) => lab::update(app, m),
         Action::ToggleHelp => {
             app.modal = match app.modal {
                 Some(Modal::Help { .. }) => None,
@@ -513,7 +501,7 @@ pub fn update(app: &mut App, action: Action) {
 pub fn show(app: &mut App, tab: Tab) {
     app.tab = tab;
     if tab == Tab::Lab && app.lab.view.is_none() {
-        app.lab.view = Some(crate::lab::ui::LabView::new(!app.theme().color));
+        app.lab = LabState::with_view(crate::lab::ui::LabView::new(!app.theme().color));
     }
 }
 
@@ -574,6 +562,7 @@ fn done(app: &mut App, outcome: Outcome) {
         | Outcome::StrategySet(..)
         | Outcome::TtlSet(..) => sale::done(app, outcome),
         Outcome::Launched(_) | Outcome::Joined(_) => run::done(app, outcome),
+        Outcome::Lab(mode) => app.lab.mode = mode,
     }
 }
 

@@ -3,13 +3,17 @@
 //! the runtime runs commands on a worker thread, in order, and the drawing never stalls;
 //! the outcome comes back as an [`Action::Done`]. Tests run them inline.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use super::app::Action;
 use crate::engine::{CounterSnapshot, Engine};
 use crate::error::{Error, Result};
 use crate::hold::{Hold, Order};
 use crate::ids::HoldId;
+use crate::lab::ui::{LabMove, LabView, Mode};
 use crate::monitor::{self, MayReturn};
 use crate::strategy::Strategy;
 use crate::swarm::{self, SwarmConfig, SwarmHandle, SwarmReport};
@@ -37,6 +41,8 @@ pub enum Command {
     },
     /// Collects a finished swarm's report (read from the database).
     Join(Box<SwarmHandle>),
+    /// A move in the lab: its statements run on the lab's own scratch database.
+    Lab(Arc<Mutex<LabView>>, LabMove),
 }
 
 /// A swarm that started.
@@ -78,11 +84,22 @@ pub enum Outcome {
     TtlSet(Duration, Result<()>),
     Launched(Box<Result<Launched>>),
     Joined(Box<Result<SwarmReport>>),
+    /// The lab made a move; the screen it shows now.
+    Lab(Option<Mode>),
 }
 
 impl Command {
-    /// Runs the command to its end (it may wait on the database).
-    pub fn run(self, engine: &Engine) -> Action {
+    /// Runs the command to its end (it may wait on the database). Without an engine (a
+    /// read-only console) only the lab's moves run.
+    pub fn run(self, engine: Option<&Engine>) -> Option<Action> {
+        let command = match self {
+            Command::Lab(view, m) => return Some(Action::Done(lab_move(&view, m))),
+            other => other,
+        };
+        Some(command.run_on(engine?))
+    }
+
+    fn run_on(self, engine: &Engine) -> Action {
         Action::Done(match self {
             Command::Reserve { sku, buyer } => {
                 let result = engine.reserve(&sku, &buyer, 1);
@@ -125,8 +142,15 @@ impl Command {
                 fresh,
             } => Outcome::Launched(Box::new(launch(engine, &config, strategy, fresh))),
             Command::Join(handle) => Outcome::Joined(Box::new(handle.join())),
+            Command::Lab(view, m) => lab_move(&view, m),
         })
     }
+}
+
+fn lab_move(view: &Mutex<LabView>, m: LabMove) -> Outcome {
+    let mut view = view.lock();
+    view.apply(m);
+    Outcome::Lab(view.mode())
 }
 
 fn launch(

@@ -170,19 +170,14 @@ pub struct Worker {
 
 impl Worker {
     fn spawn(engine: Option<Engine>, out: UnboundedSender<Incoming>) -> Worker {
-        let Some(engine) = engine else {
-            return Worker {
-                tx: None,
-                thread: None,
-            };
-        };
         let (tx, rx) = crossbeam_channel::unbounded::<Command>();
         let thread = std::thread::Builder::new()
             .name("console-worker".into())
             .spawn(move || {
                 for command in rx {
-                    let action = command.run(&engine);
-                    if out.send(Incoming::Action(action)).is_err() {
+                    if let Some(action) = command.run(engine.as_ref())
+                        && out.send(Incoming::Action(action)).is_err()
+                    {
                         return;
                     }
                 }

@@ -7,7 +7,7 @@ use ratatui::crossterm::event::{
 
 use super::app::{Action, App, FormKey, Tab};
 use super::form::Modal;
-use super::tabs::{sale, storefront};
+use super::tabs::{lab, sale, storefront};
 
 pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
     // Terminals that report releases and repeats would act twice.
@@ -25,16 +25,12 @@ pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
         Some(_) => return dialog_key(key),
         None => {}
     }
-    if app.tab == Tab::Lab {
-        // The lab has keys of its own (numbers run sessions, Esc leaves a scenario);
-        // only quitting, help and Tab are the console's before the lab sees a key.
-        return Some(match key.code {
-            KeyCode::Char('q') => Action::Quit,
-            KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
-            KeyCode::Tab => Action::NextTab,
-            KeyCode::BackTab => Action::PrevTab,
-            _ => Action::Lab(key),
-        });
+    // The lab has keys of its own (numbers run sessions, Esc leaves a scenario); the
+    // keys it does not take work as on every tab.
+    if app.tab == Tab::Lab
+        && let Some(action) = lab::key(app, key)
+    {
+        return Some(action);
     }
     if let Some(action) = global_key(key) {
         return Some(action);

@@ -295,12 +295,7 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("c", "cancel"),
         ],
         Tab::Lab => {
-            let mut hints = app
-                .lab
-                .view
-                .as_ref()
-                .map(crate::lab::ui::LabView::hints)
-                .unwrap_or_default();
+            let mut hints = crate::lab::ui::LabView::hints_for(app.lab.mode);
             hints.push(("⇥", "tabs"));
             hints
         }
