@@ -33,6 +33,7 @@ pub mod dialog;
 mod events;
 pub mod form;
 pub mod format;
+pub mod help;
 pub mod keys;
 pub mod panels;
 pub mod run;

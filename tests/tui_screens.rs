@@ -438,10 +438,11 @@ fn strategy_ttl_warp_restock_and_reset_keys() {
     assert!(h.screen().contains("naive UNSAFE"));
     h.press(KeyCode::Char('s'));
     assert_eq!(h.engine.strategy(), Strategy::Immediate);
-    h.press(KeyCode::Char('t'));
+    h.keys("t900");
+    h.press(KeyCode::Enter);
     assert_eq!(h.engine.rules().hold_ttl, Duration::from_secs(15 * 60));
-    h.press(KeyCode::Char('w'));
-    h.press(KeyCode::Char('w'));
+    h.keys("w60");
+    h.press(KeyCode::Enter);
     assert_eq!(h.engine.clock().warp(), 60);
     assert!(h.screen().contains("×60"));
     h.engine.reserve("PHONE-X1", "ann", 1).unwrap();
@@ -502,7 +503,14 @@ fn launch(h: &mut Harness, buyers: &str, stock: &str, strategy: Strategy) {
     while form_strategy(h) != Some(strategy) {
         h.press(KeyCode::Right);
     }
+    // Start from a fresh sale; with orders on the books the console asks first.
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Right);
     h.press(KeyCode::Enter);
+    if matches!(h.app.modal, Some(tui::form::Modal::ConfirmFresh(_))) {
+        h.press(KeyCode::Char('y'));
+    }
     assert!(h.app.swarm_running(), "the swarm did not start");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while h.app.compare.runs.len() == runs {

@@ -143,6 +143,9 @@ impl Note {
 /// Everything that can happen to the console.
 pub enum Action {
     Quit,
+    /// Pause the display (not the sale) while the presenter explains a moment; again
+    /// to catch up.
+    Freeze,
     NextTab,
     PrevTab,
     GoTo(Tab),
@@ -168,10 +171,8 @@ pub enum Action {
     PrevStrategy,
     OpenRestock,
     AskReset,
-    NextTtl,
-    PrevTtl,
-    NextWarp,
-    PrevWarp,
+    OpenTtl,
+    OpenWarp,
     AddToCart,
     Extend,
     Pay,
@@ -234,6 +235,9 @@ pub struct App {
     /// The terminal's size when last drawn (for the mouse).
     pub area: Rect,
     pub quit: bool,
+    /// The display is frozen at this time: readings wait in `held_back`.
+    pub frozen: Option<Millis>,
+    pub held_back: Option<Box<Snapshot>>,
     /// Something changed that the next reading should show now, not at the next tick.
     pub refresh_wanted: bool,
     commands: VecDeque<Command>,
@@ -270,6 +274,8 @@ impl App {
             read_error: None,
             area: Rect::new(0, 0, 80, 24),
             quit: false,
+            frozen: None,
+            held_back: None,
             refresh_wanted: false,
             commands: VecDeque::new(),
         }
@@ -332,6 +338,17 @@ impl App {
             return None;
         }
         self.snapshot.stock.get(self.sale.product.min(n - 1))
+    }
+
+    /// The time the screen shows: now, or when the display was frozen.
+    pub fn now(&self) -> Millis {
+        self.frozen.unwrap_or_else(|| self.clock.now())
+    }
+
+    /// Sale time left until `at`, as the screen shows it (warp applied, frozen or not).
+    pub fn time_left(&self, at: Millis) -> Duration {
+        let left = u64::try_from((at - self.now()).max(0)).unwrap_or(0);
+        Duration::from_millis(left.saturating_mul(u64::from(self.clock.warp())))
     }
 
     pub fn swarm_running(&self) -> bool {
@@ -461,13 +478,22 @@ pub fn update(app: &mut App, action: Action) {
         }
         Action::CloseModal => app.modal = None,
         Action::Scroll(by) => {
-            if let Some(Modal::Help { scroll }) = &mut app.modal {
-                let to = i64::from(*scroll) + i64::try_from(by).unwrap_or(0);
-                *scroll = u16::try_from(to.clamp(0, 200)).unwrap_or(0);
+            if let Some(Modal::Help { scroll }) = app.modal {
+                help_scroll(app, i64::from(scroll) + i64::try_from(by).unwrap_or(0));
                 return;
             }
             let position = app.position().saturating_add_signed(by);
             app.scroll_to(position);
+        }
+        Action::Top | Action::Bottom if matches!(app.modal, Some(Modal::Help { .. })) => {
+            help_scroll(
+                app,
+                if matches!(action, Action::Top) {
+                    0
+                } else {
+                    i64::MAX
+                },
+            );
         }
         Action::Top => app.scroll_to(0),
         Action::Bottom => app.scroll_to(usize::MAX),
@@ -482,19 +508,39 @@ pub fn update(app: &mut App, action: Action) {
         | Action::PrevStrategy
         | Action::OpenRestock
         | Action::AskReset
-        | Action::NextTtl
-        | Action::PrevTtl
-        | Action::NextWarp
-        | Action::PrevWarp => sale::update(app, action),
+        | Action::OpenTtl
+        | Action::OpenWarp => sale::update(app, action),
         Action::AddToCart | Action::Extend | Action::Pay | Action::Cancel => {
             storefront::update(app, &action);
         }
         Action::Form(key) => super::form::on_key(app, key),
         Action::Resized(area) => app.area = area,
+        Action::Refreshed(snap) if app.frozen.is_some() => app.held_back = Some(snap),
         Action::Refreshed(snap) => refreshed(app, *snap),
+        Action::Freeze => match app.frozen.take() {
+            Some(_) => {
+                if let Some(snap) = app.held_back.take() {
+                    refreshed(app, *snap);
+                }
+                app.say(Tone::Info, "Live again");
+            }
+            None => {
+                app.frozen = Some(app.clock.now());
+                app.note = None;
+            }
+        },
         Action::RefreshFailed(why) => app.read_error = Some(why),
         Action::Done(outcome) => done(app, outcome),
     }
+}
+
+/// Scrolls the help to `to`, within its lines.
+fn help_scroll(app: &mut App, to: i64) {
+    let body = super::ui::body_area(app, app.area).height;
+    let max = super::help::max_scroll(app.theme(), body);
+    app.modal = Some(Modal::Help {
+        scroll: u16::try_from(to.clamp(0, i64::from(max))).unwrap_or(0),
+    });
 }
 
 /// Switches tab; the lab's view is made the first time its tab is shown.

@@ -46,8 +46,10 @@ pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
 /// Keys that work on every tab.
 pub fn global_key(key: KeyEvent) -> Option<Action> {
     Some(match key.code {
-        KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
+        // Esc closes dialogs and goes back; it never quits (q and Ctrl-C do).
+        KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
+        KeyCode::Char('f') => Action::Freeze,
         KeyCode::Tab => Action::NextTab,
         KeyCode::BackTab => Action::PrevTab,
         KeyCode::Char(c @ '1'..='9') => {

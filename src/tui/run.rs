@@ -59,7 +59,7 @@ pub fn open_swarm_form(app: &mut App) {
     app.modal = Some(Modal::Swarm(SwarmForm::new(
         app.sale.product,
         strategy,
-        app.focus_product().map_or(50, |p| p.total),
+        &app.snapshot.stock,
     )));
 }
 

@@ -59,7 +59,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .skip(start)
         .take(visible)
         .map(|h| {
-            let left = app.clock.sale_time_left(h.expires_at);
+            let left = app.time_left(h.expires_at);
             let sku = snap
                 .product(h.product_id)
                 .map_or_else(|| format!("#{}", h.product_id.0), |s| s.sku.clone());

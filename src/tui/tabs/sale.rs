@@ -15,7 +15,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use crate::strategy::Strategy;
 use crate::tui::app::{Action, App, Tone};
 use crate::tui::command::{Command, Outcome};
-use crate::tui::form::{Modal, NumberField};
+use crate::tui::form::{Modal, NumberField, TTL_BOUNDS, WARP_BOUNDS};
 use crate::tui::{format, keys, panels, run};
 
 /// Which list of the Sale tab the arrow keys move.
@@ -38,9 +38,6 @@ pub struct SaleState {
     pub product_pinned: bool,
 }
 
-const TTL_STEPS: [u64; 7] = [15, 30, 60, 120, 300, 600, 900];
-const WARP_STEPS: [u32; 5] = [1, 10, 60, 300, 600];
-
 /// The Sale tab's keys.
 pub fn key(key: KeyEvent) -> Option<Action> {
     if let Some(action) = keys::list_key(key) {
@@ -57,10 +54,8 @@ pub fn key(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('P') => Action::PrevProduct,
         KeyCode::Char('r') => Action::OpenRestock,
         KeyCode::Char('R') => Action::AskReset,
-        KeyCode::Char('t') => Action::NextTtl,
-        KeyCode::Char('T') => Action::PrevTtl,
-        KeyCode::Char('w') => Action::NextWarp,
-        KeyCode::Char('W') => Action::PrevWarp,
+        KeyCode::Char('t' | 'T') => Action::OpenTtl,
+        KeyCode::Char('w' | 'W') => Action::OpenWarp,
         _ => return None,
     })
 }
@@ -135,57 +130,45 @@ pub fn update(app: &mut App, action: Action) {
             }
             app.modal = Some(Modal::Reset);
         }
-        Action::NextTtl | Action::PrevTtl => {
+        Action::OpenTtl => {
             if !app.live() {
                 return;
             }
             let now = app.ttl().map_or(600, |d| d.as_secs());
-            let next = if matches!(action, Action::NextTtl) {
-                TTL_STEPS
-                    .iter()
-                    .copied()
-                    .find(|s| *s > now)
-                    .unwrap_or(TTL_STEPS[0])
-            } else {
-                TTL_STEPS
-                    .iter()
-                    .rev()
-                    .copied()
-                    .find(|s| *s < now)
-                    .unwrap_or(TTL_STEPS[TTL_STEPS.len() - 1])
-            };
-            app.queue(Command::SetTtl(Duration::from_secs(next)));
+            app.modal = Some(Modal::Ttl(NumberField::bounded(
+                now,
+                TTL_BOUNDS.0,
+                TTL_BOUNDS.1,
+            )));
         }
-        Action::NextWarp | Action::PrevWarp => {
-            let now = app.clock.warp();
-            let next = if matches!(action, Action::NextWarp) {
-                WARP_STEPS
-                    .iter()
-                    .copied()
-                    .find(|w| *w > now)
-                    .unwrap_or(WARP_STEPS[0])
-            } else {
-                WARP_STEPS
-                    .iter()
-                    .rev()
-                    .copied()
-                    .find(|w| *w < now)
-                    .unwrap_or(WARP_STEPS[WARP_STEPS.len() - 1])
-            };
-            app.clock.set_warp(next);
-            let ttl = app.ttl().unwrap_or(Duration::from_secs(600));
-            let real = Duration::from_millis(u64::try_from(app.clock.scaled(ttl)).unwrap_or(0));
-            app.say(
-                Tone::Info,
-                format!(
-                    "Warp ×{next}: a {} hold now lasts {} of real time (new holds)",
-                    format::ttl(ttl),
-                    format::countdown(real)
-                ),
-            );
+        Action::OpenWarp => {
+            if !app.live() {
+                return;
+            }
+            let now = u64::from(app.clock.warp());
+            app.modal = Some(Modal::Warp(NumberField::bounded(
+                now,
+                WARP_BOUNDS.0,
+                WARP_BOUNDS.1,
+            )));
         }
         _ => {}
     }
+}
+
+/// Sale time runs `warp` times faster from now on (for new holds).
+pub fn set_warp(app: &mut App, warp: u32) {
+    app.clock.set_warp(warp);
+    let ttl = app.ttl().unwrap_or(Duration::from_secs(600));
+    let real = Duration::from_millis(u64::try_from(app.clock.scaled(ttl)).unwrap_or(0));
+    app.say(
+        Tone::Info,
+        format!(
+            "Warp ×{warp}: a {} hold now lasts {} of real time (new holds)",
+            format::ttl(ttl),
+            format::countdown(real)
+        ),
+    );
 }
 
 /// What the engine said to a change made on this tab.

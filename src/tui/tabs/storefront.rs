@@ -430,7 +430,7 @@ fn render_cart(app: &App, area: Rect, buf: &mut Buffer) {
     ]));
     match app.my_active_hold() {
         Some(mine) => {
-            let left = app.clock.sale_time_left(mine.hold.expires_at);
+            let left = app.time_left(mine.hold.expires_at);
             let ttl = app
                 .snapshot
                 .rules
