@@ -7,85 +7,13 @@ use std::time::Duration;
 
 use flashsale::metrics::Percentiles;
 use flashsale::tui::app::RunRow;
-use flashsale::tui::{self, App, Options, Source, THEME, Tab};
-use flashsale::{Clock, Engine, EngineConfig, Strategy, Synchronous};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use flashsale::tui::{self, Tab};
+use flashsale::{Engine, Strategy};
+use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 
-/// 2026-11-20 18:00:00 UTC.
-const START: i64 = 1_795_197_600_000;
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    engine: Engine,
-    app: App,
-    terminal: Terminal<TestBackend>,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        Self::sized(80, 24)
-    }
-
-    fn sized(width: u16, height: u16) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Clock::manual(START);
-        let engine = flashsale::cli::open_engine(
-            &dir.path().join("flashsale.db"),
-            Synchronous::Normal,
-            EngineConfig {
-                clock: clock.clone(),
-                sweeper: false,
-                ..EngineConfig::default()
-            },
-        )
-        .unwrap();
-        let options = Options {
-            db_label: "flashsale.db".into(),
-            utc: true,
-            theme: &THEME,
-            buyer: "you".into(),
-        };
-        let mut app = App::new(Source::Live(engine.clone()), clock, options);
-        app.refresh();
-        let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        Harness {
-            _dir: dir,
-            engine,
-            app,
-            terminal,
-        }
-    }
-
-    fn press(&mut self, code: KeyCode) {
-        self.press_with(code, KeyModifiers::NONE);
-    }
-
-    fn press_with(&mut self, code: KeyCode, modifiers: KeyModifiers) {
-        if let Some(action) = tui::handle_key(&self.app, KeyEvent::new(code, modifiers)) {
-            tui::update(&mut self.app, action);
-        }
-        self.app.settle();
-        self.app.refresh();
-    }
-
-    fn keys(&mut self, text: &str) {
-        for c in text.chars() {
-            self.press(KeyCode::Char(c));
-        }
-    }
-
-    fn advance(&mut self, by: Duration) {
-        self.engine.clock().advance(by);
-        self.app.refresh();
-    }
-
-    fn screen(&mut self) -> String {
-        self.terminal.draw(|f| tui::render(&self.app, f)).unwrap();
-        self.terminal.backend().to_string()
-    }
-}
+#[path = "support/console.rs"]
+mod console;
+use console::{Harness, cell_style_of};
 
 fn row(
     strategy: Strategy,
@@ -194,20 +122,6 @@ fn holds_count_down_expire_and_orders_appear() {
     assert!(!screen.contains("bob"), "{screen}");
     assert!(screen.contains("Active holds 0"), "{screen}");
     insta::assert_snapshot!("sale_hold_expired", screen);
-}
-
-/// The style of the first cell of `text` on the last drawn screen.
-fn cell_style_of(h: &Harness, text: &str) -> ratatui::style::Style {
-    let buf = h.terminal.backend().buffer();
-    let area = buf.area;
-    for y in 0..area.height {
-        let line: String = (0..area.width).map(|x| buf[(x, y)].symbol()).collect();
-        if let Some(byte) = line.find(text) {
-            let x = line[..byte].chars().count();
-            return buf[(u16::try_from(x).unwrap(), y)].style();
-        }
-    }
-    panic!("{text:?} is not on screen");
 }
 
 #[test]
