@@ -16,6 +16,7 @@
 
 pub(crate) mod arrival;
 mod events;
+mod journal;
 mod queue;
 mod reader;
 mod reply;

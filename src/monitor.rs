@@ -14,6 +14,7 @@
 
 mod history;
 
+use crate::journal::{self, LogEntry, RunRow, Running};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Millis;
@@ -34,6 +35,9 @@ pub struct Query {
     pub orders_limit: usize,
     /// Holds followed by id (the storefront's own), whatever their status.
     pub follow: Vec<HoldId>,
+    /// How many stored runs the reader already has: the list is read again only when
+    /// the database has another count.
+    pub runs_known: u64,
 }
 
 impl Default for Query {
@@ -43,6 +47,7 @@ impl Default for Query {
             holds_limit: 200,
             orders_limit: 200,
             follow: Vec::new(),
+            runs_known: 0,
         }
     }
 }
@@ -98,6 +103,12 @@ pub struct Snapshot {
     pub holds_written: u64,
     pub orders_written: u64,
     pub followed: Vec<FollowedHold>,
+    /// Every stored run, when their count differs from the query's `runs_known`.
+    pub runs: Option<Vec<RunRow>>,
+    /// The operator log, newest first.
+    pub log: Vec<LogEntry>,
+    /// What the selling process says it runs.
+    pub running: Option<Running>,
 }
 
 impl Snapshot {
@@ -110,6 +121,9 @@ impl Snapshot {
         self.stock.iter().find(|s| s.product_id == id)
     }
 }
+
+/// How many operator log entries a reading brings.
+const LOG_SHOWN: usize = 20;
 
 /// Reads a snapshot in one read transaction.
 pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot> {
@@ -124,6 +138,13 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
     let holds_written = rows_written(&tx, "SELECT coalesce(max(rowid), 0) FROM holds")?;
     let orders_written = rows_written(&tx, "SELECT coalesce(max(rowid), 0) FROM orders")?;
     let followed = follow(&tx, &query.follow)?;
+    let runs = if journal::run_count(&tx)? == query.runs_known {
+        None
+    } else {
+        Some(journal::runs(&tx)?)
+    };
+    let log = journal::log_entries(&tx, LOG_SHOWN)?;
+    let running = journal::running(&tx)?;
     tx.commit()?;
     Ok(Snapshot {
         at,
@@ -136,6 +157,9 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
         holds_written,
         orders_written,
         followed,
+        runs,
+        log,
+        running,
     })
 }
 

@@ -26,6 +26,7 @@ fn row(
     RunRow {
         strategy,
         buyers: 5000,
+        buyers_planned: 5000,
         threads: 5000,
         stock: 50,
         sold,
@@ -46,6 +47,7 @@ fn row(
         rejected_sold_out: 4950,
         rejected_limit: 0,
         rejected_other: 0,
+        ..RunRow::default()
     }
 }
 

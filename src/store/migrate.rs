@@ -10,7 +10,10 @@ use crate::error::{Error, Result};
 /// The schema the binary embeds (top-level `schema.sql`).
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL];
+/// Step 2: the sale's journal — runs, the operator log, what the seller runs now.
+const JOURNAL_SQL: &str = include_str!("migrations/journal.sql");
+
+const MIGRATIONS: &[&str] = &[SCHEMA_SQL, JOURNAL_SQL];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

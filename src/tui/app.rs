@@ -143,6 +143,8 @@ impl Note {
 /// Everything that can happen to the console.
 pub enum Action {
     Quit,
+    /// Write the Compare table to a file.
+    Export,
     /// Pause the display (not the sale) while the presenter explains a moment; again
     /// to catch up.
     Freeze,
@@ -235,6 +237,10 @@ pub struct App {
     /// The terminal's size when last drawn (for the mouse).
     pub area: Rect,
     pub quit: bool,
+    /// Who the operator log names for changes made here.
+    pub operator: String,
+    /// Where `e` in Compare writes the table.
+    pub export_dir: std::path::PathBuf,
     /// The display is frozen at this time: readings wait in `held_back`.
     pub frozen: Option<Millis>,
     pub held_back: Option<Box<Snapshot>>,
@@ -246,7 +252,7 @@ pub struct App {
 impl App {
     pub fn new(source: Source, clock: Clock, options: Options) -> App {
         let strategy = source.engine().map(Engine::strategy);
-        App {
+        let mut app = App {
             source,
             clock,
             options,
@@ -274,11 +280,18 @@ impl App {
             read_error: None,
             area: Rect::new(0, 0, 80, 24),
             quit: false,
+            operator: operator_name(),
+            export_dir: std::path::PathBuf::from("."),
             frozen: None,
             held_back: None,
             refresh_wanted: false,
             commands: VecDeque::new(),
+        };
+        if app.source.engine().is_some() {
+            // A monitor elsewhere shows what this console sells with, not the defaults.
+            app.queue(Command::PublishRunning);
         }
+        app
     }
 
     pub fn theme(&self) -> &'static Theme {
@@ -305,6 +318,7 @@ impl App {
             holds_limit: 200,
             orders_limit: (self.sale.orders_scroll + 100).min(5000),
             follow,
+            runs_known: self.compare.stored,
         }
     }
 
@@ -325,7 +339,7 @@ impl App {
     /// Runs queued commands here, in order, until none are left (tests).
     pub fn settle(&mut self) {
         while let Some(command) = self.commands.pop_front() {
-            if let Some(action) = command.run(self.source.engine()) {
+            if let Some(action) = command.run(self.source.engine(), &self.operator) {
                 update(self, action);
             }
         }
@@ -517,6 +531,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::Resized(area) => app.area = area,
         Action::Refreshed(snap) if app.frozen.is_some() => app.held_back = Some(snap),
         Action::Refreshed(snap) => refreshed(app, *snap),
+        Action::Export => compare::export(app),
         Action::Freeze => match app.frozen.take() {
             Some(_) => {
                 if let Some(snap) = app.held_back.take() {
@@ -531,6 +546,14 @@ pub fn update(app: &mut App, action: Action) {
         },
         Action::RefreshFailed(why) => app.read_error = Some(why),
         Action::Done(outcome) => done(app, outcome),
+    }
+}
+
+/// The operator as the log names them: the console and the login that ran it.
+fn operator_name() -> String {
+    match std::env::var("USER") {
+        Ok(user) if !user.is_empty() => format!("console ({user})"),
+        _ => "console".to_owned(),
     }
 }
 
@@ -571,9 +594,17 @@ fn scroll_at(app: &mut App, column: u16, row: u16, down: bool) {
     update(app, Action::Scroll(by));
 }
 
-fn refreshed(app: &mut App, snap: Snapshot) {
+fn refreshed(app: &mut App, mut snap: Snapshot) {
     app.read_error = None;
     let now = snap.at;
+    compare::refreshed(app, snap.runs.take());
+    if app.read_only()
+        && let Some(running) = &snap.running
+    {
+        // The seller's warp, so countdowns here run at the seller's pace.
+        app.clock.set_warp(running.warp);
+        app.strategy = Some(running.strategy);
+    }
     app.snapshot = snap;
     if !app.sale.product_pinned {
         sale::follow_activity(app);
@@ -608,6 +639,9 @@ fn done(app: &mut App, outcome: Outcome) {
         | Outcome::StrategySet(..)
         | Outcome::TtlSet(..) => sale::done(app, outcome),
         Outcome::Launched(_) | Outcome::Joined(_) => run::done(app, outcome),
+        Outcome::WarpSet(..) => sale::done(app, outcome),
+        Outcome::Exported(runs, result) => compare::exported(app, runs, result),
+        Outcome::Quiet => {}
         Outcome::Lab(mode) => app.lab.mode = mode,
     }
 }

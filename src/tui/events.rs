@@ -55,7 +55,7 @@ impl Sources {
             app.query(),
             tx.clone(),
         );
-        let worker = Worker::spawn(app.source.engine().cloned(), tx);
+        let worker = Worker::spawn(app.source.engine().cloned(), app.operator.clone(), tx);
         Sources {
             incoming,
             poller,
@@ -169,13 +169,13 @@ pub struct Worker {
 }
 
 impl Worker {
-    fn spawn(engine: Option<Engine>, out: UnboundedSender<Incoming>) -> Worker {
+    fn spawn(engine: Option<Engine>, who: String, out: UnboundedSender<Incoming>) -> Worker {
         let (tx, rx) = crossbeam_channel::unbounded::<Command>();
         let thread = std::thread::Builder::new()
             .name("console-worker".into())
             .spawn(move || {
                 for command in rx {
-                    if let Some(action) = command.run(engine.as_ref())
+                    if let Some(action) = command.run(engine.as_ref(), &who)
                         && out.send(Incoming::Action(action)).is_err()
                     {
                         return;

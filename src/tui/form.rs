@@ -269,7 +269,7 @@ pub fn on_key(app: &mut App, key: FormKey) {
         Modal::Warp(mut field) => match key {
             FormKey::No => None,
             _ if number_key(&mut field, key, &WARP_PRESETS) => {
-                super::tabs::sale::set_warp(app, u32::try_from(field.value).unwrap_or(1));
+                app.queue(Command::SetWarp(u32::try_from(field.value).unwrap_or(1)));
                 None
             }
             _ => Some(Modal::Warp(field)),

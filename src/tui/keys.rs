@@ -7,7 +7,7 @@ use ratatui::crossterm::event::{
 
 use super::app::{Action, App, FormKey, Tab};
 use super::form::Modal;
-use super::tabs::{lab, sale, storefront};
+use super::tabs::{compare, lab, sale, storefront};
 
 pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
     // Terminals that report releases and repeats would act twice.
@@ -39,7 +39,7 @@ pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
         Tab::Sale => sale::key(key),
         Tab::Storefront => storefront::key(key),
         Tab::Lab => None,
-        Tab::Compare => list_key(key),
+        Tab::Compare => compare::key(key),
     }
 }
 

@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{CounterSnapshot, Engine};
 use crate::error::Rejection;
+use crate::journal::RunRow;
 use crate::metrics::Percentiles;
 use crate::strategy::Strategy;
 use crate::tui::app::{App, Tone};
 use crate::tui::command::{Command, Launched, Outcome};
 use crate::tui::form::{Modal, SwarmForm};
-use crate::tui::tabs::compare::RunRow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
@@ -39,6 +39,8 @@ pub struct RunFigures {
     pub state: RunState,
     pub started: Instant,
     pub elapsed: Duration,
+    /// The run's settings, for its row in the journal when it ends.
+    pub template: Box<RunRow>,
 }
 
 impl RunFigures {
@@ -79,10 +81,25 @@ pub fn launch(app: &mut App, form: &SwarmForm) {
     config.stock = Some(i64::try_from(form.stock.value).unwrap_or(i64::MAX));
     config.behaviour = form.behaviour().1;
     config.seed = u64::try_from(app.compare.runs.len()).unwrap_or(0) + 1;
+    let template = RunRow {
+        started_at: app.clock.now(),
+        sku: sku.clone(),
+        strategy: form.strategy,
+        buyers_planned: config.buyers,
+        stock: config.stock.unwrap_or(0),
+        behaviour: form.behaviour().0.to_owned(),
+        hold_ttl_ms: app
+            .ttl()
+            .map_or(0, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
+        warp: app.clock.warp(),
+        seed: config.seed,
+        ..RunRow::default()
+    };
     app.queue(Command::Launch {
         config: Box::new(config),
         strategy: form.strategy,
         fresh: form.fresh,
+        template: Box::new(template),
     });
     app.say(
         Tone::Info,
@@ -130,7 +147,15 @@ pub fn watch_swarm(app: &mut App) {
             app.attempts_before += run.attempts;
             app.rejections_before += run.rejected_total();
         }
-        app.queue(Command::Join(Box::new(handle)));
+        let template = app
+            .run
+            .as_ref()
+            .map(|r| r.template.clone())
+            .unwrap_or_default();
+        app.queue(Command::Join {
+            handle: Box::new(handle),
+            template,
+        });
     }
 }
 
@@ -153,27 +178,38 @@ pub fn done(app: &mut App, outcome: Outcome) {
             Err(e) => app.say(Tone::Bad, format!("The swarm did not start: {e}")),
         },
         Outcome::Joined(result) => match *result {
-            Ok(report) => {
-                use crate::tui::format::thousands_i;
+            Ok(row) => {
+                use crate::tui::format::{thousands, thousands_i};
                 let number = app.compare.runs.len() + 1;
-                let verdict = if report.oversold > 0 {
-                    format!("OVERSOLD by {}", thousands_i(report.oversold))
+                let verdict = if row.oversold > 0 {
+                    format!("OVERSOLD by {}", thousands_i(row.oversold))
                 } else {
                     "none oversold".to_owned()
                 };
+                let stopped = if row.stopped {
+                    format!(
+                        ", stopped after {} of {} buyers",
+                        thousands(row.buyers),
+                        thousands(row.buyers_planned)
+                    )
+                } else {
+                    String::new()
+                };
                 let text = format!(
-                    "Run {number} {}: sold {} of {}, {verdict} (tab 4 compares)",
-                    report.strategy,
-                    thousands_i(report.sold),
-                    thousands_i(report.stock),
+                    "Run {number} {}: sold {} of {}, {verdict}{stopped} (tab 4 compares)",
+                    row.strategy.name(),
+                    thousands_i(row.sold),
+                    thousands_i(row.stock),
                 );
-                let tone = if report.oversold > 0 {
+                let tone = if row.oversold > 0 {
                     Tone::Bad
                 } else {
                     Tone::Good
                 };
-                let strategy = app.run.as_ref().map_or(Strategy::Immediate, |r| r.strategy);
-                app.compare.runs.push(RunRow::of(&report, strategy));
+                if row.id.is_some() {
+                    app.compare.stored += 1;
+                }
+                app.compare.runs.push(row);
                 app.compare.selected = app.compare.runs.len() - 1;
                 app.say(tone, text);
                 app.refresh_soon();
@@ -203,6 +239,7 @@ fn started(app: &mut App, launched: Launched) {
         state: RunState::Running,
         started: launched.handle.started,
         elapsed: Duration::ZERO,
+        template: launched.template,
     });
     app.swarm = Some(launched.handle);
     app.say(

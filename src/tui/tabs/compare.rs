@@ -1,86 +1,101 @@
-//! The Compare tab: one row per swarm run of this session, the columns of `bench`, so
-//! naive, immediate, gate and queue can be read side by side.
+//! The Compare tab: one row per swarm run, the columns of `bench`, so naive, immediate,
+//! gate and queue can be read side by side. Runs are kept in the database, so the table
+//! outlives the session; `e` exports it for slides. Below it, the operator log: who
+//! reset, restocked, or changed TTL, warp or strategy, and when.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Margin, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
-use crate::metrics::Percentiles;
-use crate::strategy::Strategy;
-use crate::swarm::SwarmReport;
-use crate::tui::app::App;
-use crate::tui::format::{micros, rate, span, thousands, thousands_i};
+use std::path::PathBuf;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+pub use crate::journal::RunRow;
+use crate::tui::app::{Action, App, Tone};
+use crate::tui::command::Command;
+use crate::tui::format::{micros, rate, span, thousands, thousands_i, time_of_day};
+use crate::tui::keys;
+use crate::tui::text::fit;
 use crate::tui::ui::panel;
 
 #[derive(Debug, Clone, Default)]
 pub struct CompareState {
-    /// Every finished swarm run of this session, oldest first.
+    /// Every finished swarm run kept in the database, oldest first (and this
+    /// session's, once they end).
     pub runs: Vec<RunRow>,
     pub selected: usize,
+    /// How many of `runs` came from or went to the database: a reading that counts
+    /// more brings the list again (another console's runs).
+    pub stored: u64,
 }
 
-/// One finished run as the Compare tab shows it (the columns of `bench`), taken from the
-/// run's report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRow {
-    pub strategy: Strategy,
-    pub buyers: u64,
-    pub threads: usize,
-    /// Units on sale when the run started.
-    pub stock: i64,
-    pub sold: i64,
-    pub oversold: i64,
-    pub fairness: f64,
-    pub inversions: u64,
-    pub attempts_per_sec: f64,
-    pub holds_per_sec: f64,
-    pub latency: Percentiles,
-    pub conflicts: u64,
-    pub busy: u64,
-    pub elapsed_ms: u64,
-    pub rejected_sold_out: u64,
-    pub rejected_limit: u64,
-    /// Conflict, busy, timeout and other rejections.
-    pub rejected_other: u64,
+/// The Compare tab's keys.
+pub fn key(key: KeyEvent) -> Option<Action> {
+    if let Some(action) = keys::list_key(key) {
+        return Some(action);
+    }
+    match key.code {
+        KeyCode::Char('e') => Some(Action::Export),
+        _ => None,
+    }
 }
 
-impl RunRow {
-    pub fn of(report: &SwarmReport, strategy: Strategy) -> RunRow {
-        RunRow {
-            strategy: report.strategy.parse().unwrap_or(strategy),
-            buyers: report.buyers,
-            threads: report.threads,
-            stock: report.stock,
-            sold: report.sold,
-            oversold: report.oversold,
-            fairness: report.fairness,
-            inversions: report.inversions,
-            attempts_per_sec: report.attempts_per_sec,
-            holds_per_sec: report.holds_per_sec,
-            latency: report.latency_us,
-            conflicts: report.conflicts,
-            busy: report.busy,
-            elapsed_ms: report.elapsed_ms,
-            rejected_sold_out: report.rejected_sold_out,
-            rejected_limit: report.rejected_limit,
-            rejected_other: report.rejected_conflict
-                + report.rejected_busy
-                + report.rejected_timeout
-                + report.rejected_other,
-        }
+/// Writes the table to a Markdown file for slides (off the drawing thread).
+pub fn export(app: &mut App) {
+    if app.compare.runs.is_empty() {
+        app.say(
+            Tone::Info,
+            "No runs to export yet: launch a swarm (n on the Sale tab)",
+        );
+        return;
+    }
+    let path = app.export_dir.join("flashsale-runs.md");
+    app.queue(Command::Export {
+        runs: app.compare.runs.clone(),
+        path,
+    });
+}
+
+/// What the export came to.
+pub fn exported(app: &mut App, runs: usize, result: crate::Result<PathBuf>) {
+    match result {
+        Ok(path) => app.say(
+            Tone::Good,
+            format!(
+                "Exported {runs} runs to {} (a Markdown table; `flashsale runs --csv` for a spreadsheet)",
+                path.display()
+            ),
+        ),
+        Err(e) => app.say(Tone::Bad, format!("The export failed: {e}")),
+    }
+}
+
+/// Takes the runs a reading brought (only when the database has more than we know).
+pub fn refreshed(app: &mut App, runs: Option<Vec<RunRow>>) {
+    if let Some(runs) = runs {
+        app.compare.stored = u64::try_from(runs.len()).unwrap_or(u64::MAX);
+        app.compare.runs = runs;
+        app.compare.selected = app
+            .compare
+            .selected
+            .min(app.compare.runs.len().saturating_sub(1));
     }
 }
 
 pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let t = app.theme();
-    let [table_area, detail] = body.layout(&Layout::vertical([
+    let log_rows = u16::try_from(app.snapshot.log.len().clamp(1, 5)).unwrap_or(5) + 2;
+    let [table_area, detail, log] = body.layout(&Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(6),
+        Constraint::Length(log_rows),
     ]));
+    render_log(app, log, buf);
     let runs = &app.compare.runs;
-    let block = panel(t, " Runs of this session ", true)
-        .title_top(Line::styled(" one row per swarm ", t.dim).right_aligned());
+    let block = panel(t, " Runs ", true)
+        .title_top(Line::styled(" kept in the database · e exports ", t.dim).right_aligned());
     if runs.is_empty() {
         let inner = block.inner(table_area).inner(Margin::new(1, 1));
         block.render(table_area, buf);
@@ -200,15 +215,16 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
         Line::styled(summary.to_owned(), t.dim),
         Line::styled(
             format!(
-                "{} buyers on {} threads in {}: {} attempts/s · rejected sold out {}, limit {}, other {} · fairness {:.3}, {} inversions",
-                thousands(r.buyers),
-                r.threads,
+                "{} on {} in {}: {} attempts/s · rejected sold out {}, limit {}, other {} · fairness {:.3} (of the first {} arrivals, the share that won) · {} inversions (a later arrival won, an earlier lost)",
+                buyers_text(r),
+                plural(r.threads as u64, "thread", "threads"),
                 span(i64::try_from(r.elapsed_ms).unwrap_or(0)),
                 rate(r.attempts_per_sec),
                 thousands(r.rejected_sold_out),
                 thousands(r.rejected_limit),
                 thousands(r.rejected_other),
                 r.fairness,
+                thousands_i(r.stock),
                 thousands(r.inversions)
             ),
             t.dim,
@@ -216,4 +232,48 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
     ])
     .wrap(Wrap { trim: true })
     .render(inner, buf);
+}
+
+/// "3,000 of 50,000 buyers (stopped)" for a run stopped early.
+fn buyers_text(r: &RunRow) -> String {
+    if r.stopped {
+        format!(
+            "{} of {} buyers (stopped)",
+            thousands(r.buyers),
+            thousands(r.buyers_planned)
+        )
+    } else {
+        plural(r.buyers, "buyer", "buyers")
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// The operator log, newest first.
+fn render_log(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme();
+    let block = panel(t, " Operator log ", false).title_top(
+        Line::styled(" who changed the sale, kept in the database ", t.dim).right_aligned(),
+    );
+    let inner = block.inner(area).inner(Margin::new(1, 0));
+    block.render(area, buf);
+    if app.snapshot.log.is_empty() {
+        Line::styled("Nothing changed by hand yet.", t.dim).render(inner, buf);
+        return;
+    }
+    let lines: Vec<Line> = app
+        .snapshot
+        .log
+        .iter()
+        .map(|e| {
+            Line::from(vec![
+                Span::styled(time_of_day(e.at, app.options.utc), t.dim),
+                Span::styled(format!("  {:<10} ", fit(&e.who, 10)), t.dim),
+                Span::raw(e.what.clone()),
+            ])
+        })
+        .collect();
+    Paragraph::new(lines).render(inner, buf);
 }

@@ -156,9 +156,8 @@ pub fn update(app: &mut App, action: Action) {
     }
 }
 
-/// Sale time runs `warp` times faster from now on (for new holds).
-pub fn set_warp(app: &mut App, warp: u32) {
-    app.clock.set_warp(warp);
+/// Says what the new warp means for a hold.
+fn warp_set(app: &mut App, warp: u32) {
     let ttl = app.ttl().unwrap_or(Duration::from_secs(600));
     let real = Duration::from_millis(u64::try_from(app.clock.scaled(ttl)).unwrap_or(0));
     app.say(
@@ -212,6 +211,10 @@ pub fn done(app: &mut App, outcome: Outcome) {
                     format!("Strategy {}: {}", strategy.label(), strategy.summary()),
                 );
             }
+            Err(e) => app.say(Tone::Bad, e.to_string()),
+        },
+        Outcome::WarpSet(warp, result) => match result {
+            Ok(()) => warp_set(app, warp),
             Err(e) => app.say(Tone::Bad, e.to_string()),
         },
         Outcome::TtlSet(ttl, result) => match result {
