@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod init;
 mod open;
+mod runs;
 mod swarm;
 mod tui;
 
@@ -57,6 +58,8 @@ pub enum Command {
     /// Every strategy on the same workload, one table, beside the `limit` row measured in
     /// the same run (a fresh temporary database per row).
     Bench(BenchArgs),
+    /// The swarm runs kept in the database, for slides: Markdown, `--csv` or `--json`.
+    Runs(runs::RunsArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -185,6 +188,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Demo) => swarm::demo(cli),
         Some(Command::Lab(args)) => lab(cli, args),
         Some(Command::Bench(args)) => bench::run(cli, args),
+        Some(Command::Runs(args)) => runs::run(cli, args),
         None => tui::run(cli, &cli.console),
     }
 }

@@ -13,7 +13,7 @@ use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 
 #[path = "support/console.rs"]
 mod console;
-use console::{Harness, cell_style_of};
+use console::{Harness, cell_style_of, launch};
 
 fn row(
     strategy: Strategy,
@@ -380,7 +380,7 @@ fn strategy_ttl_warp_restock_and_reset_keys() {
 #[test]
 fn a_naive_swarm_oversells_then_immediate_sells_exactly_the_stock() {
     let mut h = Harness::new();
-    launch(&mut h, "400", "20", Strategy::Naive);
+    launch(&mut h, "400", "20", Strategy::Naive, true);
     let naive = &h.app.compare.runs[0];
     assert_eq!(naive.strategy, Strategy::Naive);
     assert!(naive.oversold > 0, "naive oversold nothing: {naive:?}");
@@ -391,7 +391,7 @@ fn a_naive_swarm_oversells_then_immediate_sells_exactly_the_stock() {
         Some(ratatui::style::Color::Red)
     );
 
-    launch(&mut h, "400", "20", Strategy::Immediate);
+    launch(&mut h, "400", "20", Strategy::Immediate, true);
     let immediate = &h.app.compare.runs[1];
     assert_eq!(
         (immediate.sold, immediate.oversold),
@@ -406,46 +406,6 @@ fn a_naive_swarm_oversells_then_immediate_sells_exactly_the_stock() {
         screen.contains("naive") && screen.contains("immediate"),
         "{screen}"
     );
-}
-
-/// Fills the swarm form (buyers, stock, strategy) and runs the swarm to its end.
-fn launch(h: &mut Harness, buyers: &str, stock: &str, strategy: Strategy) {
-    let runs = h.app.compare.runs.len();
-    h.press(KeyCode::Char('n'));
-    h.keys(buyers);
-    h.press(KeyCode::Down);
-    h.keys(stock);
-    h.press(KeyCode::Down);
-    while form_strategy(h) != Some(strategy) {
-        h.press(KeyCode::Right);
-    }
-    // Start from a fresh sale; with orders on the books the console asks first.
-    h.press(KeyCode::Down);
-    h.press(KeyCode::Down);
-    h.press(KeyCode::Right);
-    h.press(KeyCode::Enter);
-    if matches!(h.app.modal, Some(tui::form::Modal::ConfirmFresh(_))) {
-        h.press(KeyCode::Char('y'));
-    }
-    assert!(h.app.swarm_running(), "the swarm did not start");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while h.app.compare.runs.len() == runs {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the swarm did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-        h.app.refresh();
-        h.app.settle();
-    }
-    h.app.refresh();
-}
-
-fn form_strategy(h: &Harness) -> Option<Strategy> {
-    match &h.app.modal {
-        Some(tui::form::Modal::Swarm(form)) => Some(form.strategy),
-        _ => None,
-    }
 }
 
 #[test]

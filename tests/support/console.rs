@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use flashsale::Strategy;
 use flashsale::tui::{self, App, Options, Source, THEME};
 use flashsale::{Clock, Engine, EngineConfig, Synchronous};
 use ratatui::Terminal;
@@ -26,7 +27,25 @@ impl Harness {
     }
 
     pub fn sized(width: u16, height: u16) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(tempfile::tempdir().unwrap(), width, height)
+    }
+
+    /// A second console session on the same file: this one's engine and console end.
+    pub fn restart(self) -> Harness {
+        let (w, h) = {
+            let area = self.terminal.backend().buffer().area;
+            (area.width, area.height)
+        };
+        let Harness { dir, .. } = self;
+        Self::in_dir(dir, w, h)
+    }
+
+    pub fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("flashsale.db")
+    }
+
+    /// A console on `dir/flashsale.db`, created with the demo sale if it is not there.
+    pub fn in_dir(dir: tempfile::TempDir, width: u16, height: u16) -> Harness {
         let clock = Clock::manual(START);
         let engine = flashsale::cli::open_engine(
             &dir.path().join("flashsale.db"),
@@ -45,6 +64,8 @@ impl Harness {
             buyer: "you".into(),
         };
         let mut app = App::new(Source::Live(engine.clone()), clock, options);
+        app.export_dir = dir.path().to_path_buf();
+        app.settle();
         app.refresh();
         let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         Harness {
@@ -96,4 +117,52 @@ pub fn cell_style_of(h: &Harness, text: &str) -> ratatui::style::Style {
         }
     }
     panic!("{text:?} is not on screen");
+}
+
+/// Fills the swarm form (buyers, stock, strategy, a fresh sale when asked) and runs the
+/// swarm to its end.
+pub fn launch(h: &mut Harness, buyers: &str, stock: &str, strategy: Strategy, fresh: bool) {
+    let runs = h.app.compare.runs.len();
+    h.press(KeyCode::Char('n'));
+    h.keys(buyers);
+    h.press(KeyCode::Down);
+    h.keys(stock);
+    h.press(KeyCode::Down);
+    while form_strategy(h) != Some(strategy) {
+        h.press(KeyCode::Right);
+    }
+    if fresh {
+        // Start from a fresh sale; with orders on the books the console asks first.
+        h.press(KeyCode::Down);
+        h.press(KeyCode::Down);
+        h.press(KeyCode::Right);
+    }
+    h.press(KeyCode::Enter);
+    if matches!(h.app.modal, Some(tui::form::Modal::ConfirmFresh(_))) {
+        h.press(KeyCode::Char('y'));
+    }
+    assert!(h.app.swarm_running(), "the swarm did not start");
+    wait_for_run(h, runs);
+}
+
+/// Waits (a real swarm on real threads) until the console holds more than `runs` runs.
+pub fn wait_for_run(h: &mut Harness, runs: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while h.app.compare.runs.len() == runs {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the swarm did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.app.refresh();
+        h.app.settle();
+    }
+    h.app.refresh();
+}
+
+fn form_strategy(h: &Harness) -> Option<Strategy> {
+    match &h.app.modal {
+        Some(tui::form::Modal::Swarm(form)) => Some(form.strategy),
+        _ => None,
+    }
 }

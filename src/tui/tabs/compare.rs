@@ -116,18 +116,42 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
         panel(t, " Run ", false).render(detail, buf);
         return;
     }
-    let header = Row::new(
-        [
-            "#", "strategy", "buyers", "sold", "over", "fair", "holds/s", "p50", "p99", "confl",
-            "busy",
-        ]
-        .into_iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let line = Line::from(h);
-            Cell::from(if i == 1 { line } else { line.right_aligned() })
-        }),
-    )
+    // A projector-sized screen gets each run's settings too.
+    let wide = table_area.width >= 150;
+    let mut headers = vec![
+        "#", "strategy", "buyers", "sold", "over", "fair", "holds/s", "p50", "p99", "confl", "busy",
+    ];
+    let mut widths = vec![
+        Constraint::Length(2),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(9),
+        Constraint::Length(5),
+        Constraint::Length(4),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(5),
+    ];
+    if wide {
+        headers.extend(["product", "TTL", "warp", "started", "behaviour"]);
+        widths.extend([
+            Constraint::Length(9),
+            Constraint::Length(6),
+            Constraint::Length(5),
+            Constraint::Length(8),
+            Constraint::Fill(1),
+        ]);
+    }
+    let header = Row::new(headers.into_iter().enumerate().map(|(i, h)| {
+        let line = Line::from(h);
+        Cell::from(if i == 1 || i >= 11 {
+            line
+        } else {
+            line.right_aligned()
+        })
+    }))
     .style(t.dim);
     let rows: Vec<Row> = runs
         .iter()
@@ -140,10 +164,16 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
                 t.danger
             };
             let over_style = if r.oversold > 0 { t.danger } else { t.ok };
-            Row::new(vec![
+            // A run stopped early is marked: its buyers are those that came.
+            let buyers = if r.stopped {
+                format!("{} ◼", thousands(r.buyers))
+            } else {
+                thousands(r.buyers)
+            };
+            let mut cells = vec![
                 right((i + 1).to_string()),
                 Cell::from(Line::styled(r.strategy.name(), strategy_style)),
-                right(thousands(r.buyers)),
+                right(buyers),
                 right(format!("{}/{}", thousands_i(r.sold), thousands_i(r.stock))),
                 Cell::from(Line::styled(r.oversold.to_string(), over_style).right_aligned()),
                 right(format!("{:.2}", r.fairness)),
@@ -152,22 +182,21 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
                 right(micros(r.latency.p99)),
                 right(thousands(r.conflicts)),
                 right(thousands(r.busy)),
-            ])
+            ];
+            if wide {
+                let ttl =
+                    std::time::Duration::from_millis(u64::try_from(r.hold_ttl_ms).unwrap_or(0));
+                cells.extend([
+                    Cell::from(r.sku.clone()),
+                    Cell::from(crate::tui::format::ttl(ttl)),
+                    Cell::from(format!("×{}", r.warp)),
+                    Cell::from(time_of_day(r.started_at, app.options.utc)),
+                    Cell::from(r.behaviour.clone()),
+                ]);
+            }
+            Row::new(cells)
         })
         .collect();
-    let widths = [
-        Constraint::Length(2),
-        Constraint::Length(10),
-        Constraint::Length(6),
-        Constraint::Length(9),
-        Constraint::Length(5),
-        Constraint::Length(4),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(5),
-    ];
     let mut state = TableState::default().with_selected(Some(app.compare.selected));
     StatefulWidget::render(
         Table::new(rows, widths)
