@@ -27,6 +27,7 @@
 //! a swarm this process runs come from the swarm's own `Metrics`, copied under its lock
 //! once per reading. Nothing is read per event.
 
+pub mod action;
 pub mod app;
 pub mod command;
 pub mod dialog;
@@ -37,6 +38,7 @@ pub mod help;
 pub mod keys;
 pub mod panels;
 pub mod run;
+mod scroll;
 pub mod tabs;
 mod terminal;
 pub mod text;

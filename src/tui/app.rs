@@ -14,6 +14,7 @@ use strum::EnumCount;
 use super::command::{Command, Outcome};
 use super::form::Modal;
 use super::run::{self, RunFigures};
+use super::scroll;
 use super::tabs::{compare, lab, sale, storefront};
 use super::theme::Theme;
 use crate::clock::{Clock, Millis};
@@ -24,6 +25,7 @@ use crate::store::Store;
 use crate::strategy::Strategy;
 use crate::swarm::SwarmHandle;
 
+pub use super::action::{Action, FormKey};
 pub use compare::{CompareState, RunRow};
 pub use lab::LabState;
 pub use run::RunState;
@@ -138,73 +140,6 @@ impl Note {
             tone,
         }
     }
-}
-
-/// Everything that can happen to the console.
-pub enum Action {
-    Quit,
-    /// Write the Compare table to a file.
-    Export,
-    /// Pause the display (not the sale) while the presenter explains a moment; again
-    /// to catch up.
-    Freeze,
-    NextTab,
-    PrevTab,
-    GoTo(Tab),
-    ToggleHelp,
-    CloseModal,
-    /// Move the focused list (or the selection) by this many rows.
-    Scroll(isize),
-    Top,
-    Bottom,
-    /// The mouse wheel over a point of the screen.
-    ScrollAt {
-        column: u16,
-        row: u16,
-        down: bool,
-    },
-    FocusNext,
-    FocusPrev,
-    NextProduct,
-    PrevProduct,
-    OpenSwarmForm,
-    StopSwarm,
-    NextStrategy,
-    PrevStrategy,
-    OpenRestock,
-    AskReset,
-    OpenTtl,
-    OpenWarp,
-    AddToCart,
-    Extend,
-    Pay,
-    Cancel,
-    /// Keys inside the open dialog.
-    Form(FormKey),
-    /// A move in the Lab tab; it may run SQL, so it runs off the drawing thread.
-    Lab(crate::lab::ui::LabMove),
-    /// The terminal's size, after a resize or a draw.
-    Resized(Rect),
-    /// A fresh reading of the database.
-    Refreshed(Box<Snapshot>),
-    /// The database could not be read.
-    RefreshFailed(String),
-    /// A queued command finished.
-    Done(Outcome),
-}
-
-/// Keys a dialog understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormKey {
-    Up,
-    Down,
-    Left,
-    Right,
-    Digit(u8),
-    Backspace,
-    Submit,
-    Yes,
-    No,
 }
 
 /// The whole console.
@@ -419,44 +354,6 @@ impl App {
         }
     }
 
-    fn list_len(&self) -> usize {
-        match self.tab {
-            Tab::Sale => match self.sale.focus {
-                SalePanel::Holds => usize::try_from(self.snapshot.active_holds).unwrap_or(0),
-                SalePanel::Orders => self.snapshot.orders.len(),
-            },
-            Tab::Storefront => self.snapshot.stock.len(),
-            Tab::Compare => self.compare.runs.len(),
-            Tab::Lab => 0,
-        }
-    }
-
-    fn scroll_to(&mut self, position: usize) {
-        let last = self.list_len().saturating_sub(1);
-        let position = position.min(last);
-        match self.tab {
-            Tab::Sale => match self.sale.focus {
-                SalePanel::Holds => self.sale.holds_scroll = position,
-                SalePanel::Orders => self.sale.orders_scroll = position,
-            },
-            Tab::Storefront => self.shop.selected = position,
-            Tab::Compare => self.compare.selected = position,
-            Tab::Lab => {}
-        }
-    }
-
-    fn position(&self) -> usize {
-        match self.tab {
-            Tab::Sale => match self.sale.focus {
-                SalePanel::Holds => self.sale.holds_scroll,
-                SalePanel::Orders => self.sale.orders_scroll,
-            },
-            Tab::Storefront => self.shop.selected,
-            Tab::Compare => self.compare.selected,
-            Tab::Lab => 0,
-        }
-    }
-
     pub(crate) fn product_name(&self, id: crate::ids::ProductId) -> String {
         self.snapshot
             .product(id)
@@ -476,6 +373,9 @@ fn read_snapshot(store: &Store, query: &Query, at: Millis) -> crate::Result<Snap
 /// The one place the console's state changes.
 pub fn update(app: &mut App, action: Action) {
     match action {
+        Action::Scroll(_) | Action::Top | Action::Bottom | Action::ScrollAt { .. } => {
+            scroll::update(app, &action);
+        }
         Action::Quit => {
             app.stop_swarm();
             app.quit = true;
@@ -491,27 +391,6 @@ pub fn update(app: &mut App, action: Action) {
             };
         }
         Action::CloseModal => app.modal = None,
-        Action::Scroll(by) => {
-            if let Some(Modal::Help { scroll }) = app.modal {
-                help_scroll(app, i64::from(scroll) + i64::try_from(by).unwrap_or(0));
-                return;
-            }
-            let position = app.position().saturating_add_signed(by);
-            app.scroll_to(position);
-        }
-        Action::Top | Action::Bottom if matches!(app.modal, Some(Modal::Help { .. })) => {
-            help_scroll(
-                app,
-                if matches!(action, Action::Top) {
-                    0
-                } else {
-                    i64::MAX
-                },
-            );
-        }
-        Action::Top => app.scroll_to(0),
-        Action::Bottom => app.scroll_to(usize::MAX),
-        Action::ScrollAt { column, row, down } => scroll_at(app, column, row, down),
         Action::FocusNext
         | Action::FocusPrev
         | Action::NextProduct
@@ -557,41 +436,12 @@ fn operator_name() -> String {
     }
 }
 
-/// Scrolls the help to `to`, within its lines.
-fn help_scroll(app: &mut App, to: i64) {
-    let body = super::ui::body_area(app, app.area).height;
-    let max = super::help::max_scroll(app.theme(), body);
-    app.modal = Some(Modal::Help {
-        scroll: u16::try_from(to.clamp(0, i64::from(max))).unwrap_or(0),
-    });
-}
-
 /// Switches tab; the lab's view is made the first time its tab is shown.
 pub fn show(app: &mut App, tab: Tab) {
     app.tab = tab;
     if tab == Tab::Lab && app.lab.view.is_none() {
         app.lab = LabState::with_view(crate::lab::ui::LabView::new(!app.theme().color));
     }
-}
-
-fn scroll_at(app: &mut App, column: u16, row: u16, down: bool) {
-    let by = if down { 3 } else { -3 };
-    if app.modal.is_some() {
-        update(app, Action::Scroll(by));
-        return;
-    }
-    if app.tab == Tab::Sale {
-        let areas = super::ui::sale_areas(app, app.area);
-        let at = ratatui::layout::Position::new(column, row);
-        if areas.holds.contains(at) {
-            app.sale.focus = SalePanel::Holds;
-        } else if areas.orders.contains(at) {
-            app.sale.focus = SalePanel::Orders;
-        } else {
-            return;
-        }
-    }
-    update(app, Action::Scroll(by));
 }
 
 fn refreshed(app: &mut App, mut snap: Snapshot) {

@@ -124,7 +124,7 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let mut widths = vec![
         Constraint::Length(2),
         Constraint::Length(10),
-        Constraint::Length(10),
+        Constraint::Length(if wide { 11 } else { 6 }),
         Constraint::Length(9),
         Constraint::Length(5),
         Constraint::Length(4),
@@ -166,7 +166,7 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
             let over_style = if r.oversold > 0 { t.danger } else { t.ok };
             // A run stopped early is marked: its buyers are those that came.
             let buyers = if r.stopped {
-                format!("{} ◼", thousands(r.buyers))
+                format!("{}◼", thousands(r.buyers))
             } else {
                 thousands(r.buyers)
             };
