@@ -107,6 +107,8 @@ pub struct Snapshot {
     pub runs: Option<Vec<RunRow>>,
     /// The operator log, newest first.
     pub log: Vec<LogEntry>,
+    /// Each product's price in cents (the storefront shows it, read-only too).
+    pub prices: Vec<(ProductId, i64)>,
     /// What the selling process says it runs.
     pub running: Option<Running>,
 }
@@ -145,6 +147,7 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
     };
     let log = journal::log_entries(&tx, LOG_SHOWN)?;
     let running = journal::running(&tx)?;
+    let prices = prices(&tx)?;
     tx.commit()?;
     Ok(Snapshot {
         at,
@@ -160,7 +163,16 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
         runs,
         log,
         running,
+        prices,
     })
+}
+
+fn prices(conn: &Connection) -> Result<Vec<(ProductId, i64)>> {
+    let mut stmt = conn.prepare_cached("SELECT id, price_cents FROM products ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| Ok((ProductId(r.get(0)?), r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 /// The number of active holds (counted on the partial index of active holds).

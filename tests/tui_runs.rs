@@ -181,4 +181,14 @@ fn a_read_only_console_shows_what_the_seller_runs() {
         60,
         "countdowns run at the seller's pace"
     );
+
+    // Its storefront shows prices and does not offer what it cannot do.
+    let storefront = flashsale::tui::Action::GoTo(flashsale::tui::Tab::Storefront);
+    flashsale::tui::update(&mut monitor, storefront);
+    terminal
+        .draw(|f| flashsale::tui::render(&monitor, f))
+        .unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("$"), "prices vanished:\n{screen}");
+    assert!(!screen.contains("launch a swarm"), "{screen}");
 }

@@ -343,7 +343,6 @@ fn render_products(app: &App, area: Rect, buf: &mut Buffer) {
         panel(t, " Products ", true).title_top(Line::styled(" ↑↓ choose ", t.dim).right_aligned());
     let inner = block.inner(area);
     block.render(area, buf);
-    let catalog = app.source.engine().map(crate::Engine::products);
     for (i, s) in app.snapshot.stock.iter().enumerate() {
         let y = inner.y + u16::try_from(i * 3).unwrap_or(u16::MAX);
         if y + 1 >= inner.bottom() {
@@ -354,10 +353,12 @@ fn render_products(app: &App, area: Rect, buf: &mut Buffer) {
         if selected {
             buf.set_style(row, t.selected);
         }
-        let price = catalog
-            .as_ref()
-            .and_then(|all| all.iter().find(|p| p.id == s.product_id))
-            .map(|p| p.price_cents);
+        let price = app
+            .snapshot
+            .prices
+            .iter()
+            .find(|(id, _)| *id == s.product_id)
+            .map(|(_, cents)| *cents);
         let mark = if selected { "▸ " } else { "  " };
         let mut first = vec![
             Span::styled(mark, t.key),
@@ -444,7 +445,15 @@ fn render_cart(app: &App, area: Rect, buf: &mut Buffer) {
                 Constraint::Length(1),
             ]));
             Line::from(vec![
-                Span::styled("held for you: ", t.dim),
+                // Pay-first holds nothing: the unit is only claimed at payment.
+                Span::styled(
+                    if mine.hold.kind == HoldKind::Cart {
+                        "in your cart, not held (claimed when you pay): "
+                    } else {
+                        "held for you: "
+                    },
+                    t.dim,
+                ),
                 Span::styled(product.name.clone(), t.value),
             ])
             .render(name, buf);
@@ -562,6 +571,7 @@ fn render_note(app: &App, area: Rect, buf: &mut Buffer) {
             run.strategy.name(),
             thousands(run.done)
         ),
+        _ if app.read_only() => "This monitor runs no bots; the selling console does".into(),
         _ => "No bots are buying now: launch a swarm on the Sale tab (n) and race it".into(),
     };
     lines.push(Line::styled(race, t.dim));
