@@ -38,6 +38,17 @@ pub struct Query {
     /// How many stored runs the reader already has: the list is read again only when
     /// the database has another count.
     pub runs_known: u64,
+    /// Count the units that came back (expired, released, refunded). It scans the
+    /// closed holds, so a poller asks for it every few readings, not every one.
+    pub returned: bool,
+}
+
+/// Units that came back to stock, from the database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Returned {
+    pub expired: i64,
+    pub released: i64,
+    pub refunded: i64,
 }
 
 impl Default for Query {
@@ -48,6 +59,7 @@ impl Default for Query {
             orders_limit: 200,
             follow: Vec::new(),
             runs_known: 0,
+            returned: true,
         }
     }
 }
@@ -109,6 +121,8 @@ pub struct Snapshot {
     pub log: Vec<LogEntry>,
     /// Each product's price in cents (the storefront shows it, read-only too).
     pub prices: Vec<(ProductId, i64)>,
+    /// Units back on sale, when the query asked (else the last known, kept by readers).
+    pub returned: Option<Returned>,
     /// What the selling process says it runs.
     pub running: Option<Running>,
 }
@@ -148,6 +162,11 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
     let log = journal::log_entries(&tx, LOG_SHOWN)?;
     let running = journal::running(&tx)?;
     let prices = prices(&tx)?;
+    let returned = if query.returned {
+        Some(returned(&tx)?)
+    } else {
+        None
+    };
     tx.commit()?;
     Ok(Snapshot {
         at,
@@ -164,6 +183,25 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
         log,
         running,
         prices,
+        returned,
+    })
+}
+
+fn returned(conn: &Connection) -> Result<Returned> {
+    let (expired, released) = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(CASE WHEN status = 'expired' THEN qty END), 0),
+                    coalesce(sum(CASE WHEN status = 'released' THEN qty END), 0)
+             FROM holds WHERE status IN ('expired', 'released')",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let refunded = conn
+        .prepare_cached("SELECT coalesce(sum(qty), 0) FROM refunds")?
+        .query_row([], |r| r.get(0))?;
+    Ok(Returned {
+        expired,
+        released,
+        refunded,
     })
 }
 

@@ -254,6 +254,8 @@ impl App {
             orders_limit: (self.sale.orders_scroll + 100).min(5000),
             follow,
             runs_known: self.compare.stored,
+            // The poller asks every few readings; a reading made here always does.
+            returned: true,
         }
     }
 
@@ -446,6 +448,7 @@ pub fn show(app: &mut App, tab: Tab) {
 
 fn refreshed(app: &mut App, mut snap: Snapshot) {
     app.read_error = None;
+    snap.returned = snap.returned.or(app.snapshot.returned);
     let now = snap.at;
     compare::refreshed(app, snap.runs.take());
     if app.read_only()
