@@ -128,7 +128,7 @@ impl Poller {
                     while !stop.load(Ordering::Relaxed) {
                         let mut q = query.lock().clone();
                         // Counting returned units scans closed holds: every 2 s is enough.
-                        q.returned = readings % 10 == 0;
+                        q.returned = readings.is_multiple_of(10);
                         readings += 1;
                         let action = match monitor::read(&mut conn, &q, clock.now()) {
                             Ok(snap) => Action::Refreshed(Box::new(snap)),
