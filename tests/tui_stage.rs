@@ -211,6 +211,15 @@ fn screens() {
         h.press(KeyCode::Right);
         h.press(KeyCode::Enter);
     });
+    both_sizes("sale_with_a_chart", |h| {
+        sale_with_orders(h);
+        for _ in 0..3 {
+            h.advance(Duration::from_secs(1));
+        }
+        let hold = h.engine.reserve("BUDS-2", "dan", 1).unwrap();
+        h.engine.checkout(&hold).unwrap();
+        h.advance(Duration::from_secs(1));
+    });
     both_sizes("frozen", |h| {
         sale_with_orders(h);
         h.press(KeyCode::Char('f'));

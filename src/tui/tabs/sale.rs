@@ -265,6 +265,7 @@ pub struct SaleAreas {
 /// Lays the tab out in `body`: fixed heights for what must always show, the rest to the
 /// lists that scroll.
 pub fn areas(app: &App, body: Rect) -> SaleAreas {
+    let large = panels::hero::large(body);
     let oversold = app.snapshot.oversold().count();
     let alarm_rows = if oversold == 0 {
         0
@@ -274,23 +275,36 @@ pub fn areas(app: &App, body: Rect) -> SaleAreas {
     let products = u16::try_from(app.snapshot.stock.len()).unwrap_or(3).max(1);
     let [alarm, hero, rest] = body.layout(&Layout::vertical([
         Constraint::Length(alarm_rows),
-        Constraint::Length(6),
-        Constraint::Fill(1),
-    ]));
-    // The big numbers take what they need (at least 3/5 of the width); the chart the rest.
-    let needed = panels::hero::width_needed(app);
-    let [hero, chart] = hero.layout(&Layout::horizontal([
-        Constraint::Min(needed.max(body.width * 3 / 5)),
+        Constraint::Length(if large { 9 } else { 6 }),
         Constraint::Fill(1),
     ]));
     let [left, right] = rest.layout(&Layout::horizontal([
         Constraint::Fill(1),
         Constraint::Fill(1),
     ]));
-    let [stock, metrics] = left.layout(&Layout::vertical([
-        Constraint::Length(products.min(6) + 2),
-        Constraint::Fill(1),
-    ]));
+    let (hero, chart, stock, metrics) = if large {
+        // A projector: the numbers across the whole width, the chart large under the
+        // metrics (which need about ten rows) instead of beside the numbers.
+        let [stock, metrics, chart] = left.layout(&Layout::vertical([
+            Constraint::Length(products.min(6) + 2),
+            Constraint::Length(10),
+            Constraint::Fill(1),
+        ]));
+        (hero, chart, stock, metrics)
+    } else {
+        // The big numbers take what they need (at least 3/5 of the width); the chart the
+        // rest.
+        let needed = panels::hero::width_needed(app, large);
+        let [hero, chart] = hero.layout(&Layout::horizontal([
+            Constraint::Min(needed.max(body.width * 3 / 5)),
+            Constraint::Fill(1),
+        ]));
+        let [stock, metrics] = left.layout(&Layout::vertical([
+            Constraint::Length(products.min(6) + 2),
+            Constraint::Fill(1),
+        ]));
+        (hero, chart, stock, metrics)
+    };
     let [holds, orders] = right.layout(&Layout::vertical([
         Constraint::Fill(1),
         Constraint::Fill(1),
