@@ -225,3 +225,29 @@ fn screens() {
         h.press(KeyCode::Char('f'));
     });
 }
+
+/// The form's arrival model and retrying losers: a human in the Storefront gets a real
+/// chance against bots that arrive over time.
+#[test]
+fn the_swarm_form_offers_an_arrival_rate_and_retrying_bots() {
+    let fill = |h: &mut Harness| {
+        h.press(KeyCode::Char('n'));
+        h.keys("200");
+        for _ in 0..4 {
+            h.press(KeyCode::Down);
+        }
+        h.keys("100");
+        h.press(KeyCode::Down);
+        h.press(KeyCode::Right);
+    };
+    both_sizes("swarm_form_arrival", fill);
+    let mut h = Harness::new();
+    fill(&mut h);
+    assert!(h.screen().contains("100/s for 2.0s (open model)"));
+    h.press(KeyCode::Enter);
+    assert!(h.app.swarm_running());
+    h.press(KeyCode::Char('x'));
+    console::wait_for_run(&mut h, 0);
+    let run = &h.app.compare.runs[0];
+    assert!(run.behaviour.ends_with("100/s, retry"), "{run:?}");
+}

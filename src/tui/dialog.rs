@@ -195,6 +195,21 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
+/// The arrival model, and how long arrivals last at that rate.
+fn arrival_text(form: &SwarmForm) -> String {
+    match form.rate.value {
+        0 => "a burst: everyone at once".to_owned(),
+        rate => {
+            let ms = form.buyers.value.saturating_mul(1000) / rate;
+            format!(
+                "{}/s for {} (open model)",
+                thousands(rate),
+                format::span(i64::try_from(ms).unwrap_or(i64::MAX))
+            )
+        }
+    }
+}
+
 fn render_swarm(app: &App, form: &SwarmForm, area: Rect, buf: &mut Buffer) {
     let t = app.theme();
     let product = app
@@ -211,6 +226,12 @@ fn render_swarm(app: &App, form: &SwarmForm, area: Rect, buf: &mut Buffer) {
         ),
         form.strategy.label(),
         form.behaviour().0.to_owned(),
+        arrival_text(form),
+        if form.retry {
+            "retry while held units may come back".to_owned()
+        } else {
+            "walk away when sold out".to_owned()
+        },
         if form.fresh {
             "a fresh sale (reset first)".to_owned()
         } else {

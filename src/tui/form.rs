@@ -127,6 +127,8 @@ pub const BEHAVIOURS: [(&str, Behaviour); 3] = [
 
 const BUYER_PRESETS: [u64; 7] = [100, 500, 1000, 2000, 5000, 10_000, 50_000];
 const STOCK_PRESETS: [u64; 6] = [1, 10, 20, 50, 100, 200];
+/// Arrivals per second; 0 is a burst.
+const RATE_PRESETS: [u64; 7] = [0, 10, 50, 100, 500, 1000, 5000];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SwarmForm {
@@ -137,6 +139,11 @@ pub struct SwarmForm {
     pub stock: NumberField,
     pub strategy: Strategy,
     pub behaviour: usize,
+    /// Buyers arriving per second (an open model); 0: all at once.
+    pub rate: NumberField,
+    /// Losers try again while held units may still come back: a human in the
+    /// Storefront then races bots that do not give up either.
+    pub retry: bool,
     /// Reset the sale before the run.
     pub fresh: bool,
     /// The user typed the stock: it no longer follows the product.
@@ -144,12 +151,14 @@ pub struct SwarmForm {
 }
 
 impl SwarmForm {
-    pub const FIELDS: [&'static str; 6] = [
+    pub const FIELDS: [&'static str; 8] = [
         "Product",
         "Buyers",
         "Stock",
         "Strategy",
         "Behaviour",
+        "Arrival",
+        "Losers",
         "Start from",
     ];
 
@@ -163,6 +172,8 @@ impl SwarmForm {
             stock: NumberField::new(0),
             strategy,
             behaviour: 0,
+            rate: NumberField::new(0),
+            retry: false,
             fresh: false,
             stock_typed: false,
         };
@@ -204,6 +215,8 @@ impl SwarmForm {
                 self.strategy = all[cycle(i, all.len())];
             }
             4 => self.behaviour = cycle(self.behaviour, BEHAVIOURS.len()),
+            5 => self.rate.step(&RATE_PRESETS, up),
+            6 => self.retry = !self.retry,
             _ => {
                 self.fresh = !self.fresh;
                 self.follow(stock);
@@ -215,6 +228,7 @@ impl SwarmForm {
         match self.field {
             1 => Some(&mut self.buyers),
             2 => Some(&mut self.stock),
+            5 => Some(&mut self.rate),
             _ => None,
         }
     }

@@ -80,6 +80,10 @@ pub fn launch(app: &mut App, form: &SwarmForm) {
     let mut config = crate::swarm::SwarmConfig::new(&sku, form.buyers.value.max(1));
     config.stock = Some(i64::try_from(form.stock.value).unwrap_or(i64::MAX));
     config.behaviour = form.behaviour().1;
+    if form.rate.value > 0 {
+        config.arrival = crate::swarm::Arrival::Rate(form.rate.value as f64);
+    }
+    config.retry = form.retry;
     config.seed = u64::try_from(app.compare.runs.len()).unwrap_or(0) + 1;
     let template = RunRow {
         started_at: app.clock.now(),
@@ -87,7 +91,15 @@ pub fn launch(app: &mut App, form: &SwarmForm) {
         strategy: form.strategy,
         buyers_planned: config.buyers,
         stock: config.stock.unwrap_or(0),
-        behaviour: form.behaviour().0.to_owned(),
+        behaviour: format!(
+            "{}{}{}",
+            form.behaviour().0,
+            match form.rate.value {
+                0 => String::new(),
+                rate => format!(", {rate}/s"),
+            },
+            if form.retry { ", retry" } else { "" }
+        ),
         hold_ttl_ms: app
             .ttl()
             .map_or(0, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),

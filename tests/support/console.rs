@@ -132,9 +132,12 @@ pub fn launch(h: &mut Harness, buyers: &str, stock: &str, strategy: Strategy, fr
         h.press(KeyCode::Right);
     }
     if fresh {
-        // Start from a fresh sale; with orders on the books the console asks first.
-        h.press(KeyCode::Down);
-        h.press(KeyCode::Down);
+        // Start from a fresh sale (the form's last field); with orders on the books the
+        // console asks first.
+        while !matches!(&h.app.modal, Some(tui::form::Modal::Swarm(f)) if f.field == tui::form::SwarmForm::FIELDS.len() - 1)
+        {
+            h.press(KeyCode::Down);
+        }
         h.press(KeyCode::Right);
     }
     h.press(KeyCode::Enter);
