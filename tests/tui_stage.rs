@@ -220,6 +220,11 @@ fn screens() {
         h.engine.checkout(&hold).unwrap();
         h.advance(Duration::from_secs(1));
     });
+    both_sizes("lab_end_of_a_scenario", |h| {
+        h.press(KeyCode::Char('3'));
+        h.press(KeyCode::Enter);
+        h.press(KeyCode::End);
+    });
     both_sizes("frozen", |h| {
         sale_with_orders(h);
         h.press(KeyCode::Char('f'));
@@ -250,4 +255,20 @@ fn the_swarm_form_offers_an_arrival_rate_and_retrying_bots() {
     console::wait_for_run(&mut h, 0);
     let run = &h.app.compare.runs[0];
     assert!(run.behaviour.ends_with("100/s, retry"), "{run:?}");
+}
+
+/// Scheduler mode plays the student's order: a legal order other than the written one is
+/// not a "mismatch".
+#[test]
+fn the_scheduler_does_not_call_the_students_order_a_mismatch() {
+    let mut h = Harness::sized(200, 50);
+    h.press(KeyCode::Char('3'));
+    h.press(KeyCode::Char('s'));
+    h.keys("2121");
+    let screen = h.screen();
+    assert!(screen.contains("SCHEDULER"), "{screen}");
+    assert!(
+        !screen.contains("mismatch") && !screen.contains('≠'),
+        "{screen}"
+    );
 }

@@ -11,7 +11,7 @@ use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
 use super::LabError;
 use super::runner::{Check, StepRecord};
@@ -435,7 +435,11 @@ impl LabView {
         let scroll = self.selected.saturating_sub(room.saturating_sub(1));
         Paragraph::new(lines)
             .scroll((u16::try_from(scroll).unwrap_or(0), 0))
-            .block(Block::bordered().title(Span::styled(" Scenarios ", theme.title)))
+            .block(
+                Block::bordered()
+                    .border_type(BorderType::Rounded)
+                    .title(Span::styled(" Scenarios ", theme.title)),
+            )
             .render(list, buf);
 
         let mut text = Vec::new();
@@ -451,7 +455,11 @@ impl LabView {
         }
         Paragraph::new(text)
             .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(Span::styled(" About ", theme.title)))
+            .block(
+                Block::bordered()
+                    .border_type(BorderType::Rounded)
+                    .title(Span::styled(" About ", theme.title)),
+            )
             .render(about, buf);
     }
 
@@ -470,8 +478,10 @@ impl LabView {
         // The rows get what they need, the narration the rest (at least 5 rows): the
         // story is where an oversell is explained, so it must not be cut first.
         let sessions_count = u16::try_from(scene.scenario.sessions.len()).unwrap_or(9);
+        // A wide screen gives each session's column room for whole verbs and results.
+        let per_session = if area.width >= 160 { 24 } else { 12 };
         let lane_width = if area.width >= 70 {
-            (3 + 2 + 12 * sessions_count).min(area.width * 9 / 20)
+            (3 + 2 + per_session * sessions_count).min(area.width * 9 / 20)
         } else {
             0
         };
@@ -481,13 +491,17 @@ impl LabView {
         let story_needed =
             panels::wrapped_height(&scene.story, usize::from(area.width.saturating_sub(2))) + 2;
         let free = area.height.saturating_sub(1 + 6);
+        // The narration first (where the lesson is told, it must not be cut), keeping at
+        // least 4 rows for the tables; the tables get what they need of the rest.
+        let story_height = u16::try_from(story_needed)
+            .unwrap_or(u16::MAX)
+            .max(5)
+            .min(free.saturating_sub(4));
         let rows_height = u16::try_from(rows_needed)
             .unwrap_or(u16::MAX)
             .max(4)
-            .min(free.saturating_sub(5));
-        let story_height = free
-            .saturating_sub(rows_height)
-            .min(u16::try_from(story_needed).unwrap_or(u16::MAX).max(5));
+            .min(free.saturating_sub(story_height));
+        let story_height = free.saturating_sub(rows_height).min(story_height.max(5));
         let [header, sessions, middle, story] = area.layout(&Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(6),
@@ -524,11 +538,16 @@ impl LabView {
             Screen::Schedule(s) => format!("SCHEDULER · move {}", s.played().len()),
             Screen::Picker => String::new(),
         };
-        let missed = scene
-            .lane
-            .iter()
-            .filter(|e| matches!(e.record.check, Check::Missed(_)))
-            .count();
+        // Scheduler mode plays the student's order: the written expectations do not apply.
+        let missed = if scene.next.is_some() {
+            0
+        } else {
+            scene
+                .lane
+                .iter()
+                .filter(|e| matches!(e.record.check, Check::Missed(_)))
+                .count()
+        };
         let mut right_spans = Vec::new();
         if let Some(e) = &self.error {
             right_spans.push(Span::styled(format!("{e} "), theme.danger));

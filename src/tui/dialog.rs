@@ -168,11 +168,9 @@ fn keys_line(t: &Theme, keys: &[(&str, &str)]) -> Line<'static> {
 /// A centred box sized to its lines as they wrap, so the keys at the bottom always show.
 fn render_box(t: &Theme, title: &str, lines: &[Line], width: u16, area: Rect, buf: &mut Buffer) {
     // The text gets the width less the margins (see `inner` below).
-    let columns = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = lines
-        .iter()
-        .map(|l| l.width().div_ceil(columns).max(1))
-        .sum();
+    let rows = Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width.saturating_sub(2).max(1));
     let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
     let rect = centered(area, width + 4, height + 2);
     Clear.render(rect, buf);
