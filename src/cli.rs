@@ -26,7 +26,9 @@ pub use tui::TuiArgs;
     about = "Runs a flash sale honestly on SQLite, and shows it happening."
 )]
 pub struct Cli {
-    /// The database file; a new one is created with the demo sale.
+    /// The database file (relative to the current folder). The console, `init` and
+    /// `swarm` create a missing one with the demo sale; `audit` and `runs` only read an
+    /// existing one.
     #[arg(long, global = true, default_value = "flashsale.db")]
     pub db: PathBuf,
     /// Durability of each commit: full (default; survives power loss) or normal.
