@@ -8,7 +8,7 @@ use std::process::Command;
 use flashsale::Strategy;
 use flashsale::journal;
 use flashsale::store::{Store, StoreOptions};
-use flashsale::tui::{App, Options, Source, THEME};
+use flashsale::tui::{App, Source};
 use ratatui::crossterm::event::KeyCode;
 
 #[path = "support/console.rs"]
@@ -156,12 +156,7 @@ fn a_read_only_console_shows_what_the_seller_runs() {
         },
     )
     .unwrap();
-    let options = Options {
-        db_label: "flashsale.db".into(),
-        utc: true,
-        theme: &THEME,
-        buyer: "you".into(),
-    };
+    let options = console::options();
     let mut monitor = App::new(
         Source::ReadOnly(store),
         flashsale::Clock::manual(console::START),

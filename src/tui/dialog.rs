@@ -35,37 +35,27 @@ pub fn render(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
             ];
             render_box(t, " Restock ", &lines, 56, area, buf);
         }
-        Modal::Reset => {
-            let t = app.theme();
-            let mut lines = vec![Line::styled("Reset the sale?", t.value), Line::raw("")];
-            lines.extend(at_stake(app));
-            lines.push(Line::raw(""));
-            lines.push(keys_line(
-                t,
-                &[("y", "reset"), ("n Esc", "keep everything")],
-            ));
-            render_box(t, " Reset ", &lines, 56, area, buf);
-        }
-        Modal::ConfirmFresh(form) => {
-            let t = app.theme();
-            let mut lines = vec![
-                Line::styled(
-                    format!(
-                        "Reset the sale, then launch {} buyers?",
-                        thousands(form.buyers.value)
-                    ),
-                    t.value,
-                ),
-                Line::raw(""),
-            ];
-            lines.extend(at_stake(app));
-            lines.push(Line::raw(""));
-            lines.push(keys_line(
-                t,
-                &[("y", "reset and launch"), ("n Esc", "back to the form")],
-            ));
-            render_box(t, " Start from a fresh sale ", &lines, 56, area, buf);
-        }
+        Modal::Reset => confirm_reset(
+            app,
+            "Reset the sale?".to_owned(),
+            (" Reset ", "reset", "keep everything"),
+            area,
+            buf,
+        ),
+        Modal::ConfirmFresh(form) => confirm_reset(
+            app,
+            format!(
+                "Reset the sale, then launch {} buyers?",
+                thousands(form.buyers.value)
+            ),
+            (
+                " Start from a fresh sale ",
+                "reset and launch",
+                "back to the form",
+            ),
+            area,
+            buf,
+        ),
         Modal::Ttl(field) => {
             let t = app.theme();
             let secs = std::time::Duration::from_secs(field.value);
@@ -126,6 +116,24 @@ pub fn render(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
             render_box(t, " Warp ", &lines, 56, area, buf);
         }
     }
+}
+
+/// A reset asks for `y` and says what it deletes; `words` are the title, what `y` does
+/// and what `n` does.
+fn confirm_reset(
+    app: &App,
+    question: String,
+    words: (&str, &str, &str),
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let t = app.theme();
+    let (title, yes, no) = words;
+    let mut lines = vec![Line::styled(question, t.value), Line::raw("")];
+    lines.extend(at_stake(app));
+    lines.push(Line::raw(""));
+    lines.push(keys_line(t, &[("y", yes), ("n Esc", no)]));
+    render_box(t, title, &lines, 56, area, buf);
 }
 
 /// What a reset would delete, in numbers.

@@ -57,12 +57,7 @@ impl Harness {
             },
         )
         .unwrap();
-        let options = Options {
-            db_label: "flashsale.db".into(),
-            utc: true,
-            theme: &THEME,
-            buyer: "you".into(),
-        };
+        let options = options();
         let mut app = App::new(Source::Live(engine.clone()), clock, options);
         app.export_dir = dir.path().to_path_buf();
         app.settle();
@@ -117,6 +112,16 @@ pub fn cell_style_of(h: &Harness, text: &str) -> ratatui::style::Style {
         }
     }
     panic!("{text:?} is not on screen");
+}
+
+/// The console as the tests show it: a fixed database name, UTC, colour.
+pub fn options() -> Options {
+    Options {
+        db_label: "flashsale.db".into(),
+        utc: true,
+        theme: &THEME,
+        buyer: "you".into(),
+    }
 }
 
 /// Fills the swarm form (buyers, stock, strategy, a fresh sale when asked) and runs the
