@@ -156,7 +156,7 @@ impl Command {
                 ..
             } => format!(
                 "launched {} buyers at {} with {}{}",
-                config.buyers,
+                super::format::thousands(config.buyers),
                 config.sku,
                 strategy.name(),
                 if *fresh {

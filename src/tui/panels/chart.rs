@@ -77,6 +77,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ])
     .block(block)
     .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
+    // The legend (5 rows) shows once the chart has about ten.
+    .hidden_legend_constraints((
+        ratatui::layout::Constraint::Percentage(50),
+        ratatui::layout::Constraint::Percentage(50),
+    ))
     .x_axis(x_axis)
     .y_axis(y_axis)
     .render(area, buf);
