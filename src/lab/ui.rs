@@ -5,10 +5,10 @@
 //! console's) and a buffer to draw into ([`LabView::render`], or `impl Widget for
 //! &LabView`). It owns its scenarios' temporary databases; dropping it removes them.
 
+mod keys;
 mod panels;
 
 use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
@@ -16,10 +16,11 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 use super::LabError;
 use super::runner::{Check, StepRecord};
 use super::scenario::{self, Broken, Scenario};
-use super::scheduler::{Move, Scheduler};
+use super::scheduler::Scheduler;
 use super::stepper::Stepper;
 use crate::tui::text::{fit, width};
 use crate::tui::theme::Theme;
+pub use keys::LabMove;
 use panels::{LaneEntry, Scene};
 
 /// The smallest area the running-scenario screen is drawn in; below it a short notice.
@@ -32,48 +33,6 @@ pub enum Mode {
     Step,
     /// The student picks which session runs next.
     Scheduler,
-}
-
-/// One thing a key asks of the lab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabMove {
-    /// The scenario list: move the highlight.
-    Up,
-    Down,
-    Top,
-    Bottom,
-    /// Open the highlighted scenario in this mode.
-    Open(Mode),
-    /// Step mode.
-    Forward,
-    Back,
-    Start,
-    End,
-    /// Scheduler mode: run this session's next statement.
-    Run(usize),
-    /// Scheduler mode: roll back and restart the session picked last.
-    Restart,
-    Undo,
-    StartOver,
-    /// Step mode ↔ scheduler mode, on the same scenario.
-    SwitchMode,
-    /// Back to the scenario list.
-    List,
-}
-
-impl LabMove {
-    /// The screen after this move, as far as it can be told before it runs (a scenario
-    /// that cannot be opened leaves the list up; the lab then says so).
-    #[must_use]
-    pub fn next_mode(self, now: Option<Mode>) -> Option<Mode> {
-        match (self, now) {
-            (LabMove::Open(mode), None) => Some(mode),
-            (LabMove::SwitchMode, Some(Mode::Step)) => Some(Mode::Scheduler),
-            (LabMove::SwitchMode, Some(Mode::Scheduler)) => Some(Mode::Step),
-            (LabMove::List, _) => None,
-            (_, now) => now,
-        }
-    }
 }
 
 /// What the tab shows.
@@ -238,121 +197,6 @@ impl LabView {
                 ("Esc", "list"),
             ],
         }
-    }
-
-    /// Handles a key press; returns whether the Lab tab used it. The same as
-    /// [`LabView::move_for`] then [`LabView::apply`], in one go.
-    pub fn handle_key(&mut self, key: KeyEvent) -> bool {
-        match LabView::move_for(self.mode(), key) {
-            Some(m) => {
-                self.apply(m);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// What `key` asks of the lab on the screen `mode` shows (None: the scenario list).
-    /// It depends on nothing else, so a console can decide at once whether the lab
-    /// takes a key and run the move, which may run SQL and wait on a lock, elsewhere.
-    #[must_use]
-    pub fn move_for(mode: Option<Mode>, key: KeyEvent) -> Option<LabMove> {
-        // Key releases and repeats arrive on some terminals; act on presses only.
-        if key.kind != KeyEventKind::Press
-            || key
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return None;
-        }
-        Some(match (mode, key.code) {
-            (None, KeyCode::Up | KeyCode::Char('k')) => LabMove::Up,
-            (None, KeyCode::Down | KeyCode::Char('j')) => LabMove::Down,
-            (None, KeyCode::Home | KeyCode::Char('g')) => LabMove::Top,
-            (None, KeyCode::End | KeyCode::Char('G')) => LabMove::Bottom,
-            (None, KeyCode::Enter | KeyCode::Right | KeyCode::Char('l')) => {
-                LabMove::Open(Mode::Step)
-            }
-            (None, KeyCode::Char('s')) => LabMove::Open(Mode::Scheduler),
-            (
-                Some(Mode::Step),
-                KeyCode::Right | KeyCode::Char('l' | 'n' | ' ') | KeyCode::Enter,
-            ) => LabMove::Forward,
-            (Some(Mode::Step), KeyCode::Left | KeyCode::Char('h' | 'p') | KeyCode::Backspace) => {
-                LabMove::Back
-            }
-            (Some(Mode::Step), KeyCode::Home | KeyCode::Char('g')) => LabMove::Start,
-            (Some(Mode::Step), KeyCode::End | KeyCode::Char('G')) => LabMove::End,
-            (Some(Mode::Scheduler), KeyCode::Char(c @ '1'..='9')) => {
-                LabMove::Run(usize::from(c as u8 - b'1'))
-            }
-            (Some(Mode::Scheduler), KeyCode::Char('r')) => LabMove::Restart,
-            (Some(Mode::Scheduler), KeyCode::Char('u') | KeyCode::Left | KeyCode::Backspace) => {
-                LabMove::Undo
-            }
-            (Some(Mode::Scheduler), KeyCode::Home | KeyCode::Char('g')) => LabMove::StartOver,
-            (Some(_), KeyCode::Char('m')) => LabMove::SwitchMode,
-            (Some(_), KeyCode::Esc) => LabMove::List,
-            _ => return None,
-        })
-    }
-
-    /// Makes a move (running SQL on the scenario's sessions where it steps); an error
-    /// is kept as one sentence on screen.
-    pub fn apply(&mut self, m: LabMove) {
-        match self.try_apply(m) {
-            Ok(()) => self.error = None,
-            Err(e) => self.error = Some(e.to_string()),
-        }
-    }
-
-    fn try_apply(&mut self, m: LabMove) -> Result<(), LabError> {
-        let count = self.scenarios.len();
-        match (&mut self.screen, m) {
-            (_, LabMove::List) => self.screen = Screen::Picker,
-            (Screen::Picker, LabMove::Up) => self.selected = self.selected.saturating_sub(1),
-            (Screen::Picker, LabMove::Down) => {
-                self.selected = (self.selected + 1).min(count.saturating_sub(1));
-            }
-            (Screen::Picker, LabMove::Top) => self.selected = 0,
-            (Screen::Picker, LabMove::Bottom) => self.selected = count.saturating_sub(1),
-            (Screen::Picker, LabMove::Open(mode)) => {
-                if let Some(s) = self.scenarios.get(self.selected).cloned() {
-                    self.start(s, mode)?;
-                }
-            }
-            (Screen::Step(stepper), LabMove::Forward) => {
-                stepper.forward();
-            }
-            (Screen::Step(stepper), LabMove::Back) => stepper.back()?,
-            (Screen::Step(stepper), LabMove::Start) => stepper.go_to(0)?,
-            (Screen::Step(stepper), LabMove::End) => stepper.to_end(),
-            (Screen::Step(stepper), LabMove::SwitchMode) => {
-                let s = stepper.scenario().clone();
-                self.start(s, Mode::Scheduler)?;
-            }
-            (Screen::Schedule(scheduler), LabMove::Run(session)) => {
-                scheduler.play(Move::Run(session));
-                if session < scheduler.scenario().sessions.len() {
-                    self.focus = session;
-                }
-            }
-            (Screen::Schedule(scheduler), LabMove::Restart) => {
-                scheduler.play(Move::Restart(self.focus));
-            }
-            (Screen::Schedule(scheduler), LabMove::Undo) => scheduler.undo()?,
-            (Screen::Schedule(scheduler), LabMove::StartOver) => {
-                let s = scheduler.scenario().clone();
-                self.start(s, Mode::Scheduler)?;
-            }
-            (Screen::Schedule(scheduler), LabMove::SwitchMode) => {
-                let s = scheduler.scenario().clone();
-                self.start(s, Mode::Step)?;
-            }
-            // A move meant for another screen (keys typed faster than moves ran).
-            _ => {}
-        }
-        Ok(())
     }
 
     /// Draws the tab into `area` of `buf`.

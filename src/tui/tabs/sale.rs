@@ -1,7 +1,6 @@
 //! The Sale tab, the dashboard: the alarm (when the books do not balance), the focus
 //! product's numbers large with its stock over time, every product's stock, the metrics
 //! with their charts, the active holds counting down, and the order feed.
-
 //!
 //! The tab's state ([`SaleState`]), its keys ([`key`]), what they do ([`update`]) and
 //! its drawing ([`render`], with one module per panel in [`crate::tui::panels`]).
