@@ -123,6 +123,12 @@ impl Command {
             other => other,
         };
         let engine = engine?;
+        if matches!(command, Command::PublishRunning) {
+            if let Err(e) = engine.publish_running(who) {
+                tracing::warn!("could not publish the running settings: {e}");
+            }
+            return Some(Action::Done(Outcome::Quiet));
+        }
         let what = command.log_line();
         let action = command.run_on(engine);
         if let (Some(what), Action::Done(outcome)) = (what, &action)
@@ -210,12 +216,8 @@ impl Command {
                 engine.clock().set_warp(warp);
                 Outcome::WarpSet(warp, Ok(()))
             }
-            Command::PublishRunning => {
-                if let Err(e) = engine.publish_running("console") {
-                    tracing::warn!("could not publish the running settings: {e}");
-                }
-                Outcome::Quiet
-            }
+            // Answered in `run`, where the operator's name is known.
+            Command::PublishRunning => Outcome::Quiet,
             Command::Launch {
                 config,
                 strategy,
