@@ -366,4 +366,22 @@ mod tests {
         n.step(&BUYER_PRESETS, false);
         assert_eq!(n.value, 100, "no preset below the first");
     }
+
+    #[test]
+    fn bounded_numbers_stop_at_their_ends_and_refuse_too_small() {
+        let mut ttl = NumberField::bounded(600, TTL_BOUNDS.0, TTL_BOUNDS.1);
+        for d in [9, 9, 9, 9, 9, 9, 9] {
+            ttl.digit(d);
+        }
+        assert_eq!(ttl.value, TTL_BOUNDS.1, "typing past the top stops there");
+        let mut zero = NumberField::bounded(20, 1, 3600);
+        zero.digit(0);
+        assert!(!zero.acceptable(), "0 s is typed but not accepted");
+        let mut warp = NumberField::bounded(1, WARP_BOUNDS.0, WARP_BOUNDS.1);
+        warp.step(&WARP_PRESETS, false);
+        assert_eq!(warp.value, 1, "no wrap-around below ×1");
+        warp.value = 600;
+        warp.step(&WARP_PRESETS, true);
+        assert_eq!(warp.value, 600, "no wrap-around above the last preset");
+    }
 }

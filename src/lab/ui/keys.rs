@@ -166,3 +166,61 @@ impl LabView {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::from(code)
+    }
+
+    #[test]
+    fn a_key_means_what_the_screen_says() {
+        let cases = [
+            (None, KeyCode::Enter, Some(LabMove::Open(Mode::Step))),
+            (
+                None,
+                KeyCode::Char('s'),
+                Some(LabMove::Open(Mode::Scheduler)),
+            ),
+            (None, KeyCode::Esc, None),
+            (None, KeyCode::Char('1'), None),
+            (Some(Mode::Step), KeyCode::Right, Some(LabMove::Forward)),
+            (Some(Mode::Step), KeyCode::Esc, Some(LabMove::List)),
+            (Some(Mode::Step), KeyCode::Char('1'), None),
+            (
+                Some(Mode::Scheduler),
+                KeyCode::Char('2'),
+                Some(LabMove::Run(1)),
+            ),
+            (
+                Some(Mode::Scheduler),
+                KeyCode::Home,
+                Some(LabMove::StartOver),
+            ),
+            (Some(Mode::Scheduler), KeyCode::Char('q'), None),
+        ];
+        for (mode, code, expected) in cases {
+            assert_eq!(
+                LabView::move_for(mode, key(code)),
+                expected,
+                "{mode:?} {code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_next_screen_is_known_before_the_move_runs() {
+        assert_eq!(LabMove::Open(Mode::Step).next_mode(None), Some(Mode::Step));
+        assert_eq!(
+            LabMove::SwitchMode.next_mode(Some(Mode::Step)),
+            Some(Mode::Scheduler)
+        );
+        assert_eq!(LabMove::List.next_mode(Some(Mode::Scheduler)), None);
+        assert_eq!(
+            LabMove::Forward.next_mode(Some(Mode::Step)),
+            Some(Mode::Step)
+        );
+    }
+}
