@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod init;
 mod open;
+mod runs;
 mod serve;
 mod swarm;
 mod sweep;
@@ -27,7 +28,9 @@ pub use tui::TuiArgs;
     about = "Runs a flash sale honestly on SQLite, and shows it happening."
 )]
 pub struct Cli {
-    /// The database file; a new one is created with the demo sale.
+    /// The database file (relative to the current folder). The console, `init` and
+    /// `swarm` create a missing one with the demo sale; `audit` and `runs` only read an
+    /// existing one.
     #[arg(long, global = true, default_value = "flashsale.db")]
     pub db: PathBuf,
     /// Durability of each commit: full (default; survives power loss) or normal.
@@ -64,6 +67,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// The sale over HTTP: the buyers' API, the storefront page at /, SSE, /metrics.
     Serve(ServeArgs),
+    /// The swarm runs kept in the database, for slides: Markdown, `--csv` or `--json`.
+    Runs(runs::RunsArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -231,6 +236,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Bench(args)) => bench::run(cli, args),
         Some(Command::Sweep(args)) => sweep::run(cli, args),
         Some(Command::Serve(args)) => serve::run(cli, args),
+        Some(Command::Runs(args)) => runs::run(cli, args),
         None => tui::run(cli, &cli.console),
     }
 }

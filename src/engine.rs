@@ -18,11 +18,13 @@ pub(crate) mod arrival;
 mod carts;
 mod catalog;
 mod events;
+mod journal;
 mod lookup;
 mod queue;
 mod reader;
 mod reply;
 mod reserve;
+mod reset;
 mod sweeper;
 mod writer;
 

@@ -18,6 +18,8 @@
 //!   events.
 //! - [`strategy`], [`gate`], [`clock`], [`ids`], [`error`]: the vocabulary.
 //! - [`audit`]: every invariant checked from the database alone.
+//! - [`journal`]: the sale's journal in the database — runs, the operator log, what the
+//!   seller runs now.
 //! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
 //! - [`serve`]: the sale over HTTP (axum): the API, the storefront page, SSE, `/metrics`.
 //! - [`swarm`]: the bot buyers (real threads) and their report.
@@ -37,6 +39,7 @@ pub mod error;
 pub mod gate;
 pub mod hold;
 pub mod ids;
+pub mod journal;
 pub mod lab;
 pub mod metrics;
 pub mod monitor;

@@ -14,6 +14,7 @@
 
 mod history;
 
+use crate::journal::{self, LogEntry, RunRow, Running};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Millis;
@@ -34,6 +35,20 @@ pub struct Query {
     pub orders_limit: usize,
     /// Holds followed by id (the storefront's own), whatever their status.
     pub follow: Vec<HoldId>,
+    /// How many stored runs the reader already has: the list is read again only when
+    /// the database has another count.
+    pub runs_known: u64,
+    /// Count the units that came back (expired, released, refunded). It scans the
+    /// closed holds, so a poller asks for it every few readings, not every one.
+    pub returned: bool,
+}
+
+/// Units that came back to stock, from the database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Returned {
+    pub expired: i64,
+    pub released: i64,
+    pub refunded: i64,
 }
 
 impl Default for Query {
@@ -43,6 +58,8 @@ impl Default for Query {
             holds_limit: 200,
             orders_limit: 200,
             follow: Vec::new(),
+            runs_known: 0,
+            returned: true,
         }
     }
 }
@@ -98,6 +115,16 @@ pub struct Snapshot {
     pub holds_written: u64,
     pub orders_written: u64,
     pub followed: Vec<FollowedHold>,
+    /// Every stored run, when their count differs from the query's `runs_known`.
+    pub runs: Option<Vec<RunRow>>,
+    /// The operator log, newest first.
+    pub log: Vec<LogEntry>,
+    /// Each product's price in cents (the storefront shows it, read-only too).
+    pub prices: Vec<(ProductId, i64)>,
+    /// Units back on sale, when the query asked (else the last known, kept by readers).
+    pub returned: Option<Returned>,
+    /// What the selling process says it runs.
+    pub running: Option<Running>,
 }
 
 impl Snapshot {
@@ -110,6 +137,9 @@ impl Snapshot {
         self.stock.iter().find(|s| s.product_id == id)
     }
 }
+
+/// How many operator log entries a reading brings.
+const LOG_SHOWN: usize = 20;
 
 /// Reads a snapshot in one read transaction.
 pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot> {
@@ -124,6 +154,19 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
     let holds_written = rows_written(&tx, "SELECT coalesce(max(rowid), 0) FROM holds")?;
     let orders_written = rows_written(&tx, "SELECT coalesce(max(rowid), 0) FROM orders")?;
     let followed = follow(&tx, &query.follow)?;
+    let runs = if journal::run_count(&tx)? == query.runs_known {
+        None
+    } else {
+        Some(journal::runs(&tx)?)
+    };
+    let log = journal::log_entries(&tx, LOG_SHOWN)?;
+    let running = journal::running(&tx)?;
+    let prices = prices(&tx)?;
+    let returned = if query.returned {
+        Some(returned(&tx)?)
+    } else {
+        None
+    };
     tx.commit()?;
     Ok(Snapshot {
         at,
@@ -136,7 +179,38 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
         holds_written,
         orders_written,
         followed,
+        runs,
+        log,
+        running,
+        prices,
+        returned,
     })
+}
+
+fn returned(conn: &Connection) -> Result<Returned> {
+    let (expired, released) = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(CASE WHEN status = 'expired' THEN qty END), 0),
+                    coalesce(sum(CASE WHEN status = 'released' THEN qty END), 0)
+             FROM holds WHERE status IN ('expired', 'released')",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let refunded = conn
+        .prepare_cached("SELECT coalesce(sum(qty), 0) FROM refunds")?
+        .query_row([], |r| r.get(0))?;
+    Ok(Returned {
+        expired,
+        released,
+        refunded,
+    })
+}
+
+fn prices(conn: &Connection) -> Result<Vec<(ProductId, i64)>> {
+    let mut stmt = conn.prepare_cached("SELECT id, price_cents FROM products ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| Ok((ProductId(r.get(0)?), r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 /// The number of active holds (counted on the partial index of active holds).

@@ -9,13 +9,18 @@
 //! The Elm architecture, as in ratatui's demo2:
 //!
 //! - [`app`]: the one [`App`] (a [`Tab`], one small state per tab, the open dialog) and
-//!   the one [`update`] that changes it from an [`Action`].
-//! - [`keys`]: pure functions from a key or the mouse to an `Action`.
+//!   the one [`update`] that changes it from an [`Action`] ([`action`]).
+//! - [`tabs`]: one component per tab — [`tabs::sale`] (with its [`panels`]),
+//!   [`tabs::storefront`], [`tabs::lab`], [`tabs::compare`] — each with its state, its
+//!   keys, what they do and its drawing.
+//! - [`keys`]: pure functions from a key or the mouse to an `Action` (the keys every tab
+//!   shares; the rest in each tab).
 //! - [`command`]: work that may wait on the database (a hold taken while thousands of
-//!   bots queue for the writer), run off the drawing thread; its outcome is an `Action`.
-//! - [`ui`] and the tabs ([`sale`] with its [`panels`], [`storefront`], [`lab`],
-//!   [`compare`], [`dialog`]): `render_*` functions that only read the `App`.
-//! - [`theme`]: one `const THEME`, and `MONO` for `NO_COLOR`.
+//!   bots queue for the writer, a lab step waiting on a lock), run off the drawing
+//!   thread; its outcome is an `Action`. [`run`](mod@run): the swarm's lifecycle.
+//! - [`ui`], [`dialog`], [`help`]: the frame, the dialogs, the help; they only read.
+//! - [`theme`]: one `const THEME`, and `MONO` for `NO_COLOR` (the lab's too); [`text`]:
+//!   fitting text to display columns.
 //! - `events` and `terminal`: the runtime — one `select!` over the terminal, the
 //!   database readings, finished commands and signals; and a guard that restores the
 //!   terminal on quit, error, panic, SIGTERM and SIGHUP.
@@ -27,20 +32,21 @@
 //! a swarm this process runs come from the swarm's own `Metrics`, copied under its lock
 //! once per reading. Nothing is read per event.
 
+pub mod action;
 pub mod app;
 pub mod command;
-pub mod compare;
 pub mod dialog;
 mod events;
 pub mod form;
 pub mod format;
+pub mod help;
 pub mod keys;
-pub mod lab;
 pub mod panels;
-pub mod reset;
-pub mod sale;
-pub mod storefront;
+pub mod run;
+mod scroll;
+pub mod tabs;
 mod terminal;
+pub mod text;
 pub mod theme;
 pub mod ui;
 pub mod widgets;

@@ -35,7 +35,11 @@ impl Session {
     }
 
     fn start_with(args: &[&str], env: &[(&str, &str)]) -> Session {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_on(tempfile::tempdir().unwrap(), args, env)
+    }
+
+    /// The console on `dir/flashsale.db`, which may already hold a sale.
+    fn start_on(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Session {
         let pty = native_pty_system();
         let pair = pty.openpty(size(100, 30)).unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_flashsale"));
@@ -85,6 +89,10 @@ impl Session {
             raw,
             _dir: dir,
         }
+    }
+
+    fn db(&self) -> std::path::PathBuf {
+        self._dir.path().join("flashsale.db")
     }
 
     fn screen(&self) -> String {
@@ -295,4 +303,60 @@ fn flashsale_lab_opens_the_console_on_a_scenario() {
     let status = s.wait_exit();
     assert!(status.success(), "exit status {status:?}");
     s.assert_terminal_restored();
+}
+
+/// Every order's id (a reset that resells the same number of units still loses these).
+fn orders_in(db: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM orders ORDER BY id").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A presenter's fumble on a sale with orders: Enter Enter Enter must not reset it, and
+/// Esc on the Sale tab must not leave the console.
+#[test]
+fn enter_enter_enter_and_esc_lose_nothing_and_do_not_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flashsale.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashsale"))
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "--synchronous",
+            "normal",
+            "swarm",
+            "--stock",
+            "20",
+            "--buyers",
+            "30",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let before = orders_in(&db);
+    assert_eq!(before.len(), 20);
+
+    let mut s = Session::start_on(dir, &[], &[]);
+    s.wait_for("Active holds");
+    s.send("\r");
+    s.wait_for("New swarm");
+    s.send("\r");
+    s.send("\r");
+    s.wait_for("Run 1");
+    s.send("\x1b");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        s.child.try_wait().unwrap().is_none(),
+        "Esc on the Sale tab quit the console"
+    );
+    assert!(s.screen().contains("Active holds"), "{}", s.screen());
+    s.send("q");
+    let status = s.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    let after = orders_in(&s.db());
+    let lost: Vec<_> = before.iter().filter(|id| !after.contains(id)).collect();
+    assert!(lost.is_empty(), "Enter Enter Enter lost orders: {lost:?}");
 }

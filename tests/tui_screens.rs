@@ -7,85 +7,13 @@ use std::time::Duration;
 
 use flashsale::metrics::Percentiles;
 use flashsale::tui::app::RunRow;
-use flashsale::tui::{self, App, Options, Source, THEME, Tab};
-use flashsale::{Clock, Engine, EngineConfig, Strategy, Synchronous};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use flashsale::tui::{self, Tab};
+use flashsale::{Engine, Strategy};
+use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 
-/// 2026-11-20 18:00:00 UTC.
-const START: i64 = 1_795_197_600_000;
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    engine: Engine,
-    app: App,
-    terminal: Terminal<TestBackend>,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        Self::sized(80, 24)
-    }
-
-    fn sized(width: u16, height: u16) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Clock::manual(START);
-        let engine = flashsale::cli::open_engine(
-            &dir.path().join("flashsale.db"),
-            Synchronous::Normal,
-            EngineConfig {
-                clock: clock.clone(),
-                sweeper: false,
-                ..EngineConfig::default()
-            },
-        )
-        .unwrap();
-        let options = Options {
-            db_label: "flashsale.db".into(),
-            utc: true,
-            theme: &THEME,
-            buyer: "you".into(),
-        };
-        let mut app = App::new(Source::Live(engine.clone()), clock, options);
-        app.refresh();
-        let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        Harness {
-            _dir: dir,
-            engine,
-            app,
-            terminal,
-        }
-    }
-
-    fn press(&mut self, code: KeyCode) {
-        self.press_with(code, KeyModifiers::NONE);
-    }
-
-    fn press_with(&mut self, code: KeyCode, modifiers: KeyModifiers) {
-        if let Some(action) = tui::handle_key(&self.app, KeyEvent::new(code, modifiers)) {
-            tui::update(&mut self.app, action);
-        }
-        self.app.settle();
-        self.app.refresh();
-    }
-
-    fn keys(&mut self, text: &str) {
-        for c in text.chars() {
-            self.press(KeyCode::Char(c));
-        }
-    }
-
-    fn advance(&mut self, by: Duration) {
-        self.engine.clock().advance(by);
-        self.app.refresh();
-    }
-
-    fn screen(&mut self) -> String {
-        self.terminal.draw(|f| tui::render(&self.app, f)).unwrap();
-        self.terminal.backend().to_string()
-    }
-}
+#[path = "support/console.rs"]
+mod console;
+use console::{Harness, cell_style_of, launch};
 
 fn row(
     strategy: Strategy,
@@ -98,6 +26,7 @@ fn row(
     RunRow {
         strategy,
         buyers: 5000,
+        buyers_planned: 5000,
         threads: 5000,
         stock: 50,
         sold,
@@ -118,6 +47,7 @@ fn row(
         rejected_sold_out: 4950,
         rejected_limit: 0,
         rejected_other: 0,
+        ..RunRow::default()
     }
 }
 
@@ -194,20 +124,6 @@ fn holds_count_down_expire_and_orders_appear() {
     assert!(!screen.contains("bob"), "{screen}");
     assert!(screen.contains("Active holds 0"), "{screen}");
     insta::assert_snapshot!("sale_hold_expired", screen);
-}
-
-/// The style of the first cell of `text` on the last drawn screen.
-fn cell_style_of(h: &Harness, text: &str) -> ratatui::style::Style {
-    let buf = h.terminal.backend().buffer();
-    let area = buf.area;
-    for y in 0..area.height {
-        let line: String = (0..area.width).map(|x| buf[(x, y)].symbol()).collect();
-        if let Some(byte) = line.find(text) {
-            let x = line[..byte].chars().count();
-            return buf[(u16::try_from(x).unwrap(), y)].style();
-        }
-    }
-    panic!("{text:?} is not on screen");
 }
 
 #[test]
@@ -438,10 +354,11 @@ fn strategy_ttl_warp_restock_and_reset_keys() {
     assert!(h.screen().contains("naive UNSAFE"));
     h.press(KeyCode::Char('s'));
     assert_eq!(h.engine.strategy(), Strategy::Immediate);
-    h.press(KeyCode::Char('t'));
+    h.keys("t900");
+    h.press(KeyCode::Enter);
     assert_eq!(h.engine.rules().hold_ttl, Duration::from_secs(15 * 60));
-    h.press(KeyCode::Char('w'));
-    h.press(KeyCode::Char('w'));
+    h.keys("w60");
+    h.press(KeyCode::Enter);
     assert_eq!(h.engine.clock().warp(), 60);
     assert!(h.screen().contains("×60"));
     h.engine.reserve("PHONE-X1", "ann", 1).unwrap();
@@ -463,7 +380,7 @@ fn strategy_ttl_warp_restock_and_reset_keys() {
 #[test]
 fn a_naive_swarm_oversells_then_immediate_sells_exactly_the_stock() {
     let mut h = Harness::new();
-    launch(&mut h, "400", "20", Strategy::Naive);
+    launch(&mut h, "400", "20", Strategy::Naive, true);
     let naive = &h.app.compare.runs[0];
     assert_eq!(naive.strategy, Strategy::Naive);
     assert!(naive.oversold > 0, "naive oversold nothing: {naive:?}");
@@ -474,7 +391,7 @@ fn a_naive_swarm_oversells_then_immediate_sells_exactly_the_stock() {
         Some(ratatui::style::Color::Red)
     );
 
-    launch(&mut h, "400", "20", Strategy::Immediate);
+    launch(&mut h, "400", "20", Strategy::Immediate, true);
     let immediate = &h.app.compare.runs[1];
     assert_eq!(
         (immediate.sold, immediate.oversold),
@@ -489,39 +406,6 @@ fn a_naive_swarm_oversells_then_immediate_sells_exactly_the_stock() {
         screen.contains("naive") && screen.contains("immediate"),
         "{screen}"
     );
-}
-
-/// Fills the swarm form (buyers, stock, strategy) and runs the swarm to its end.
-fn launch(h: &mut Harness, buyers: &str, stock: &str, strategy: Strategy) {
-    let runs = h.app.compare.runs.len();
-    h.press(KeyCode::Char('n'));
-    h.keys(buyers);
-    h.press(KeyCode::Down);
-    h.keys(stock);
-    h.press(KeyCode::Down);
-    while form_strategy(h) != Some(strategy) {
-        h.press(KeyCode::Right);
-    }
-    h.press(KeyCode::Enter);
-    assert!(h.app.swarm_running(), "the swarm did not start");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while h.app.compare.runs.len() == runs {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the swarm did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-        h.app.refresh();
-        h.app.settle();
-    }
-    h.app.refresh();
-}
-
-fn form_strategy(h: &Harness) -> Option<Strategy> {
-    match &h.app.modal {
-        Some(tui::form::Modal::Swarm(form)) => Some(form.strategy),
-        _ => None,
-    }
 }
 
 #[test]

@@ -52,7 +52,7 @@ pub fn run_lab(cli: &Cli, lab: &crate::lab::LabArgs) -> Result<ExitCode> {
     let no_color = !tui::Theme::from_env().color;
     let view = crate::lab::console_view(lab, no_color).map_err(|e| Error::Usage(e.to_string()))?;
     run_with(cli, &TuiArgs::default(), move |app| {
-        app.lab.view = Some(view);
+        app.lab = tui::app::LabState::with_view(view);
         tui::app::show(app, tui::Tab::Lab);
         Ok(())
     })

@@ -5,22 +5,23 @@
 //! console's) and a buffer to draw into ([`LabView::render`], or `impl Widget for
 //! &LabView`). It owns its scenarios' temporary databases; dropping it removes them.
 
+mod keys;
 mod panels;
-mod theme;
 
 use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
 use super::LabError;
 use super::runner::{Check, StepRecord};
 use super::scenario::{self, Broken, Scenario};
-use super::scheduler::{Move, Scheduler};
+use super::scheduler::Scheduler;
 use super::stepper::Stepper;
-use panels::{LaneEntry, Scene, fit};
-pub use theme::Theme;
+use crate::tui::text::{fit, width};
+use crate::tui::theme::Theme;
+pub use keys::LabMove;
+use panels::{LaneEntry, Scene};
 
 /// The smallest area the running-scenario screen is drawn in; below it a short notice.
 pub const MIN_SIZE: (u16, u16) = (50, 14);
@@ -51,7 +52,7 @@ pub struct LabView {
     /// The picker's highlighted line.
     selected: usize,
     screen: Screen,
-    theme: Theme,
+    theme: &'static Theme,
     /// Whether to draw a key-hint line at the bottom (off when the console has a footer).
     show_hints: bool,
     /// The last error, as one sentence (a database that could not be created...).
@@ -94,7 +95,7 @@ impl LabView {
             broken: Vec::new(),
             selected: 0,
             screen: Screen::Picker,
-            theme: Theme { color: !no_color },
+            theme: Theme::pick(no_color),
             show_hints: false,
             error: None,
             focus: 0,
@@ -168,20 +169,26 @@ impl LabView {
     /// The key hints that apply right now.
     #[must_use]
     pub fn hints(&self) -> Vec<(&'static str, &'static str)> {
-        match self.screen {
-            Screen::Picker => vec![
+        LabView::hints_for(self.mode())
+    }
+
+    /// The key hints of the screen `mode` shows (None: the scenario list).
+    #[must_use]
+    pub fn hints_for(mode: Option<Mode>) -> Vec<(&'static str, &'static str)> {
+        match mode {
+            None => vec![
                 ("↑↓", "choose"),
                 ("Enter", "step through"),
                 ("s", "scheduler"),
             ],
-            Screen::Step(_) => vec![
+            Some(Mode::Step) => vec![
                 ("→", "next step"),
                 ("←", "back"),
                 ("Home/End", "start/end"),
                 ("m", "scheduler"),
                 ("Esc", "list"),
             ],
-            Screen::Schedule(_) => vec![
+            Some(Mode::Scheduler) => vec![
                 ("1-9", "run session"),
                 ("r", "restart session"),
                 ("u", "undo"),
@@ -190,110 +197,6 @@ impl LabView {
                 ("Esc", "list"),
             ],
         }
-    }
-
-    /// Handles a key press; returns whether the Lab tab used it.
-    pub fn handle_key(&mut self, key: KeyEvent) -> bool {
-        // Key releases and repeats arrive on some terminals; act on presses only.
-        if key.kind != KeyEventKind::Press
-            || key
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return false;
-        }
-        let result = match self.screen {
-            Screen::Picker => self.picker_key(key.code),
-            Screen::Step(_) => self.step_key(key.code),
-            Screen::Schedule(_) => self.schedule_key(key.code),
-        };
-        match result {
-            Ok(handled) => handled,
-            Err(e) => {
-                self.error = Some(e.to_string());
-                true
-            }
-        }
-    }
-
-    fn picker_key(&mut self, code: KeyCode) -> Result<bool, LabError> {
-        let count = self.scenarios.len();
-        match code {
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.selected = self.selected.saturating_sub(1);
-            }
-            KeyCode::Down | KeyCode::Char('j') => {
-                if self.selected + 1 < count {
-                    self.selected += 1;
-                }
-            }
-            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
-            KeyCode::End | KeyCode::Char('G') => self.selected = count.saturating_sub(1),
-            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => {
-                self.start_selected(Mode::Step)?
-            }
-            KeyCode::Char('s') => self.start_selected(Mode::Scheduler)?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
-    fn start_selected(&mut self, mode: Mode) -> Result<(), LabError> {
-        match self.scenarios.get(self.selected).cloned() {
-            Some(s) => self.start(s, mode),
-            None => Ok(()),
-        }
-    }
-
-    fn step_key(&mut self, code: KeyCode) -> Result<bool, LabError> {
-        let Screen::Step(stepper) = &mut self.screen else {
-            return Ok(false);
-        };
-        match code {
-            KeyCode::Right | KeyCode::Char('l' | 'n' | ' ') | KeyCode::Enter => {
-                stepper.forward();
-            }
-            KeyCode::Left | KeyCode::Char('h' | 'p') | KeyCode::Backspace => stepper.back()?,
-            KeyCode::Home | KeyCode::Char('g') => stepper.go_to(0)?,
-            KeyCode::End | KeyCode::Char('G') => stepper.to_end(),
-            KeyCode::Char('m') => {
-                let s = stepper.scenario().clone();
-                self.start(s, Mode::Scheduler)?;
-            }
-            KeyCode::Esc => self.screen = Screen::Picker,
-            _ => return Ok(false),
-        }
-        self.error = None;
-        Ok(true)
-    }
-
-    fn schedule_key(&mut self, code: KeyCode) -> Result<bool, LabError> {
-        let Screen::Schedule(scheduler) = &mut self.screen else {
-            return Ok(false);
-        };
-        match code {
-            KeyCode::Char(c @ '1'..='9') => {
-                let session = usize::from(c as u8 - b'1');
-                scheduler.play(Move::Run(session));
-                if session < scheduler.scenario().sessions.len() {
-                    self.focus = session;
-                }
-            }
-            KeyCode::Char('r') => scheduler.play(Move::Restart(self.focus)),
-            KeyCode::Char('u') | KeyCode::Left | KeyCode::Backspace => scheduler.undo()?,
-            KeyCode::Home | KeyCode::Char('g') => {
-                let s = scheduler.scenario().clone();
-                self.start(s, Mode::Scheduler)?;
-            }
-            KeyCode::Char('m') => {
-                let s = scheduler.scenario().clone();
-                self.start(s, Mode::Step)?;
-            }
-            KeyCode::Esc => self.screen = Screen::Picker,
-            _ => return Ok(false),
-        }
-        self.error = None;
-        Ok(true)
     }
 
     /// Draws the tab into `area` of `buf`.
@@ -321,8 +224,8 @@ impl LabView {
     fn render_hints(&self, area: Rect, buf: &mut Buffer) {
         let mut spans = Vec::new();
         for (key, what) in self.hints() {
-            spans.push(Span::styled(format!(" {key}"), self.theme.title()));
-            spans.push(Span::styled(format!(" {what} "), self.theme.dim()));
+            spans.push(Span::styled(format!(" {key}"), self.theme.title));
+            spans.push(Span::styled(format!(" {what} "), self.theme.dim));
         }
         Paragraph::new(Line::from(spans)).render(area, buf);
     }
@@ -337,16 +240,16 @@ impl LabView {
             Constraint::Max(list_height),
             Constraint::Fill(1),
         ]));
-        let mut title = vec![Span::styled(" Lab · pick a scenario", theme.title())];
+        let mut title = vec![Span::styled(" Lab · pick a scenario", theme.title)];
         if let Some(e) = &self.error {
-            title.push(Span::styled(format!("  {e}"), theme.bad()));
+            title.push(Span::styled(format!("  {e}"), theme.danger));
         }
         Paragraph::new(Line::from(title)).render(header, buf);
 
         let name_width = self
             .scenarios
             .iter()
-            .map(|s| s.name.chars().count())
+            .map(|s| width(&s.name))
             .max()
             .unwrap_or(0);
         let mut lines: Vec<Line<'_>> = self
@@ -361,7 +264,7 @@ impl LabView {
                     .unwrap_or_default();
                 let text = format!(" {:name_width$}  {}{strategy}", s.name, s.title);
                 let style = if i == self.selected {
-                    theme.selected()
+                    theme.selected
                 } else {
                     ratatui::style::Style::new()
                 };
@@ -369,30 +272,38 @@ impl LabView {
             })
             .collect();
         for b in &self.broken {
-            lines.push(Line::styled(format!(" ! {}", b.error), theme.bad()));
+            lines.push(Line::styled(format!(" ! {}", b.error), theme.danger));
         }
         // Keep the highlighted line in view when the list is taller than the area.
         let room = usize::from(list.height.saturating_sub(2));
         let scroll = self.selected.saturating_sub(room.saturating_sub(1));
         Paragraph::new(lines)
             .scroll((u16::try_from(scroll).unwrap_or(0), 0))
-            .block(Block::bordered().title(Span::styled(" Scenarios ", theme.title())))
+            .block(
+                Block::bordered()
+                    .border_type(BorderType::Rounded)
+                    .title(Span::styled(" Scenarios ", theme.title)),
+            )
             .render(list, buf);
 
         let mut text = Vec::new();
         if let Some(s) = self.scenarios.get(self.selected) {
-            text.push(Line::styled(s.title.clone(), theme.title()));
+            text.push(Line::styled(s.title.clone(), theme.title));
             text.push(Line::raw(s.summary.clone()));
             text.push(Line::styled(
                 "Enter: step through it in the written order · s: you pick who runs next",
-                theme.dim(),
+                theme.dim,
             ));
         } else {
             text.push(Line::raw("No scenarios found."));
         }
         Paragraph::new(text)
             .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(Span::styled(" About ", theme.title())))
+            .block(
+                Block::bordered()
+                    .border_type(BorderType::Rounded)
+                    .title(Span::styled(" About ", theme.title)),
+            )
             .render(about, buf);
     }
 
@@ -411,8 +322,10 @@ impl LabView {
         // The rows get what they need, the narration the rest (at least 5 rows): the
         // story is where an oversell is explained, so it must not be cut first.
         let sessions_count = u16::try_from(scene.scenario.sessions.len()).unwrap_or(9);
+        // A wide screen gives each session's column room for whole verbs and results.
+        let per_session = if area.width >= 160 { 24 } else { 12 };
         let lane_width = if area.width >= 70 {
-            (3 + 2 + 12 * sessions_count).min(area.width * 9 / 20)
+            (3 + 2 + per_session * sessions_count).min(area.width * 9 / 20)
         } else {
             0
         };
@@ -422,13 +335,17 @@ impl LabView {
         let story_needed =
             panels::wrapped_height(&scene.story, usize::from(area.width.saturating_sub(2))) + 2;
         let free = area.height.saturating_sub(1 + 6);
+        // The narration first (where the lesson is told, it must not be cut), keeping at
+        // least 4 rows for the tables; the tables get what they need of the rest.
+        let story_height = u16::try_from(story_needed)
+            .unwrap_or(u16::MAX)
+            .max(5)
+            .min(free.saturating_sub(4));
         let rows_height = u16::try_from(rows_needed)
             .unwrap_or(u16::MAX)
             .max(4)
-            .min(free.saturating_sub(5));
-        let story_height = free
-            .saturating_sub(rows_height)
-            .min(u16::try_from(story_needed).unwrap_or(u16::MAX).max(5));
+            .min(free.saturating_sub(story_height));
+        let story_height = free.saturating_sub(rows_height).min(story_height.max(5));
         let [header, sessions, middle, story] = area.layout(&Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(6),
@@ -465,30 +382,32 @@ impl LabView {
             Screen::Schedule(s) => format!("SCHEDULER · move {}", s.played().len()),
             Screen::Picker => String::new(),
         };
-        let missed = scene
-            .lane
-            .iter()
-            .filter(|e| matches!(e.record.check, Check::Missed(_)))
-            .count();
+        // Scheduler mode plays the student's order: the written expectations do not apply.
+        let missed = if scene.next.is_some() {
+            0
+        } else {
+            scene
+                .lane
+                .iter()
+                .filter(|e| matches!(e.record.check, Check::Missed(_)))
+                .count()
+        };
         let mut right_spans = Vec::new();
         if let Some(e) = &self.error {
-            right_spans.push(Span::styled(format!("{e} "), theme.bad()));
+            right_spans.push(Span::styled(format!("{e} "), theme.danger));
         }
         if missed > 0 {
-            right_spans.push(Span::styled(format!("✗ {missed} mismatch "), theme.bad()));
+            right_spans.push(Span::styled(format!("✗ {missed} mismatch "), theme.danger));
         }
-        right_spans.push(Span::styled(format!("{right} "), theme.title()));
-        let right_width: usize = right_spans.iter().map(|s| s.content.chars().count()).sum();
+        right_spans.push(Span::styled(format!("{right} "), theme.title));
+        let right_width: usize = right_spans.iter().map(|s| width(&s.content)).sum();
         let left_room = usize::from(area.width).saturating_sub(right_width + 1);
         let left = fit(
             &format!(" Lab · {} — {}", scene.scenario.name, scene.scenario.title),
             left_room,
         );
-        let pad = usize::from(area.width).saturating_sub(left.chars().count() + right_width);
-        let mut spans = vec![
-            Span::styled(left, theme.title()),
-            Span::raw(" ".repeat(pad)),
-        ];
+        let pad = usize::from(area.width).saturating_sub(width(&left) + right_width);
+        let mut spans = vec![Span::styled(left, theme.title), Span::raw(" ".repeat(pad))];
         spans.extend(right_spans);
         Paragraph::new(Line::from(spans)).render(area, buf);
     }
@@ -501,7 +420,7 @@ impl Widget for &LabView {
 }
 
 /// What step mode shows.
-fn step_scene(stepper: &Stepper, theme: Theme) -> Scene<'_> {
+fn step_scene<'a>(stepper: &'a Stepper, theme: &Theme) -> Scene<'a> {
     let scenario = stepper.scenario();
     let lane = stepper
         .records()
@@ -517,28 +436,28 @@ fn step_scene(stepper: &Stepper, theme: Theme) -> Scene<'_> {
             "About".to_string(),
             vec![
                 Line::raw(scenario.summary.clone()),
-                Line::styled("→ runs step 1.", theme.dim()),
+                Line::styled("→ runs step 1.", theme.dim),
             ],
         ),
         Some((record, index)) => {
             let step = &scenario.steps[index];
             let mut lines = Vec::new();
             if let Check::Missed(why) = &record.check {
-                lines.push(Line::styled(format!("MISMATCH {why}"), theme.bad()));
+                lines.push(Line::styled(format!("MISMATCH {why}"), theme.danger));
             }
             let at_end = stepper.at_end() && !scenario.lesson.is_empty();
             // The full statement, except at the end where the lesson needs the room.
             if !at_end {
                 lines.push(Line::from(vec![
-                    Span::styled(format!("{}› ", step.session), theme.dim()),
-                    Span::styled(record.sql.clone(), theme.dim()),
-                    Span::styled(format!(" → {}", record.outcome.summary()), theme.title()),
+                    Span::styled(format!("{}› ", step.session), theme.dim),
+                    Span::styled(record.sql.clone(), theme.dim),
+                    Span::styled(format!(" → {}", record.outcome.summary()), theme.title),
                 ]));
             }
             lines.push(Line::raw(step.narration.clone()));
             if at_end {
                 lines.push(Line::from(vec![
-                    Span::styled("Lesson: ", theme.title()),
+                    Span::styled("Lesson: ", theme.title),
                     Span::raw(scenario.lesson.clone()),
                 ]));
             }
@@ -566,7 +485,7 @@ fn step_scene(stepper: &Stepper, theme: Theme) -> Scene<'_> {
 }
 
 /// What scheduler mode shows.
-fn schedule_scene(s: &Scheduler, theme: Theme) -> Scene<'_> {
+fn schedule_scene<'a>(s: &'a Scheduler, theme: &Theme) -> Scene<'a> {
     let scenario = s.scenario();
     let mut lane = Vec::new();
     for (i, p) in s.played().iter().enumerate() {
@@ -594,7 +513,7 @@ fn schedule_scene(s: &Scheduler, theme: Theme) -> Scene<'_> {
         }
         Some(p) => {
             if let Some(note) = &p.note {
-                story.push(Line::styled(note.clone(), theme.warn()));
+                story.push(Line::styled(note.clone(), theme.warn));
             } else if let Some(r) = &p.record
                 && !announcement.is_some_and(|a| a.kind.is_bug())
             {
@@ -607,7 +526,7 @@ fn schedule_scene(s: &Scheduler, theme: Theme) -> Scene<'_> {
     } else if moves > 0 && (0..scenario.sessions.len()).all(|i| s.finished(i)) {
         story.push(Line::styled(
             "Every session has finished and the audit equation holds: no anomaly this time. u undoes, Home starts over.",
-            theme.good(),
+            theme.ok,
         ));
     }
     Scene {
@@ -623,15 +542,15 @@ fn schedule_scene(s: &Scheduler, theme: Theme) -> Scene<'_> {
 }
 
 /// "B ran UPDATE products …: ok, 1 row changed", on one line.
-fn ran_line<'a>(scenario: &Scenario, r: &StepRecord, theme: Theme) -> Line<'a> {
+fn ran_line<'a>(scenario: &Scenario, r: &StepRecord, theme: &Theme) -> Line<'a> {
     let name = scenario
         .sessions
         .get(r.session)
         .map_or("?", |s| s.name.as_str());
     let result = r.outcome.summary();
     Line::from(vec![
-        Span::styled(format!("{name} ran "), theme.dim()),
+        Span::styled(format!("{name} ran "), theme.dim),
         Span::raw(fit(&r.sql, 44)),
-        Span::styled(format!(" → {result}"), theme.title()),
+        Span::styled(format!(" → {result}"), theme.title),
     ])
 }

@@ -101,7 +101,14 @@ impl History {
             };
             let capacity = self.capacity;
             match self.stock.iter_mut().find(|(id, _)| *id == s.product_id) {
-                Some((_, series)) => push_capped(series, point, capacity),
+                Some((_, series)) => {
+                    // Sold units only go down when the sale was reset: the chart starts
+                    // again rather than keep the old run's peak.
+                    if series.back().is_some_and(|last| point.sold < last.sold) {
+                        series.clear();
+                    }
+                    push_capped(series, point, capacity);
+                }
                 None => self.stock.push((s.product_id, VecDeque::from([point]))),
             }
         }

@@ -16,7 +16,10 @@ const UNRETURNED_SQL: &str = include_str!("migrations/unreturned.sql");
 /// Step 3: the HTTP server's shared token secret and idempotency records.
 const HTTP_SQL: &str = include_str!("migrations/http.sql");
 
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL, UNRETURNED_SQL, HTTP_SQL];
+/// Step 4: the sale's journal — runs, the operator log, what the seller runs now.
+const JOURNAL_SQL: &str = include_str!("migrations/journal.sql");
+
+const MIGRATIONS: &[&str] = &[SCHEMA_SQL, UNRETURNED_SQL, HTTP_SQL, JOURNAL_SQL];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

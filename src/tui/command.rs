@@ -3,17 +3,22 @@
 //! the runtime runs commands on a worker thread, in order, and the drawing never stalls;
 //! the outcome comes back as an [`Action::Done`]. Tests run them inline.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use super::app::Action;
-use super::reset;
 use crate::engine::{CounterSnapshot, Engine};
 use crate::error::{Error, Result};
 use crate::hold::{Hold, Order};
 use crate::ids::HoldId;
+use crate::journal::RunRow;
+use crate::lab::ui::{LabMove, LabView, Mode};
 use crate::monitor::{self, MayReturn};
 use crate::strategy::Strategy;
-use crate::swarm::{self, SwarmConfig, SwarmHandle, SwarmReport};
+use crate::swarm::{self, SwarmConfig, SwarmHandle};
 
 pub enum Command {
     Reserve {
@@ -30,14 +35,30 @@ pub enum Command {
     Reset,
     SetStrategy(Strategy),
     SetTtl(Duration),
+    SetWarp(u32),
+    /// Says in the database what this console runs (for monitors elsewhere).
+    PublishRunning,
     Launch {
         config: Box<SwarmConfig>,
         strategy: Strategy,
         /// Reset the sale first, so the run starts from full stock.
         fresh: bool,
+        /// The run's settings, for its row in the journal.
+        template: Box<RunRow>,
     },
-    /// Collects a finished swarm's report (read from the database).
-    Join(Box<SwarmHandle>),
+    /// Collects a finished swarm's report (read from the database) and keeps the run in
+    /// the journal.
+    Join {
+        handle: Box<SwarmHandle>,
+        template: Box<RunRow>,
+    },
+    /// Writes the runs to a file.
+    Export {
+        runs: Vec<RunRow>,
+        path: PathBuf,
+    },
+    /// A move in the lab: its statements run on the lab's own scratch database.
+    Lab(Arc<Mutex<LabView>>, LabMove),
 }
 
 /// A swarm that started.
@@ -47,6 +68,7 @@ pub struct Launched {
     pub strategy: Strategy,
     pub counters_before: CounterSnapshot,
     pub fresh: bool,
+    pub template: Box<RunRow>,
 }
 
 /// What a command came to.
@@ -78,12 +100,82 @@ pub enum Outcome {
     StrategySet(Strategy, Result<()>),
     TtlSet(Duration, Result<()>),
     Launched(Box<Result<Launched>>),
-    Joined(Box<Result<SwarmReport>>),
+    Joined(Box<Result<RunRow>>),
+    WarpSet(u32, Result<()>),
+    Exported(usize, Result<PathBuf>),
+    /// Nothing to tell (the running settings were published).
+    Quiet,
+    /// The lab made a move; the screen it shows now.
+    Lab(Option<Mode>),
 }
 
 impl Command {
-    /// Runs the command to its end (it may wait on the database).
-    pub fn run(self, engine: &Engine) -> Action {
+    /// Runs the command to its end (it may wait on the database). Without an engine (a
+    /// read-only console) only the lab's moves and exports run. Changes to the sale are
+    /// noted in the operator log as `who`'s.
+    pub fn run(self, engine: Option<&Engine>, who: &str) -> Option<Action> {
+        let command = match self {
+            Command::Lab(view, m) => return Some(Action::Done(lab_move(&view, m))),
+            Command::Export { runs, path } => {
+                let n = runs.len();
+                return Some(Action::Done(Outcome::Exported(n, export(&runs, path))));
+            }
+            other => other,
+        };
+        let engine = engine?;
+        if matches!(command, Command::PublishRunning) {
+            if let Err(e) = engine.publish_running(who) {
+                tracing::warn!("could not publish the running settings: {e}");
+            }
+            return Some(Action::Done(Outcome::Quiet));
+        }
+        let what = command.log_line();
+        let action = command.run_on(engine);
+        if let (Some(what), Action::Done(outcome)) = (what, &action)
+            && outcome.succeeded()
+        {
+            // The change is made; a failure to note it is logged, not shown as failure.
+            if let Err(e) = engine.log_change(who, &what) {
+                tracing::warn!("could not write the operator log: {e}");
+            }
+            if let Err(e) = engine.publish_running(who) {
+                tracing::warn!("could not publish the running settings: {e}");
+            }
+        }
+        Some(action)
+    }
+
+    /// The operator log's line for a change to the sale (None for everything else).
+    fn log_line(&self) -> Option<String> {
+        Some(match self {
+            Command::Restock { sku, available } => {
+                format!("restocked {sku} to {available} available")
+            }
+            Command::Reset => "reset the sale (holds and orders deleted)".to_owned(),
+            Command::SetStrategy(s) => format!("strategy {}", s.name()),
+            Command::SetTtl(ttl) => format!("hold TTL {}", super::format::ttl(*ttl)),
+            Command::SetWarp(w) => format!("warp ×{w}"),
+            Command::Launch {
+                config,
+                strategy,
+                fresh,
+                ..
+            } => format!(
+                "launched {} buyers at {} with {}{}",
+                super::format::thousands(config.buyers),
+                config.sku,
+                strategy.name(),
+                if *fresh {
+                    " on a fresh sale (reset first)"
+                } else {
+                    ""
+                }
+            ),
+            _ => return None,
+        })
+    }
+
+    fn run_on(self, engine: &Engine) -> Action {
         Action::Done(match self {
             Command::Reserve { sku, buyer } => {
                 let result = engine.reserve(&sku, &buyer, 1);
@@ -117,17 +209,67 @@ impl Command {
                 sku,
                 available,
             },
-            Command::Reset => Outcome::Reset(reset::reset(engine)),
+            Command::Reset => Outcome::Reset(engine.reset()),
             Command::SetStrategy(s) => Outcome::StrategySet(s, engine.set_strategy(s)),
             Command::SetTtl(ttl) => Outcome::TtlSet(ttl, engine.set_hold_ttl(ttl)),
+            Command::SetWarp(warp) => {
+                engine.clock().set_warp(warp);
+                Outcome::WarpSet(warp, Ok(()))
+            }
+            // Answered in `run`, where the operator's name is known.
+            Command::PublishRunning => Outcome::Quiet,
             Command::Launch {
                 config,
                 strategy,
                 fresh,
-            } => Outcome::Launched(Box::new(launch(engine, &config, strategy, fresh))),
-            Command::Join(handle) => Outcome::Joined(Box::new(handle.join())),
+                template,
+            } => Outcome::Launched(Box::new(launch(engine, &config, strategy, fresh, template))),
+            Command::Join { handle, template } => {
+                Outcome::Joined(Box::new(join(engine, *handle, *template)))
+            }
+            Command::Lab(view, m) => lab_move(&view, m),
+            Command::Export { runs, path } => Outcome::Exported(runs.len(), export(&runs, path)),
         })
     }
+}
+
+impl Outcome {
+    fn succeeded(&self) -> bool {
+        match self {
+            Outcome::Restocked { result, .. } => result.is_ok(),
+            Outcome::Reset(r) | Outcome::StrategySet(_, r) | Outcome::TtlSet(_, r) => r.is_ok(),
+            Outcome::WarpSet(_, r) => r.is_ok(),
+            Outcome::Launched(r) => r.is_ok(),
+            _ => false,
+        }
+    }
+}
+
+/// Collects the report, and keeps the run with the buyers that really came.
+fn join(engine: &Engine, handle: SwarmHandle, template: RunRow) -> Result<RunRow> {
+    let progress = std::sync::Arc::clone(&handle.progress);
+    let report = handle.join()?;
+    let arrived = progress
+        .buyers_done
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let mut row = template.with_report(&report, arrived);
+    match engine.record_run(&row) {
+        Ok(id) => row.id = Some(id),
+        Err(e) => tracing::warn!("could not keep the run in the database: {e}"),
+    }
+    Ok(row)
+}
+
+fn export(runs: &[RunRow], path: PathBuf) -> Result<PathBuf> {
+    let text = crate::journal::export::write(runs, crate::journal::export::Format::Markdown)?;
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn lab_move(view: &Mutex<LabView>, m: LabMove) -> Outcome {
+    let mut view = view.lock();
+    view.apply(m);
+    Outcome::Lab(view.mode())
 }
 
 fn launch(
@@ -135,9 +277,10 @@ fn launch(
     config: &SwarmConfig,
     strategy: Strategy,
     fresh: bool,
+    template: Box<RunRow>,
 ) -> Result<Launched> {
     if fresh {
-        reset::reset(engine)?;
+        engine.reset()?;
     }
     engine.set_strategy(strategy)?;
     let counters_before = engine.counters();
@@ -148,5 +291,6 @@ fn launch(
         strategy,
         counters_before,
         fresh,
+        template,
     })
 }

@@ -1,19 +1,19 @@
 //! Dialogs drawn over the current tab: help, the swarm launcher, restock, reset.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Margin, Rect};
+use ratatui::layout::{Margin, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
 use super::app::App;
 use super::form::{Modal, SwarmForm};
-use super::format::thousands;
+use super::format::{self, thousands};
 use super::theme::Theme;
 use super::ui::panel;
 
 pub fn render(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
     match modal {
-        Modal::Help { scroll } => render_help(app, *scroll, area, buf),
+        Modal::Help { scroll } => super::help::render(app, *scroll, area, buf),
         Modal::Swarm(form) => render_swarm(app, form, area, buf),
         Modal::Restock { sku, field } => {
             let t = app.theme();
@@ -35,21 +35,133 @@ pub fn render(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
             ];
             render_box(t, " Restock ", &lines, 56, area, buf);
         }
-        Modal::Reset => {
+        Modal::Reset => confirm_reset(
+            app,
+            "Reset the sale?".to_owned(),
+            (" Reset ", "reset", "keep everything"),
+            area,
+            buf,
+        ),
+        Modal::ConfirmFresh(form) => confirm_reset(
+            app,
+            format!(
+                "Reset the sale, then launch {} buyers?",
+                thousands(form.buyers.value)
+            ),
+            (
+                " Start from a fresh sale ",
+                "reset and launch",
+                "back to the form",
+            ),
+            area,
+            buf,
+        ),
+        Modal::Ttl(field) => {
             let t = app.theme();
+            let secs = std::time::Duration::from_secs(field.value);
             let lines = vec![
-                Line::styled("Reset the sale?", t.value),
+                Line::styled("Hold TTL for new holds, in seconds", t.dim),
+                Line::raw(""),
+                Line::from(vec![
+                    Span::raw("   "),
+                    Span::styled(format!(" {} s ", thousands(field.value)), t.selected),
+                    Span::styled(format!("  = {}", format::ttl(secs)), t.value),
+                ]),
                 Line::raw(""),
                 Line::styled(
-                    "Every hold and order is deleted and every product goes back to its full stock.",
-                    t.text,
+                    format!(
+                        "{} s to {} s; holds already taken keep theirs. ←→ presets, digits type.",
+                        thousands(field.min),
+                        thousands(field.max)
+                    ),
+                    t.dim,
                 ),
-                Line::raw(""),
-                keys_line(t, &[("y", "reset"), ("n", "keep everything")]),
+                keys_line(t, &[("Enter", "set"), ("Esc", "cancel")]),
             ];
-            render_box(t, " Reset ", &lines, 56, area, buf);
+            render_box(t, " Hold TTL ", &lines, 56, area, buf);
+        }
+        Modal::Warp(field) => {
+            let t = app.theme();
+            let ttl = app.ttl().unwrap_or(std::time::Duration::from_secs(600));
+            let warp = field.value.max(1);
+            let real = std::time::Duration::from_millis(
+                u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX) / warp,
+            );
+            let lines = vec![
+                Line::styled("Sale time runs this many times faster", t.dim),
+                Line::raw(""),
+                Line::from(vec![
+                    Span::raw("   "),
+                    Span::styled(format!(" ×{} ", thousands(field.value)), t.selected),
+                    Span::styled(
+                        format!(
+                            "  a {} hold lasts {} of real time",
+                            format::ttl(ttl),
+                            format::span(i64::try_from(real.as_millis()).unwrap_or(0))
+                        ),
+                        t.value,
+                    ),
+                ]),
+                Line::raw(""),
+                Line::styled(
+                    format!(
+                        "×{} to ×{}; stored times stay real. ←→ presets, digits type.",
+                        field.min,
+                        thousands(field.max)
+                    ),
+                    t.dim,
+                ),
+                keys_line(t, &[("Enter", "set"), ("Esc", "cancel")]),
+            ];
+            render_box(t, " Warp ", &lines, 56, area, buf);
         }
     }
+}
+
+/// A reset asks for `y` and says what it deletes; `words` are the title, what `y` does
+/// and what `n` does.
+fn confirm_reset(
+    app: &App,
+    question: String,
+    words: (&str, &str, &str),
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let t = app.theme();
+    let (title, yes, no) = words;
+    let mut lines = vec![Line::styled(question, t.value), Line::raw("")];
+    lines.extend(at_stake(app));
+    lines.push(Line::raw(""));
+    lines.push(keys_line(t, &[("y", yes), ("n Esc", no)]));
+    render_box(t, title, &lines, 56, area, buf);
+}
+
+/// What a reset would delete, in numbers.
+fn at_stake(app: &App) -> Vec<Line<'static>> {
+    let t = app.theme();
+    let sold: i64 = app.snapshot.stock.iter().map(|s| s.sold).sum();
+    let held: i64 = app.snapshot.stock.iter().map(|s| s.held).sum();
+    let mut lines = Vec::new();
+    if sold + held > 0 {
+        lines.push(Line::styled(
+            format!(
+                "It deletes the orders of {} sold units and the holds of {} held units.",
+                format::thousands_i(sold),
+                format::thousands_i(held)
+            ),
+            t.danger,
+        ));
+    } else {
+        lines.push(Line::styled(
+            "Nothing is sold or held: nothing is lost.",
+            t.text,
+        ));
+    }
+    lines.push(Line::styled(
+        "Every product goes back to its full stock.",
+        t.text,
+    ));
+    lines
 }
 
 fn keys_line(t: &Theme, keys: &[(&str, &str)]) -> Line<'static> {
@@ -61,9 +173,13 @@ fn keys_line(t: &Theme, keys: &[(&str, &str)]) -> Line<'static> {
     Line::from(spans)
 }
 
-/// A centred box sized to its lines.
+/// A centred box sized to its lines as they wrap, so the keys at the bottom always show.
 fn render_box(t: &Theme, title: &str, lines: &[Line], width: u16, area: Rect, buf: &mut Buffer) {
-    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    // The text gets the width less the margins (see `inner` below).
+    let rows = Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width.saturating_sub(2).max(1));
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
     let rect = centered(area, width + 4, height + 2);
     Clear.render(rect, buf);
     let block = panel(t, title.to_owned(), true);
@@ -74,7 +190,7 @@ fn render_box(t: &Theme, title: &str, lines: &[Line], width: u16, area: Rect, bu
         .render(inner, buf);
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
     Rect::new(
@@ -83,6 +199,21 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
         w,
         h,
     )
+}
+
+/// The arrival model, and how long arrivals last at that rate.
+fn arrival_text(form: &SwarmForm) -> String {
+    match form.rate.value {
+        0 => "a burst: everyone at once".to_owned(),
+        rate => {
+            let ms = form.buyers.value.saturating_mul(1000) / rate;
+            format!(
+                "{}/s for {} (open model)",
+                thousands(rate),
+                format::span(i64::try_from(ms).unwrap_or(i64::MAX))
+            )
+        }
+    }
 }
 
 fn render_swarm(app: &App, form: &SwarmForm, area: Rect, buf: &mut Buffer) {
@@ -101,6 +232,12 @@ fn render_swarm(app: &App, form: &SwarmForm, area: Rect, buf: &mut Buffer) {
         ),
         form.strategy.label(),
         form.behaviour().0.to_owned(),
+        arrival_text(form),
+        if form.retry {
+            "retry while held units may come back".to_owned()
+        } else {
+            "walk away when sold out".to_owned()
+        },
         if form.fresh {
             "a fresh sale (reset first)".to_owned()
         } else {
@@ -146,113 +283,4 @@ fn render_swarm(app: &App, form: &SwarmForm, area: Rect, buf: &mut Buffer) {
         ],
     ));
     render_box(t, " New swarm ", &lines, 62, area, buf);
-}
-
-/// Every key, by where it works.
-pub const HELP: &[(&str, &[(&str, &str)])] = &[
-    (
-        "Everywhere",
-        &[
-            ("Tab ⇧Tab", "next / previous tab"),
-            ("1 2 3 4", "Sale Store Lab Compare"),
-            ("?", "this help"),
-            ("q Esc ^C", "quit (stops the swarm)"),
-            ("↑↓ j k", "move up / down"),
-            ("PgUp PgDn", "move by a page"),
-            ("g G", "top / bottom (Home End)"),
-            ("wheel", "scroll the list under it"),
-        ],
-    ),
-    (
-        "Sale",
-        &[
-            ("n Enter", "launch a swarm…"),
-            ("x", "stop the swarm"),
-            ("s S", "strategy (naive: UNSAFE)"),
-            ("p P", "product in focus"),
-            ("r", "restock that product"),
-            ("R", "reset the sale"),
-            ("t T", "hold TTL longer/shorter"),
-            ("w W", "warp ×1 … ×600"),
-            ("← → h l", "holds / orders list"),
-        ],
-    ),
-    (
-        "Storefront",
-        &[
-            ("↑↓", "choose a product"),
-            ("a Enter", "add to cart (a hold)"),
-            ("p", "pay"),
-            ("e", "extend the hold"),
-            ("c Del", "cancel (unit goes back)"),
-        ],
-    ),
-    (
-        "Dialogs",
-        &[
-            ("↑↓ Tab", "field"),
-            ("←→ + -", "change; digits type"),
-            ("Enter y", "confirm"),
-            ("Esc n", "cancel"),
-        ],
-    ),
-];
-
-fn render_help(app: &App, scroll: u16, area: Rect, buf: &mut Buffer) {
-    let t = app.theme();
-    let rect = centered(area, 76, area.height);
-    Clear.render(rect, buf);
-    let section = |sections: &[(&str, &[(&str, &str)])]| -> Vec<Line<'static>> {
-        let mut lines = Vec::new();
-        for (title, keys) in sections {
-            if !lines.is_empty() {
-                lines.push(Line::raw(""));
-            }
-            lines.push(Line::styled((*title).to_owned(), t.title));
-            for (key, what) in *keys {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{key:<10}"), t.key),
-                    Span::styled((*what).to_owned(), t.text),
-                ]));
-            }
-        }
-        lines
-    };
-    // Left: what works everywhere, in dialogs and in the lab; right: the sale's tabs.
-    let (everywhere, rest) = HELP.split_at(1.min(HELP.len()));
-    let (tabs, dialogs) = rest.split_at(2.min(rest.len()));
-    let mut left_sections: Vec<(&str, &[(&str, &str)])> = everywhere.to_vec();
-    left_sections.extend_from_slice(dialogs);
-    left_sections.push(("Lab", crate::lab::ui::key_hints()));
-    let left_lines = section(&left_sections);
-    let right_lines = section(tabs);
-    let block = panel(t, " Help ", true).title_top(
-        Line::from(vec![
-            Span::styled(" ? ", t.key),
-            Span::styled("or Esc closes ", t.dim),
-        ])
-        .right_aligned(),
-    );
-    let inner = block.inner(rect).inner(Margin::new(1, 0));
-    let longest = left_lines.len().max(right_lines.len());
-    let block = if longest > usize::from(inner.height) + usize::from(scroll) {
-        block.title_bottom(
-            Line::from(vec![
-                Span::styled(" j ↓ ", t.key),
-                Span::styled("more ", t.dim),
-            ])
-            .right_aligned(),
-        )
-    } else {
-        block
-    };
-    block.render(rect, buf);
-    let [left, right] =
-        inner.layout(&Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).spacing(2));
-    Paragraph::new(left_lines)
-        .scroll((scroll, 0))
-        .render(left, buf);
-    Paragraph::new(right_lines)
-        .scroll((scroll, 0))
-        .render(right, buf);
 }

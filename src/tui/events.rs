@@ -55,7 +55,7 @@ impl Sources {
             app.query(),
             tx.clone(),
         );
-        let worker = Worker::spawn(app.source.engine().cloned(), tx);
+        let worker = Worker::spawn(app.source.engine().cloned(), app.operator.clone(), tx);
         Sources {
             incoming,
             poller,
@@ -124,8 +124,12 @@ impl Poller {
                             return;
                         }
                     };
+                    let mut readings: u64 = 0;
                     while !stop.load(Ordering::Relaxed) {
-                        let q = query.lock().clone();
+                        let mut q = query.lock().clone();
+                        // Counting returned units scans closed holds: every 2 s is enough.
+                        q.returned = readings.is_multiple_of(10);
+                        readings += 1;
                         let action = match monitor::read(&mut conn, &q, clock.now()) {
                             Ok(snap) => Action::Refreshed(Box::new(snap)),
                             Err(e) => Action::RefreshFailed(e.to_string()),
@@ -169,20 +173,15 @@ pub struct Worker {
 }
 
 impl Worker {
-    fn spawn(engine: Option<Engine>, out: UnboundedSender<Incoming>) -> Worker {
-        let Some(engine) = engine else {
-            return Worker {
-                tx: None,
-                thread: None,
-            };
-        };
+    fn spawn(engine: Option<Engine>, who: String, out: UnboundedSender<Incoming>) -> Worker {
         let (tx, rx) = crossbeam_channel::unbounded::<Command>();
         let thread = std::thread::Builder::new()
             .name("console-worker".into())
             .spawn(move || {
                 for command in rx {
-                    let action = command.run(&engine);
-                    if out.send(Incoming::Action(action)).is_err() {
+                    if let Some(action) = command.run(engine.as_ref(), &who)
+                        && out.send(Incoming::Action(action)).is_err()
+                    {
                         return;
                     }
                 }

@@ -99,37 +99,6 @@ pub fn ttl(d: Duration) -> String {
     }
 }
 
-/// Cuts `text` to `width` characters, marking the cut with `…`.
-pub fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out: String = text.chars().take(width - 1).collect();
-    out.push('…');
-    out
-}
-
-/// Cuts `text` to `width` characters in the middle, keeping both ends: bot buyers share
-/// a long prefix and differ at the end (`bot-1a2b…4711`).
-pub fn fit_middle(text: &str, width: usize) -> String {
-    let n = text.chars().count();
-    if n <= width {
-        return text.to_owned();
-    }
-    if width < 5 {
-        return fit(text, width);
-    }
-    let tail = (width - 1) / 2;
-    let head = width - 1 - tail;
-    let mut out: String = text.chars().take(head).collect();
-    out.push('…');
-    out.extend(text.chars().skip(n - tail));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,8 +124,5 @@ mod tests {
         assert_eq!(rate(1234.4), "1,234");
         assert_eq!(ttl(Duration::from_secs(600)), "10m");
         assert_eq!(ttl(Duration::from_secs(90)), "1m30s");
-        assert_eq!(fit("bot-12345678-1", 8), "bot-123…");
-        assert_eq!(fit_middle("bot-1a2b3c4d-4711", 12), "bot-1a…-4711");
-        assert_eq!(fit_middle("ann", 12), "ann");
     }
 }

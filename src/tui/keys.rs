@@ -7,6 +7,7 @@ use ratatui::crossterm::event::{
 
 use super::app::{Action, App, FormKey, Tab};
 use super::form::Modal;
+use super::tabs::{compare, lab, sale, storefront};
 
 pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
     // Terminals that report releases and repeats would act twice.
@@ -24,45 +25,43 @@ pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
         Some(_) => return dialog_key(key),
         None => {}
     }
-    if app.tab == Tab::Lab {
-        // The lab has keys of its own (numbers run sessions, Esc leaves a scenario);
-        // only quitting, help and Tab are the console's before the lab sees a key.
-        return Some(match key.code {
-            KeyCode::Char('q') => Action::Quit,
-            KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
-            KeyCode::Tab => Action::NextTab,
-            KeyCode::BackTab => Action::PrevTab,
-            _ => Action::Lab(key),
-        });
+    // The lab has keys of its own (numbers run sessions, Esc leaves a scenario); the
+    // keys it does not take work as on every tab.
+    if app.tab == Tab::Lab
+        && let Some(action) = lab::key(app, key)
+    {
+        return Some(action);
     }
     if let Some(action) = global_key(key) {
         return Some(action);
     }
     match app.tab {
-        Tab::Sale => sale_key(key),
-        Tab::Storefront => storefront_key(key),
+        Tab::Sale => sale::key(key),
+        Tab::Storefront => storefront::key(key),
         Tab::Lab => None,
-        Tab::Compare => list_key(key),
+        Tab::Compare => compare::key(key),
     }
 }
 
 /// Keys that work on every tab.
 pub fn global_key(key: KeyEvent) -> Option<Action> {
     Some(match key.code {
-        KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
+        // Esc closes dialogs and goes back; it never quits (q and Ctrl-C do).
+        KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
+        KeyCode::Char('f') => Action::Freeze,
         KeyCode::Tab => Action::NextTab,
         KeyCode::BackTab => Action::PrevTab,
         KeyCode::Char(c @ '1'..='9') => {
             let i = usize::from(c as u8 - b'1');
-            Action::GoTo(*Tab::ALL.get(i)?)
+            Action::GoTo(Tab::from_repr(i)?)
         }
         _ => return None,
     })
 }
 
 /// Up and down through a list, vim keys included.
-fn list_key(key: KeyEvent) -> Option<Action> {
+pub fn list_key(key: KeyEvent) -> Option<Action> {
     Some(match key.code {
         KeyCode::Up | KeyCode::Char('k') => Action::Scroll(-1),
         KeyCode::Down | KeyCode::Char('j') => Action::Scroll(1),
@@ -70,42 +69,6 @@ fn list_key(key: KeyEvent) -> Option<Action> {
         KeyCode::PageDown => Action::Scroll(10),
         KeyCode::Home | KeyCode::Char('g') => Action::Top,
         KeyCode::End | KeyCode::Char('G') => Action::Bottom,
-        _ => return None,
-    })
-}
-
-fn sale_key(key: KeyEvent) -> Option<Action> {
-    if let Some(action) = list_key(key) {
-        return Some(action);
-    }
-    Some(match key.code {
-        KeyCode::Left | KeyCode::Char('h') => Action::FocusPrev,
-        KeyCode::Right | KeyCode::Char('l') => Action::FocusNext,
-        KeyCode::Char('n') | KeyCode::Enter => Action::OpenSwarmForm,
-        KeyCode::Char('x') => Action::StopSwarm,
-        KeyCode::Char('s') => Action::NextStrategy,
-        KeyCode::Char('S') => Action::PrevStrategy,
-        KeyCode::Char('p') => Action::NextProduct,
-        KeyCode::Char('P') => Action::PrevProduct,
-        KeyCode::Char('r') => Action::OpenRestock,
-        KeyCode::Char('R') => Action::AskReset,
-        KeyCode::Char('t') => Action::NextTtl,
-        KeyCode::Char('T') => Action::PrevTtl,
-        KeyCode::Char('w') => Action::NextWarp,
-        KeyCode::Char('W') => Action::PrevWarp,
-        _ => return None,
-    })
-}
-
-fn storefront_key(key: KeyEvent) -> Option<Action> {
-    if let Some(action) = list_key(key) {
-        return Some(action);
-    }
-    Some(match key.code {
-        KeyCode::Char('a') | KeyCode::Enter => Action::AddToCart,
-        KeyCode::Char('e') => Action::Extend,
-        KeyCode::Char('p') => Action::Pay,
-        KeyCode::Char('c') | KeyCode::Delete | KeyCode::Backspace => Action::Cancel,
         _ => return None,
     })
 }

@@ -1,6 +1,6 @@
-//! The console's look in one place: a calm colour theme, and a theme without colour for
-//! `NO_COLOR` (and for monochrome projectors) that tells the same things apart with
-//! weight, reverse video and distinct bar glyphs.
+//! The console's look in one place, every tab's and the lab's: a calm colour theme, and a
+//! theme without colour for `NO_COLOR` (and for monochrome projectors) that tells the
+//! same things apart with weight, reverse video, underlines and distinct bar glyphs.
 
 use ratatui::style::{Color, Modifier, Style};
 
@@ -38,6 +38,16 @@ pub struct Theme {
     pub glyph_held: &'static str,
     pub glyph_sold: &'static str,
     pub spark: Style,
+    /// The lab: a cell the last step changed.
+    pub changed: Style,
+    /// The lab: a row the last step added.
+    pub added: Style,
+    /// The lab: a session inside a transaction that has not read yet.
+    pub txn_begun: Style,
+    /// The lab: a session holding a read snapshot.
+    pub txn_read: Style,
+    /// The lab: a session holding the write lock.
+    pub txn_write: Style,
 }
 
 const fn fg(color: Color) -> Style {
@@ -78,6 +88,11 @@ pub const THEME: Theme = Theme {
     glyph_held: "█",
     glyph_sold: "█",
     spark: fg(Color::Cyan),
+    changed: fg(Color::Yellow).add_modifier(BOLD),
+    added: fg(Color::Green).add_modifier(BOLD),
+    txn_begun: fg(Color::Cyan),
+    txn_read: fg(Color::Blue).add_modifier(BOLD),
+    txn_write: fg(Color::Magenta).add_modifier(BOLD),
 };
 
 /// For `NO_COLOR`: no colour at all, only weight and reverse video.
@@ -111,6 +126,13 @@ pub const MONO: Theme = Theme {
     glyph_held: "▓",
     glyph_sold: "█",
     spark: Style::new(),
+    changed: Style::new().add_modifier(Modifier::REVERSED),
+    added: Style::new().add_modifier(Modifier::UNDERLINED),
+    txn_begun: Style::new(),
+    txn_read: Style::new().add_modifier(BOLD),
+    txn_write: Style::new()
+        .add_modifier(BOLD)
+        .add_modifier(Modifier::UNDERLINED),
 };
 
 impl Theme {
@@ -122,5 +144,10 @@ impl Theme {
         } else {
             &THEME
         }
+    }
+
+    /// The colour theme, or the colourless one.
+    pub fn pick(no_color: bool) -> &'static Theme {
+        if no_color { &MONO } else { &THEME }
     }
 }

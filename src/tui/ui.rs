@@ -4,34 +4,51 @@
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Alignment, Constraint, Layout, Margin, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
 use super::app::{App, RunState, Tab, Tone};
+use super::tabs::{compare, lab, sale, storefront};
 use super::theme::Theme;
-use super::{compare, dialog, format, lab, sale, storefront};
+use super::{dialog, format, text};
 
 /// The smallest screen the console lays out; below it says so instead.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 
-pub use super::sale::{SaleAreas, areas as sale_areas_of};
+pub use super::tabs::sale::{SaleAreas, areas as sale_areas_of};
 
 /// The Sale tab's panels on a screen of this size (for the mouse).
 pub fn sale_areas(app: &App, screen: Rect) -> SaleAreas {
-    let [_, _, body, _] = screen.layout(&frame_layout());
-    sale_areas_of(app, body)
+    sale_areas_of(app, body_area(app, screen))
 }
 
-fn frame_layout() -> Layout {
+/// Where the tabs draw on a screen of this size.
+pub fn body_area(app: &App, screen: Rect) -> Rect {
+    let [_, _, body, _, _] = screen.layout(&frame_layout(app, screen.width));
+    body
+}
+
+/// Tab bar, header, the tab, a status line while there is news, the key hints.
+fn frame_layout(app: &App, width: u16) -> Layout {
     Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Fill(1),
+        Constraint::Length(status_rows(app, width)),
         Constraint::Length(1),
     ])
+}
+
+/// A status sentence gets the rows it needs (two at most), so it is never cut mid-word.
+fn status_rows(app: &App, width: u16) -> u16 {
+    match &app.note {
+        None => 0,
+        Some(note) if text::width(&note.text) + 2 <= usize::from(width) => 1,
+        Some(_) => 2,
+    }
 }
 
 pub fn render(app: &App, frame: &mut Frame) {
@@ -45,7 +62,7 @@ pub fn render_screen(app: &App, area: Rect, buf: &mut Buffer) {
         render_too_small(app.theme(), area, buf);
         return;
     }
-    let [bar, header, body, footer] = area.layout(&frame_layout());
+    let [bar, header, body, status, footer] = area.layout(&frame_layout(app, area.width));
     render_tab_bar(app, bar, buf);
     render_header(app, header, buf);
     match app.tab {
@@ -54,6 +71,7 @@ pub fn render_screen(app: &App, area: Rect, buf: &mut Buffer) {
         Tab::Lab => lab::render_lab(app, body, buf),
         Tab::Compare => compare::render(app, body, buf),
     }
+    render_status(app, status, buf);
     render_footer(app, footer, buf);
     if let Some(modal) = &app.modal {
         dialog::render(app, modal, body, buf);
@@ -110,7 +128,7 @@ fn render_too_small(theme: &Theme, area: Rect, buf: &mut Buffer) {
 fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme();
     let mut spans = vec![Span::styled(" flashsale ", t.badge), Span::raw(" ")];
-    for tab in Tab::ALL {
+    for tab in <Tab as strum::IntoEnumIterator>::iter() {
         let style = if tab == app.tab { t.tab_active } else { t.tab };
         spans.push(Span::styled(format!("{}", tab.index() + 1), t.key));
         spans.push(Span::styled(format!(" {}", tab.title()), style));
@@ -126,6 +144,10 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         .sum();
     if oversold > 0 {
         right.push(Span::styled(format!(" ⚠ OVERSOLD +{oversold} "), t.alarm));
+        right.push(Span::raw(" "));
+    }
+    if app.frozen.is_some() {
+        right.push(Span::styled(" FROZEN · f resumes ", t.badge));
         right.push(Span::raw(" "));
     }
     if app.read_only() {
@@ -172,10 +194,7 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         .as_ref()
         .map_or_else(|| "—".to_owned(), |r| format::ttl(r.hold_ttl));
     let clock = vec![
-        Span::styled(
-            format::time_of_day(app.clock.now(), app.options.utc),
-            t.value,
-        ),
+        Span::styled(format::time_of_day(app.now(), app.options.utc), t.value),
         Span::styled(
             format!(" ×{}", app.clock.warp()),
             if app.clock.warp() > 1 { t.warn } else { t.dim },
@@ -223,31 +242,37 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     Line::from(spans).render(area, buf);
 }
 
+fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
+    if let Some(note) = &app.note {
+        let t = app.theme();
+        Paragraph::new(Line::styled(note.text.clone(), tone_style(t, note.tone)))
+            .wrap(Wrap { trim: true })
+            .render(area.inner(Margin::new(1, 0)), buf);
+    }
+}
+
+/// The key hints, most useful first, as many as fit; `? help` and `q quit` always.
 fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme();
     let tail = [("?", "help"), ("q", "quit")];
-    let tail_width: usize = tail.iter().map(|(k, l)| k.len() + l.len() + 3).sum();
-    if let Some(note) = &app.note {
-        let width = usize::from(area.width).saturating_sub(tail_width + 2);
-        Line::from(vec![
-            Span::raw(" "),
-            Span::styled(format::fit(&note.text, width), tone_style(t, note.tone)),
-        ])
-        .render(area, buf);
-    } else {
-        let mut spans = vec![Span::raw(" ")];
-        let mut used = 1 + tail_width;
-        for (key, label) in hints(app) {
-            let w = key.chars().count() + label.len() + 3;
-            if used + w > usize::from(area.width) {
-                break;
-            }
-            used += w;
-            spans.push(Span::styled(key, t.key));
-            spans.push(Span::styled(format!(" {label}  "), t.dim));
+    let hint_width = |(k, l): &(&str, &str)| text::width(k) + text::width(l) + 3;
+    // Drawn as "? help q quit ": a key, a space, the label, a space.
+    let tail_width: usize = tail
+        .iter()
+        .map(|(k, l)| text::width(k) + text::width(l) + 2)
+        .sum();
+    let mut spans = vec![Span::raw(" ")];
+    let mut used = 1 + tail_width;
+    for hint in hints(app) {
+        let w = hint_width(&hint);
+        if used + w > usize::from(area.width) {
+            break;
         }
-        Line::from(spans).render(area, buf);
+        used += w;
+        spans.push(Span::styled(hint.0, t.key));
+        spans.push(Span::styled(format!(" {}  ", hint.1), t.dim));
     }
+    Line::from(spans).render(area, buf);
     let mut right = Vec::new();
     for (key, label) in tail {
         right.push(Span::styled(key, t.key));
@@ -270,16 +295,17 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         Tab::Sale => {
             let swarm = match app.run.as_ref().map(|r| r.state) {
                 Some(RunState::Running) => ("x", "stop swarm"),
-                _ => ("n", "new swarm"),
+                _ => ("n", "swarm"),
             };
             vec![
                 swarm,
                 ("s", "strategy"),
-                ("p", "product"),
-                ("r", "restock"),
-                ("R", "reset"),
                 ("t", "TTL"),
                 ("w", "warp"),
+                ("r", "restock"),
+                ("R", "reset"),
+                ("f", "freeze"),
+                ("p", "product"),
                 ("↑↓", "scroll"),
             ]
         }
@@ -291,15 +317,10 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("c", "cancel"),
         ],
         Tab::Lab => {
-            let mut hints = app
-                .lab
-                .view
-                .as_ref()
-                .map(crate::lab::ui::LabView::hints)
-                .unwrap_or_default();
+            let mut hints = crate::lab::ui::LabView::hints_for(app.lab.mode);
             hints.push(("⇥", "tabs"));
             hints
         }
-        Tab::Compare => vec![("↑↓", "select run"), ("⇥", "tabs")],
+        Tab::Compare => vec![("↑↓", "select run"), ("e", "export"), ("⇥", "tabs")],
     }
 }

@@ -5,13 +5,14 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
-use super::theme::Theme;
 use crate::lab::runner::{Change, Check, Lab, ProductAudit, Snapshot, StepRecord};
 use crate::lab::scenario::Scenario;
 use crate::lab::scheduler::{Announcement, Anomaly};
 use crate::lab::session::{FailKind, Outcome, TxnState, plain_text};
+use crate::tui::text::{fit, width as text_width};
+use crate::tui::theme::Theme;
 
 /// One line of the swimlane.
 pub struct LaneEntry<'a> {
@@ -80,33 +81,30 @@ fn short_result(outcome: &Outcome) -> String {
 }
 
 /// The style of a result: bad for errors, warn for BUSY, dim for skipped.
-fn result_style(theme: Theme, outcome: &Outcome) -> ratatui::style::Style {
+fn result_style(theme: &Theme, outcome: &Outcome) -> ratatui::style::Style {
     match outcome {
         Outcome::Failed {
             kind: FailKind::Busy,
             ..
-        } => theme.warn(),
-        Outcome::Failed { .. } => theme.bad(),
-        Outcome::Skipped { .. } => theme.dim(),
-        _ => theme.good(),
+        } => theme.warn,
+        Outcome::Failed { .. } => theme.danger,
+        Outcome::Skipped { .. } => theme.dim,
+        _ => theme.ok,
     }
 }
 
-/// Cuts `text` to `width` characters, marking the cut with an ellipsis.
-pub fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
+/// A session's transaction state.
+fn txn_style(theme: &Theme, state: TxnState) -> ratatui::style::Style {
+    match state {
+        TxnState::None => theme.dim,
+        TxnState::Begun => theme.txn_begun,
+        TxnState::Read => theme.txn_read,
+        TxnState::Write => theme.txn_write,
     }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out: String = text.chars().take(width - 1).collect();
-    out.push('…');
-    out
 }
 
 /// One panel per session, side by side.
-pub fn sessions(scene: &Scene<'_>, theme: Theme, area: Rect, buf: &mut Buffer) {
+pub fn sessions(scene: &Scene<'_>, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let n = scene.scenario.sessions.len().max(1);
     let n16 = u16::try_from(n).unwrap_or(u16::MAX);
     let width = area.width / n16;
@@ -125,7 +123,7 @@ pub fn sessions(scene: &Scene<'_>, theme: Theme, area: Rect, buf: &mut Buffer) {
 
 fn session_panel(
     scene: &Scene<'_>,
-    theme: Theme,
+    theme: &Theme,
     i: usize,
     spec: &crate::lab::scenario::SessionSpec,
     area: Rect,
@@ -141,32 +139,32 @@ fn session_panel(
     };
     let acting = scene.last.is_some_and(|r| r.session == i);
     let title_style = if acting {
-        theme
-            .title()
-            .add_modifier(ratatui::style::Modifier::REVERSED)
+        theme.title.add_modifier(ratatui::style::Modifier::REVERSED)
     } else {
-        theme.title()
+        theme.title
     };
     let title = Line::from(vec![
         Span::styled(format!(" {key}{} ", spec.name), title_style),
-        Span::styled(format!("{} ", spec.label), theme.dim()),
+        Span::styled(format!("{} ", spec.label), theme.dim),
     ]);
-    let block = Block::bordered().title(title);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(title);
     let inner = block.inner(area);
     block.render(area, buf);
     let inner_width = usize::from(inner.width);
 
     let state = session.state();
     let mut state_line = vec![
-        Span::styled(state.word().to_string(), theme.state(state)),
-        Span::styled(format!(" · {}", state.holds()), theme.dim()),
+        Span::styled(state.word().to_string(), txn_style(theme, state)),
+        Span::styled(format!(" · {}", state.holds()), theme.dim),
     ];
     let sees_other = scene
         .last
         .and_then(|r| r.sees_other.get(i).copied())
         .unwrap_or(false);
     if sees_other && state == TxnState::Read {
-        state_line.push(Span::styled(" · stale", theme.warn()));
+        state_line.push(Span::styled(" · stale", theme.warn));
     }
     let mut lines = vec![Line::from(state_line)];
 
@@ -175,7 +173,7 @@ fn session_panel(
         Some(e) => {
             let result = e.record.outcome.summary();
             lines.push(Line::from(vec![
-                Span::styled("› ", theme.dim()),
+                Span::styled("› ", theme.dim),
                 Span::raw(fit(&e.record.sql, inner_width.saturating_sub(2))),
             ]));
             let mut result_spans = vec![Span::styled(
@@ -193,12 +191,12 @@ fn session_panel(
                 } else {
                     " (at once)"
                 };
-                result_spans.push(Span::styled(how, theme.dim()));
+                result_spans.push(Span::styled(how, theme.dim));
             }
             lines.push(Line::from(result_spans));
         }
         None => {
-            lines.push(Line::styled("no statement yet", theme.dim()));
+            lines.push(Line::styled("no statement yet", theme.dim));
             lines.push(Line::raw(""));
         }
     }
@@ -208,7 +206,7 @@ fn session_panel(
                 Some(sql) => format!("next: {sql}"),
                 None => "finished (r: start again)".to_string(),
             };
-            lines.push(Line::styled(fit(&text, inner_width), theme.dim()));
+            lines.push(Line::styled(fit(&text, inner_width), theme.dim));
         }
         None => {
             // What the application read: its variables, except the ones the scenario gave
@@ -227,7 +225,7 @@ fn session_panel(
             } else {
                 format!("app saw {}", read.join(" "))
             };
-            lines.push(Line::styled(fit(&text, inner_width), theme.dim()));
+            lines.push(Line::styled(fit(&text, inner_width), theme.dim));
         }
     }
     Paragraph::new(lines).render(inner, buf);
@@ -240,7 +238,7 @@ fn column_widths(columns: &[String], rows: &[Vec<String>], width: usize) -> Vec<
     let values: Vec<usize> = (0..columns.len())
         .map(|c| {
             rows.iter()
-                .map(|r| r.get(c).map_or(0, |v| v.chars().count()))
+                .map(|r| r.get(c).map_or(0, |v| text_width(v)))
                 .max()
                 .unwrap_or(0)
         })
@@ -248,7 +246,7 @@ fn column_widths(columns: &[String], rows: &[Vec<String>], width: usize) -> Vec<
     let mut widths: Vec<usize> = columns
         .iter()
         .zip(&values)
-        .map(|(h, v)| h.chars().count().max(*v))
+        .map(|(h, v)| text_width(h).max(*v))
         .collect();
     let floors: Vec<usize> = values.iter().map(|v| (*v).max(3)).collect();
     let gaps = columns.len().saturating_sub(1);
@@ -269,7 +267,7 @@ fn column_widths(columns: &[String], rows: &[Vec<String>], width: usize) -> Vec<
 
 /// The committed rows, with what the last step changed highlighted, the uncommitted
 /// changes of the session holding the write lock, and the audit equation.
-pub fn tables(scene: &Scene<'_>, theme: Theme, area: Rect, buf: &mut Buffer) {
+pub fn tables(scene: &Scene<'_>, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let lines = table_lines(scene, theme, usize::from(area.width));
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
@@ -278,12 +276,14 @@ pub fn tables(scene: &Scene<'_>, theme: Theme, area: Rect, buf: &mut Buffer) {
 
 /// How many rows `lines` take when wrapped at `width` (an estimate that errs high).
 pub fn wrapped_height(lines: &[Line<'_>], width: usize) -> usize {
-    let width = width.max(1);
-    lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum()
+    // Word wrapping, as the panels draw it: counting characters would come up short.
+    Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: true })
+        .line_count(u16::try_from(width.max(1)).unwrap_or(u16::MAX))
 }
 
 /// The lines of [`tables`], for measuring before drawing.
-pub fn table_lines<'a>(scene: &Scene<'a>, theme: Theme, width: usize) -> Vec<Line<'a>> {
+pub fn table_lines<'a>(scene: &Scene<'a>, theme: &Theme, width: usize) -> Vec<Line<'a>> {
     let changes: &[Change] = scene.last.map_or(&[], |r| r.changes.as_slice());
     let mut lines: Vec<Line<'a>> = Vec::new();
     for table in &scene.rows.tables {
@@ -294,8 +294,8 @@ pub fn table_lines<'a>(scene: &Scene<'a>, theme: Theme, width: usize) -> Vec<Lin
             .collect();
         let widths = column_widths(&table.columns, &cells, width);
         lines.push(Line::from(vec![
-            Span::styled(table.name.clone(), theme.title()),
-            Span::styled(" (committed)", theme.dim()),
+            Span::styled(table.name.clone(), theme.title),
+            Span::styled(" (committed)", theme.dim),
         ]));
         // Columns are separated by one space, with none after the last, so a table that
         // fits exactly does not wrap.
@@ -306,7 +306,7 @@ pub fn table_lines<'a>(scene: &Scene<'a>, theme: Theme, width: usize) -> Vec<Lin
             .enumerate()
             .map(|(i, (c, w))| {
                 let gap = if i == 0 { "" } else { " " };
-                Span::styled(format!("{gap}{:<w$}", fit(c, *w)), theme.dim())
+                Span::styled(format!("{gap}{:<w$}", fit(c, *w)), theme.dim)
             })
             .collect();
         lines.push(Line::from(header));
@@ -320,8 +320,8 @@ pub fn table_lines<'a>(scene: &Scene<'a>, theme: Theme, width: usize) -> Vec<Lin
                 .enumerate()
                 .flat_map(|(col, (v, w))| {
                     let style = match change {
-                        Some(c) if c.before.is_none() => theme.added(),
-                        Some(c) if c.touches(col) => theme.changed(),
+                        Some(c) if c.before.is_none() => theme.added,
+                        Some(c) if c.touches(col) => theme.changed,
                         _ => ratatui::style::Style::new(),
                     };
                     let cell = Span::styled(format!("{:<w$}", fit(v, *w)), style);
@@ -332,7 +332,7 @@ pub fn table_lines<'a>(scene: &Scene<'a>, theme: Theme, width: usize) -> Vec<Lin
             lines.push(Line::from(spans));
         }
         if table.rows.is_empty() {
-            lines.push(Line::styled("(no rows)", theme.dim()));
+            lines.push(Line::styled("(no rows)", theme.dim));
         }
         for c in changes
             .iter()
@@ -340,7 +340,7 @@ pub fn table_lines<'a>(scene: &Scene<'a>, theme: Theme, width: usize) -> Vec<Lin
         {
             lines.push(Line::styled(
                 fit(&format!("deleted: {}", c.describe(&table.columns)), width),
-                theme.changed(),
+                theme.changed,
             ));
         }
     }
@@ -357,10 +357,7 @@ pub fn table_lines<'a>(scene: &Scene<'a>, theme: Theme, width: usize) -> Vec<Lin
                 .map(|t| t.columns.clone())
                 .unwrap_or_default();
             lines.push(Line::from(vec![
-                Span::styled(
-                    format!("{name} uncommitted: "),
-                    theme.state(TxnState::Write),
-                ),
+                Span::styled(format!("{name} uncommitted: "), theme.txn_write),
                 Span::raw(c.describe(&columns)),
             ]));
         }
@@ -371,9 +368,9 @@ pub fn table_lines<'a>(scene: &Scene<'a>, theme: Theme, width: usize) -> Vec<Lin
     };
     for a in &audit {
         let style = match a.oversold() {
-            0 => theme.good(),
-            n if n > 0 => theme.bad(),
-            _ => theme.warn(),
+            0 => theme.ok,
+            n if n > 0 => theme.danger,
+            _ => theme.warn,
         };
         let verdict = match a.oversold() {
             0 => "audit ok".to_string(),
@@ -402,21 +399,24 @@ pub fn table_lines<'a>(scene: &Scene<'a>, theme: Theme, width: usize) -> Vec<Lin
 }
 
 /// The swimlane: one row per statement run, in its session's column.
-pub fn swimlane(scene: &Scene<'_>, theme: Theme, title: &str, area: Rect, buf: &mut Buffer) {
-    let block = Block::bordered().title(Span::styled(format!(" {title} "), theme.title()));
+pub fn swimlane(scene: &Scene<'_>, theme: &Theme, title: &str, area: Rect, buf: &mut Buffer) {
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(Span::styled(format!(" {title} "), theme.title));
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.width < 4 || inner.height < 1 {
         return;
     }
+    let step_mode = scene.next.is_none();
     let n = scene.scenario.sessions.len().max(1);
     let number_width = 3;
     let col = (usize::from(inner.width).saturating_sub(number_width) / n).max(1);
-    let mut header = vec![Span::styled(format!("{:<number_width$}", "#"), theme.dim())];
+    let mut header = vec![Span::styled(format!("{:<number_width$}", "#"), theme.dim)];
     for s in &scene.scenario.sessions {
         header.push(Span::styled(
             format!("{:<col$}", fit(&s.name, col.saturating_sub(1))),
-            theme.title(),
+            theme.title,
         ));
     }
     let mut lines = vec![Line::from(header)];
@@ -426,23 +426,27 @@ pub fn swimlane(scene: &Scene<'_>, theme: Theme, title: &str, area: Rect, buf: &
         let r = entry.record;
         let mut spans = vec![Span::styled(
             format!("{:<number_width$}", entry.number),
-            theme.dim(),
+            theme.dim,
         )];
         spans.push(Span::raw(" ".repeat(col * r.session)));
         let verb = verb(&r.sql);
         let result = short_result(&r.outcome);
         let room = col.saturating_sub(1);
-        let verb_room = room.saturating_sub(result.chars().count() + 1);
+        let verb_room = room.saturating_sub(text_width(&result) + 1);
         spans.push(Span::raw(format!("{} ", fit(&verb, verb_room))));
-        let style = match &r.check {
-            Check::Missed(_) => theme.bad(),
-            _ => result_style(theme, &r.outcome),
+        // Expectations hold for the written order (step mode); in scheduler mode the
+        // student's own order is legal and may differ.
+        let missed = step_mode && matches!(r.check, Check::Missed(_));
+        let style = if missed {
+            theme.danger
+        } else {
+            result_style(theme, &r.outcome)
         };
         spans.push(Span::styled(result, style));
-        if matches!(r.check, Check::Missed(_)) {
-            spans.push(Span::styled(" ≠", theme.bad()));
+        if missed {
+            spans.push(Span::styled(" ≠", theme.danger));
         } else if r.oversold().unwrap_or(0) > 0 && !r.changes.is_empty() {
-            spans.push(Span::styled(" !", theme.bad()));
+            spans.push(Span::styled(" !", theme.danger));
         }
         lines.push(Line::from(spans));
     }
@@ -450,11 +454,13 @@ pub fn swimlane(scene: &Scene<'_>, theme: Theme, title: &str, area: Rect, buf: &
 }
 
 /// The narration panel.
-pub fn story(scene: &Scene<'_>, theme: Theme, area: Rect, buf: &mut Buffer) {
-    let block = Block::bordered().title(Span::styled(
-        format!(" {} ", scene.story_title),
-        theme.title(),
-    ));
+pub fn story(scene: &Scene<'_>, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(Span::styled(
+            format!(" {} ", scene.story_title),
+            theme.title,
+        ));
     Paragraph::new(scene.story.clone())
         .wrap(Wrap { trim: true })
         .block(block)
@@ -462,11 +468,11 @@ pub fn story(scene: &Scene<'_>, theme: Theme, area: Rect, buf: &mut Buffer) {
 }
 
 /// The lines announcing an anomaly in scheduler mode.
-pub fn announcement_lines(a: &Announcement, theme: Theme) -> Vec<Line<'static>> {
+pub fn announcement_lines(a: &Announcement, theme: &Theme) -> Vec<Line<'static>> {
     let style = if a.kind.is_bug() {
-        theme.bad()
+        theme.danger
     } else {
-        theme.warn()
+        theme.warn
     };
     vec![
         Line::styled(a.headline.clone(), style),
@@ -478,7 +484,7 @@ pub fn announcement_lines(a: &Announcement, theme: Theme) -> Vec<Line<'static>> 
                 } else {
                     "Prevented by: "
                 },
-                theme.title(),
+                theme.title,
             ),
             Span::raw(a.prevented_by.clone()),
         ]),

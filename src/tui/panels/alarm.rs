@@ -47,12 +47,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             t.alarm,
         )));
     }
+    // A monitor cannot reset: it says where the fix is made.
+    let fix = if app.read_only() {
+        "The console that sells can reset the sale."
+    } else {
+        "R resets the sale."
+    };
     let why = match app.strategy {
         Some(s) if !s.is_safe() => format!(
-            "    {}: buyers read one stock value and each wrote it back. R resets the sale.",
+            "    {}: buyers read one stock value and each wrote it back. {fix}",
             s.name()
         ),
-        _ => "    The books do not balance: run `flashsale audit`. R resets the sale.".to_owned(),
+        _ => format!("    The books do not balance: run `flashsale audit`. {fix}"),
     };
     lines.push(Line::from(Span::styled(why, t.alarm)));
     Paragraph::new(lines).render(area, buf);

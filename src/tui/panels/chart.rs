@@ -37,9 +37,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .unwrap_or(1)
         .max(1) as f64;
     let end = series.back().map_or(1.0, |p| x(p.at)).max(1.0);
-    let dataset = |data, style| {
+    // Without colour the three lines are told apart by their marks.
+    let marks = if t.color {
+        [Marker::Braille; 3]
+    } else {
+        [Marker::Braille, Marker::Dot, Marker::Block]
+    };
+    let dataset = |name, data, style, marker| {
         Dataset::default()
-            .marker(Marker::Braille)
+            .name(name)
+            .marker(marker)
             .graph_type(GraphType::Line)
             .style(style)
             .data(data)
@@ -52,13 +59,30 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ])
         .right_aligned(),
     );
+    let axis_label = |text: String| Span::styled(text, t.dim);
+    let mut x_axis = Axis::default().bounds([0.0, end]);
+    let mut y_axis = Axis::default().bounds([0.0, top * 1.05]);
+    // Axes take two rows and a few columns: only where the lines keep room.
+    if area.height >= 10 {
+        x_axis = x_axis.labels([
+            axis_label("0s".to_owned()),
+            axis_label(crate::tui::format::span((end * 1000.0) as i64)),
+        ]);
+        y_axis = y_axis.labels([axis_label("0".to_owned()), axis_label(format!("{top:.0}"))]);
+    }
     Chart::new(vec![
-        dataset(&left, t.available),
-        dataset(&held, t.held),
-        dataset(&sold, t.sold),
+        dataset("left", &left, t.available, marks[0]),
+        dataset("held", &held, t.held, marks[1]),
+        dataset("sold", &sold, t.sold, marks[2]),
     ])
     .block(block)
-    .x_axis(Axis::default().bounds([0.0, end]))
-    .y_axis(Axis::default().bounds([0.0, top * 1.05]))
+    .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
+    // The legend (5 rows) shows once the chart has about ten.
+    .hidden_legend_constraints((
+        ratatui::layout::Constraint::Percentage(50),
+        ratatui::layout::Constraint::Percentage(50),
+    ))
+    .x_axis(x_axis)
+    .y_axis(y_axis)
     .render(area, buf);
 }

@@ -18,16 +18,28 @@ fn figures(p: &crate::hold::Stock) -> [(&'static str, i64); 3] {
 }
 
 /// Columns for each figure drawn large: the number, a margin, and room for the label.
-fn column_width(n: i64) -> u16 {
-    BigNumber::width(&n.max(0).to_string()).max(5) + 2
+fn column_width(n: i64, large: bool) -> u16 {
+    let text = n.max(0).to_string();
+    let w = if large {
+        BigNumber::large_width(&text)
+    } else {
+        BigNumber::width(&text)
+    };
+    w.max(5) + 2
+}
+
+/// A projector-sized tab body (a 160×45 screen or larger): the headline numbers in the
+/// 5-row font.
+pub fn large(body: Rect) -> bool {
+    body.width >= 160 && body.height >= 42
 }
 
 /// The width the big numbers need, borders included.
-pub fn width_needed(app: &App) -> u16 {
+pub fn width_needed(app: &App, large: bool) -> u16 {
     app.focus_product().map_or(0, |p| {
         figures(p)
             .iter()
-            .map(|(_, n)| column_width(*n))
+            .map(|(_, n)| column_width(*n, large))
             .sum::<u16>()
             + 2
             + 2
@@ -62,7 +74,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let sold_style = if oversold > 0 { t.danger } else { t.sold };
     let styles: [Style; 3] = [sold_style, t.held, t.available];
     // Each column as wide as its number needs; the spare width spread around them.
-    let widths = figures(p).map(|(_, n)| Constraint::Length(column_width(n)));
+    // The layout gives the panel room for the projector font only on a large screen.
+    let large = inner.height >= 6;
+    let widths = figures(p).map(|(_, n)| Constraint::Length(column_width(n, large)));
     let columns: [Rect; 3] =
         inner.layout(&Layout::horizontal(widths).flex(ratatui::layout::Flex::SpaceAround));
     for ((column, (label, n)), style) in columns.into_iter().zip(figures(p)).zip(styles) {
@@ -81,6 +95,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             width: number.width.saturating_sub(1),
             ..number
         };
-        BigNumber::new(&text).style(style).render(number, buf);
+        BigNumber::new(&text)
+            .style(style)
+            .large(large)
+            .render(number, buf);
     }
 }

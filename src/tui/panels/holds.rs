@@ -11,7 +11,8 @@ use ratatui::widgets::{
 };
 
 use crate::tui::app::{App, SalePanel};
-use crate::tui::format::{countdown, fit, fit_middle, thousands};
+use crate::tui::format::{countdown, thousands};
+use crate::tui::text::{fit, fit_middle};
 use crate::tui::theme::Theme;
 use crate::tui::ui::panel;
 
@@ -58,7 +59,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .skip(start)
         .take(visible)
         .map(|h| {
-            let left = app.clock.sale_time_left(h.expires_at);
+            let left = app.time_left(h.expires_at);
             let sku = snap
                 .product(h.product_id)
                 .map_or_else(|| format!("#{}", h.product_id.0), |s| s.sku.clone());

@@ -13,7 +13,7 @@ use ratatui::widgets::{Sparkline, Widget};
 use crate::error::Rejection;
 use crate::monitor::Rates;
 use crate::tui::app::{App, RunState};
-use crate::tui::format::{micros, rate, thousands};
+use crate::tui::format::{micros, rate, thousands, thousands_i};
 use crate::tui::theme::Theme;
 use crate::tui::ui::panel;
 
@@ -67,6 +67,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         value: latest.orders,
         pick: |r| r.orders,
     });
+    if let Some(back) = app.snapshot.returned {
+        // Units back on sale (or money back), from the database: it fits 38 columns.
+        lines.push(Row::Text(Line::from(vec![
+            Span::styled("expired ", t.dim),
+            Span::styled(thousands_i(back.expired), t.value),
+            Span::styled(" · released ", t.dim),
+            Span::styled(thousands_i(back.released), t.value),
+            Span::styled(" · refunded ", t.dim),
+            Span::styled(thousands_i(back.refunded), t.value),
+        ])));
+    }
     match (&app.run, live) {
         (Some(run), true) => {
             let mut spans = vec![

@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
 use crate::tui::app::{App, SalePanel};
-use crate::tui::format::{fit, fit_middle, span, thousands_i, time_of_day};
+use crate::tui::format::{span, thousands_i, time_of_day};
+use crate::tui::text::{fit, fit_middle};
 use crate::tui::ui::panel;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {

@@ -42,7 +42,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Constraint::Length(9),
             Constraint::Fill(1),
             Constraint::Length(1),
-            Constraint::Length(u16::try_from(numbers.chars().count()).unwrap_or(9)),
+            Constraint::Length(u16::try_from(crate::tui::text::width(&numbers)).unwrap_or(9)),
         ]));
         let focused = focus == Some(s.product_id);
         if focused {
@@ -55,7 +55,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             t.text
         };
-        Span::styled(crate::tui::format::fit(&s.sku, 8), sku_style).render(sku, buf);
+        Span::styled(crate::tui::text::fit(&s.sku, 8), sku_style).render(sku, buf);
         StockBar {
             available: s.available,
             held: s.held,

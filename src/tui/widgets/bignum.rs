@@ -27,10 +27,34 @@ fn glyph(c: char) -> Option<[&'static str; 3]> {
     })
 }
 
+/// The projector font: 3×5 pixels a character, each pixel two columns of `█`, so a
+/// figure reads from the back row of a room.
+fn block_glyph(c: char) -> Option<[&'static str; 5]> {
+    Some(match c {
+        '0' => ["###", "# #", "# #", "# #", "###"],
+        '1' => [" # ", "## ", " # ", " # ", "###"],
+        '2' => ["###", "  #", "###", "#  ", "###"],
+        '3' => ["###", "  #", " ##", "  #", "###"],
+        '4' => ["# #", "# #", "###", "  #", "  #"],
+        '5' => ["###", "#  ", "###", "  #", "###"],
+        '6' => ["###", "#  ", "###", "# #", "###"],
+        '7' => ["###", "  #", "  #", "  #", "  #"],
+        '8' => ["###", "# #", "###", "# #", "###"],
+        '9' => ["###", "# #", "###", "  #", "###"],
+        ':' => [" ", "#", " ", "#", " "],
+        '+' => ["   ", " # ", "###", " # ", "   "],
+        '-' => ["   ", "   ", "###", "   ", "   "],
+        ' ' => [" ", " ", " ", " ", " "],
+        _ => return None,
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct BigNumber<'a> {
     text: &'a str,
     style: Style,
+    /// The 5-row projector font instead of the 3-row one.
+    large: bool,
 }
 
 impl<'a> BigNumber<'a> {
@@ -38,7 +62,30 @@ impl<'a> BigNumber<'a> {
         BigNumber {
             text,
             style: Style::new(),
+            large: false,
         }
+    }
+
+    /// The 5-row projector font (falls back to the 3-row one where it does not fit).
+    pub fn large(mut self, large: bool) -> Self {
+        self.large = large;
+        self
+    }
+
+    /// Columns the projector font takes for `text`.
+    pub fn large_width(text: &str) -> u16 {
+        let mut w = 0usize;
+        for (i, c) in text.chars().enumerate() {
+            let g = block_glyph(c).map_or(1, |g| g[0].len() * 2);
+            w += g + 2 * usize::from(i > 0);
+        }
+        u16::try_from(w).unwrap_or(u16::MAX)
+    }
+
+    fn fits_large(&self, area: Rect) -> bool {
+        area.height >= 5
+            && Self::large_width(self.text) <= area.width
+            && self.text.chars().all(|c| block_glyph(c).is_some())
     }
 
     pub fn style(mut self, style: Style) -> Self {
@@ -66,6 +113,21 @@ impl<'a> BigNumber<'a> {
 impl Widget for BigNumber<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         if area.is_empty() {
+            return;
+        }
+        if self.large && self.fits_large(area) {
+            let mut x = area.x;
+            for c in self.text.chars() {
+                let Some(rows) = block_glyph(c) else { continue };
+                for (dy, row) in (0u16..).zip(rows) {
+                    let pixels: String = row
+                        .chars()
+                        .map(|p| if p == '#' { "██" } else { "  " })
+                        .collect();
+                    buf.set_string(x, area.y + dy, pixels, self.style);
+                }
+                x += u16::try_from(rows[0].len() * 2 + 2).unwrap_or(0);
+            }
             return;
         }
         if !self.fits(area) {
@@ -105,6 +167,24 @@ mod tests {
     fn draws_digits_three_rows_tall() {
         assert_eq!(BigNumber::width("50"), 7);
         assert_eq!(draw("50", 7, 3), ["┏━╸ ┏━┓", "┗━┓ ┃ ┃", "┗━┛ ┗━┛"]);
+    }
+
+    #[test]
+    fn the_projector_font_is_five_rows_of_blocks() {
+        assert_eq!(BigNumber::large_width("50"), 14);
+        let area = Rect::new(0, 0, 14, 5);
+        let mut buf = Buffer::empty(area);
+        BigNumber::new("50").large(true).render(area, &mut buf);
+        let row = |y| {
+            (0..14)
+                .map(|x| buf[(x, y)].symbol().to_owned())
+                .collect::<String>()
+        };
+        assert_eq!(row(0), "██████  ██████");
+        assert_eq!(row(2), "██████  ██  ██");
+        // Where it does not fit, the 3-row font.
+        let small = draw("50", 7, 3);
+        assert_eq!(small[0], "┏━╸ ┏━┓");
     }
 
     #[test]

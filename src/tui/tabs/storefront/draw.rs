@@ -1,17 +1,20 @@
-//! The Storefront tab: the user is a buyer racing the bots. Pick a product, add it to
-//! the cart, watch your own hold count down (large), extend it, pay, or cancel; the shop
-//! says plainly what happened.
+//! Drawing the Storefront: the products, the buyer's cart with its countdown, and what
+//! the shop says.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Margin, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::app::{App, MyStatus, RunState};
-use super::format::{countdown, fit, span, thousands, thousands_i, time_of_day};
-use super::panels::holds::countdown_style;
-use super::ui::{panel, tone_style};
-use super::widgets::BigNumber;
+use super::MyStatus;
+use crate::hold::HoldKind;
+use crate::tui::app::App;
+use crate::tui::format::{countdown, span, thousands, thousands_i, time_of_day};
+use crate::tui::panels::holds::countdown_style;
+use crate::tui::run::RunState;
+use crate::tui::text::fit;
+use crate::tui::ui::{panel, tone_style};
+use crate::tui::widgets::BigNumber;
 
 pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let [top, note] = body.layout(&Layout::vertical([
@@ -33,7 +36,6 @@ fn render_products(app: &App, area: Rect, buf: &mut Buffer) {
         panel(t, " Products ", true).title_top(Line::styled(" ↑↓ choose ", t.dim).right_aligned());
     let inner = block.inner(area);
     block.render(area, buf);
-    let catalog = app.source.engine().map(crate::Engine::products);
     for (i, s) in app.snapshot.stock.iter().enumerate() {
         let y = inner.y + u16::try_from(i * 3).unwrap_or(u16::MAX);
         if y + 1 >= inner.bottom() {
@@ -44,10 +46,12 @@ fn render_products(app: &App, area: Rect, buf: &mut Buffer) {
         if selected {
             buf.set_style(row, t.selected);
         }
-        let price = catalog
-            .as_ref()
-            .and_then(|all| all.iter().find(|p| p.id == s.product_id))
-            .map(|p| p.price_cents);
+        let price = app
+            .snapshot
+            .prices
+            .iter()
+            .find(|(id, _)| *id == s.product_id)
+            .map(|(_, cents)| *cents);
         let mark = if selected { "▸ " } else { "  " };
         let mut first = vec![
             Span::styled(mark, t.key),
@@ -120,7 +124,7 @@ fn render_cart(app: &App, area: Rect, buf: &mut Buffer) {
     ]));
     match app.my_active_hold() {
         Some(mine) => {
-            let left = app.clock.sale_time_left(mine.hold.expires_at);
+            let left = app.time_left(mine.hold.expires_at);
             let ttl = app
                 .snapshot
                 .rules
@@ -134,7 +138,15 @@ fn render_cart(app: &App, area: Rect, buf: &mut Buffer) {
                 Constraint::Length(1),
             ]));
             Line::from(vec![
-                Span::styled("held for you: ", t.dim),
+                // Pay-first holds nothing: the unit is only claimed at payment.
+                Span::styled(
+                    if mine.hold.kind == HoldKind::Cart {
+                        "in your cart, not held (claimed when you pay): "
+                    } else {
+                        "held for you: "
+                    },
+                    t.dim,
+                ),
                 Span::styled(product.name.clone(), t.value),
             ])
             .render(name, buf);
@@ -252,6 +264,7 @@ fn render_note(app: &App, area: Rect, buf: &mut Buffer) {
             run.strategy.name(),
             thousands(run.done)
         ),
+        _ if app.read_only() => "This monitor runs no bots; the selling console does".into(),
         _ => "No bots are buying now: launch a swarm on the Sale tab (n) and race it".into(),
     };
     lines.push(Line::styled(race, t.dim));
