@@ -80,3 +80,4 @@ pub fn audit_ok(path: &Path) -> flashsale::audit::AuditReport {
     let mut conn = rusqlite::Connection::open(path).expect("open");
     flashsale::audit::audit(&mut conn, START).expect("audit")
 }
+pub mod servers;
