@@ -39,6 +39,7 @@ pub mod ids;
 pub mod lab;
 pub mod metrics;
 pub mod monitor;
+pub mod pg;
 pub mod sale;
 pub mod store;
 pub mod strategy;

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 /// How long a server may take to open its socket before the test gives up on it.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The one user the test server asks for a password (`Postgres::password_user`).
+pub const PASSWORD_USER: &str = "flashsale_pw";
+
 /// A PostgreSQL server of its own for one test (or one test binary).
 pub struct Postgres {
     dir: tempfile::TempDir,
@@ -132,6 +135,13 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // Trust on the socket for the tests, except one user that must give a password
+        // (the test of a wrong password needs a server that asks for one).
+        fs::write(
+            data.join("pg_hba.conf"),
+            format!("local all {PASSWORD_USER} scram-sha-256\nlocal all all trust\n"),
+        )
+        .expect("write pg_hba.conf");
         let mut child = as_postgres(&bin.join("postgres"))
             .arg("-D")
             .arg(&data)
@@ -189,6 +199,42 @@ impl Postgres {
             "postgres://postgres@{}/{name}",
             encode_path(self.dir.path())
         )
+    }
+
+    /// Creates the user that must log in with `password`, and returns its URL without
+    /// a password.
+    pub fn password_user(&self, password: &str) -> String {
+        self.psql(&format!(
+            "CREATE ROLE {PASSWORD_USER} LOGIN PASSWORD '{password}'"
+        ));
+        format!(
+            "postgres://{PASSWORD_USER}@{}/postgres",
+            encode_path(self.dir.path())
+        )
+    }
+
+    /// Runs one statement as the superuser.
+    pub fn psql(&self, sql: &str) {
+        let out = Command::new("psql")
+            .arg("-h")
+            .arg(self.dir.path())
+            .args([
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-Atc",
+                sql,
+            ])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The folder holding the server's socket (`psql -h` takes it).
