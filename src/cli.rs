@@ -6,6 +6,7 @@ mod bench;
 mod init;
 mod open;
 mod swarm;
+mod sweep;
 mod tui;
 
 use std::path::PathBuf;
@@ -57,6 +58,16 @@ pub enum Command {
     /// Every strategy on the same workload, one table, beside the `limit` row measured in
     /// the same run (a fresh temporary database per row).
     Bench(BenchArgs),
+    /// Return every expired hold's units now (`--watch`: keep doing it until
+    /// interrupted), so a sale run by headless swarms needs no console to expire holds.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Keep sweeping as holds fall due, until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -108,48 +119,53 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
+/// Numbers are taken as typed, negative ones too (`allow_negative_numbers`), and checked
+/// in `cli/swarm.rs`: out of bounds is a usage error in our own words (exit 2), not
+/// clap's "unexpected argument '-1'".
 #[derive(Debug, Clone, Args)]
 pub struct SwarmArgs {
     /// The product to sell; the sale's first product if omitted.
     #[arg(long)]
     pub sku: Option<String>,
-    /// Restock the product to this many available units first.
-    #[arg(long)]
+    /// Restock the product to this many available units first (the total moves by the
+    /// same amount).
+    #[arg(long, allow_negative_numbers = true)]
     pub stock: Option<i64>,
-    #[arg(long, default_value_t = 1000)]
-    pub buyers: u64,
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
+    pub buyers: i64,
     /// Buyer threads (default: one per buyer, up to 1,000 per core; beyond what the
     /// machine allows, buyers share threads).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub threads: Option<i64>,
     #[arg(long, value_enum, default_value_t = crate::Strategy::Immediate)]
     pub strategy: crate::Strategy,
     /// Units per add-to-cart.
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub qty: i64,
     /// Hold TTL for this run (e.g. 10m, 30s); the sale's TTL if omitted.
-    #[arg(long, value_parser = crate::engine::parse_duration)]
+    #[arg(long, value_parser = crate::engine::parse_duration, allow_hyphen_values = true)]
     pub hold_ttl: Option<std::time::Duration>,
     /// Shorten every sale duration by this factor (x60: a 10-minute hold lasts 10 s).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub warp: u32,
-    /// Weight of buyers who pay.
-    #[arg(long, default_value_t = 1.0)]
-    pub pay: f64,
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    pub warp: i64,
+    /// Weight of buyers who pay. With no behaviour flag everybody pays; once one is
+    /// given, the others default to 0.
+    #[arg(long, allow_negative_numbers = true)]
+    pub pay: Option<f64>,
     /// Weight of buyers who walk away (their hold expires).
-    #[arg(long, default_value_t = 0.0)]
-    pub abandon: f64,
+    #[arg(long, allow_negative_numbers = true)]
+    pub abandon: Option<f64>,
     /// Weight of buyers who cancel (their unit returns at once).
-    #[arg(long, default_value_t = 0.0)]
-    pub cancel: f64,
+    #[arg(long, allow_negative_numbers = true)]
+    pub cancel: Option<f64>,
     /// Weight of buyers whose payment is declined.
-    #[arg(long, default_value_t = 0.0)]
-    pub pay_fail: f64,
+    #[arg(long, allow_negative_numbers = true)]
+    pub pay_fail: Option<f64>,
     /// How buyers arrive: burst (everyone at once).
     #[arg(long, value_enum, default_value_t = ArrivalKind::Burst, conflicts_with = "arrival_rate")]
     pub arrival: ArrivalKind,
     /// Open model: this many buyers arrive per second.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub arrival_rate: Option<f64>,
     /// Losers keep trying while held units may still come back.
     #[arg(long)]
@@ -165,7 +181,7 @@ pub struct SwarmArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Exit 1 if any unit was oversold.
+    /// Exit 1 if this run oversold any unit.
     #[arg(long)]
     pub fail_on_oversell: bool,
 }
@@ -185,6 +201,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, crate::Error> {
         Some(Command::Demo) => swarm::demo(cli),
         Some(Command::Lab(args)) => lab(cli, args),
         Some(Command::Bench(args)) => bench::run(cli, args),
+        Some(Command::Sweep(args)) => sweep::run(cli, args),
         None => tui::run(cli, &cli.console),
     }
 }
@@ -197,8 +214,32 @@ fn lab(cli: &Cli, args: &crate::lab::LabArgs) -> Result<ExitCode, crate::Error> 
     let mut out = std::io::stdout().lock();
     match crate::lab::run_headless(args, &mut out) {
         Ok(code) => Ok(ExitCode::from(code)),
-        Err(e) => Err(crate::Error::Io(std::io::Error::other(e.to_string()))),
+        // Keep the kind: a reader that went away (`| head`) ends the output quietly.
+        Err(e) => {
+            let kind = e
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<std::io::Error>())
+                .map_or(std::io::ErrorKind::Other, std::io::Error::kind);
+            Err(crate::Error::Io(std::io::Error::new(kind, e.to_string())))
+        }
     }
+}
+
+/// Pretty JSON and a newline; an error writing it (a closed pipe) is returned, never a
+/// panic as `println!` would.
+pub(crate) fn write_json(
+    out: &mut impl std::io::Write,
+    value: &impl serde::Serialize,
+) -> Result<(), crate::Error> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The reader of our output went away (`flashsale audit | head -1`): not a failure,
+/// output just ends, as `ls | head` does.
+pub fn is_closed_pipe(e: &crate::Error) -> bool {
+    matches!(e, crate::Error::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Errors that come from what the user typed rather than from the job: exit 2.

@@ -15,6 +15,8 @@
 //! - `sweeper` expires holds when their deadline passes (`sweeper.rs`).
 
 pub(crate) mod arrival;
+mod carts;
+mod catalog;
 mod events;
 mod queue;
 mod reader;
@@ -105,18 +107,6 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-/// Products a thread remembers in [`Engine::product_here`] (engines in tests come and
-/// go: the oldest entry makes room).
-const PRODUCTS_PER_THREAD: usize = 16;
-
-/// `(engine id, sku, this thread's copy of the product)`.
-type KnownProduct = (u64, Box<str>, Arc<ProductInfo>);
-
-thread_local! {
-    static PRODUCTS: std::cell::RefCell<Vec<KnownProduct>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// Engine ids, for the per-thread caches (an address could be reused by a later engine).
 static ENGINE_IDS: AtomicU64 = AtomicU64::new(0);
 
@@ -159,6 +149,12 @@ pub(crate) struct Inner {
     /// the writer thread only.
     versions: Mutex<HashMap<ProductId, (i64, i64)>>,
     sweeper: Mutex<Option<sweeper::SweeperHandle>>,
+    /// Rounds of the background sweeper, and how many of them failed: a sweeper that
+    /// spins on an error shows here (and in tests) without timing anything.
+    sweeper_passes: AtomicU64,
+    sweeper_failures: AtomicU64,
+    /// Pay-first's carts as handed out: only these are paid for.
+    carts: carts::Carts,
 }
 
 impl Engine {
@@ -170,6 +166,7 @@ impl Engine {
             why: "it holds no sale yet; run `flashsale init`".into(),
         })?;
         if let Some(ttl) = config.hold_ttl {
+            sale::check_hold_ttl(ttl).map_err(|why| Error::Usage(format!("The hold TTL {why}")))?;
             rules.hold_ttl = ttl;
             rules.max_hold = rules.max_hold.max(ttl);
         }
@@ -196,6 +193,9 @@ impl Engine {
             reader_start: Mutex::new(()),
             versions: Mutex::new(HashMap::new()),
             sweeper: Mutex::new(None),
+            sweeper_passes: AtomicU64::new(0),
+            sweeper_failures: AtomicU64::new(0),
+            carts: carts::Carts::default(),
             config,
         });
         let funnel = writer::spawn(Arc::downgrade(&inner), inner.config.queue_batch)?;
@@ -243,6 +243,7 @@ impl Engine {
     }
 
     pub fn set_hold_ttl(&self, ttl: Duration) -> Result<()> {
+        sale::check_hold_ttl(ttl).map_err(|why| Error::Usage(format!("The hold TTL {why}")))?;
         self.write(|tx| sale::set_hold_ttl(tx, ttl))?;
         let mut rules = self.inner.rules.write();
         rules.hold_ttl = ttl;
@@ -267,66 +268,6 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
-    /// The product with this SKU.
-    pub fn product(&self, sku: &str) -> Result<Arc<ProductInfo>> {
-        if let Some(p) = self.inner.catalog.read().get(sku) {
-            return Ok(Arc::clone(p));
-        }
-        self.reload_catalog()?;
-        let catalog = self.inner.catalog.read();
-        catalog.get(sku).cloned().ok_or_else(|| {
-            let mut known: Vec<_> = catalog.keys().cloned().collect();
-            known.sort();
-            Error::UnknownSku {
-                sku: sku.to_owned(),
-                known: known.join(", "),
-            }
-        })
-    }
-
-    /// [`Engine::product`] through a small per-thread cache holding this thread's own
-    /// copy of the facts (they never change during a sale). The catalog's lock and a
-    /// shared `Arc`'s reference count are cache lines every buyer thread writes to: on
-    /// the gate's sold-out path they were most of the cost, and the two cores took turns.
-    fn product_here(&self, sku: &str) -> Result<Arc<ProductInfo>> {
-        let id = self.inner.id;
-        let cached = PRODUCTS.with(|c| {
-            c.borrow()
-                .iter()
-                .find(|(engine, known, _)| *engine == id && **known == *sku)
-                .map(|(_, _, p)| Arc::clone(p))
-        });
-        if let Some(p) = cached {
-            return Ok(p);
-        }
-        let shared = self.product(sku)?;
-        let own = Arc::new(ProductInfo::clone(&shared));
-        PRODUCTS.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.len() >= PRODUCTS_PER_THREAD {
-                c.remove(0);
-            }
-            c.push((id, sku.into(), Arc::clone(&own)));
-        });
-        Ok(own)
-    }
-
-    pub fn products(&self) -> Vec<Arc<ProductInfo>> {
-        let mut all: Vec<_> = self.inner.catalog.read().values().cloned().collect();
-        all.sort_by_key(|p| p.id);
-        all
-    }
-
-    fn reload_catalog(&self) -> Result<()> {
-        let conn = self.inner.store.conn()?;
-        let products = hold::all_products(&conn)?;
-        let mut catalog = self.inner.catalog.write();
-        for p in products {
-            catalog.entry(p.sku.clone()).or_insert_with(|| Arc::new(p));
-        }
-        Ok(())
-    }
-
     /// Stock of every product, read in one short transaction on a pooled connection.
     pub fn stock(&self) -> Result<Vec<Stock>> {
         let conn = self.inner.store.conn()?;
@@ -339,10 +280,10 @@ impl Engine {
         let product = self.product_here(sku)?;
         let result = self.reserve_product(&product, buyer, qty);
         // (A `Busy` was counted where it happened: in the writer or the naive path.)
-        if let Ok(hold) = &result
-            && hold.kind == HoldKind::Held
-        {
-            self.inner.held(hold);
+        match &result {
+            Ok(hold) if hold.kind == HoldKind::Held => self.inner.held(hold),
+            Ok(cart) => self.inner.carts.issue(cart, self.inner.clock.now()),
+            Err(_) => {}
         }
         result
     }
@@ -372,68 +313,14 @@ impl Engine {
         }
     }
 
-    fn pay_first(&self, cart: &Hold) -> Result<Order> {
-        let now = self.inner.clock.now();
-        if now >= cart.expires_at {
-            return Err(Error::HoldExpired { id: cart.id });
-        }
-        // (`now` above only turns away carts already too old; the payment is stamped
-        // when the writer settles it.)
-        let product = self.product_by_id(cart.product_id)?;
-        // Settled by the writer thread together with the payments queued beside it.
-        let (reply, answer) = reply::slot();
-        self.inner
-            .funnel()?
-            .submit(writer::Job::Payment(writer::Payment {
-                product: Arc::clone(&product),
-                cart: cart.clone(),
-                reply,
-            }))?;
-        let settled = answer.wait()?;
-        match settled {
-            Ok(order) => {
-                self.inner
-                    .events
-                    .publish(|| EngineEvent::Paid(order.clone()));
-                Ok(order)
-            }
-            Err(returned) => {
-                self.inner.returned(returned, ReturnReason::Expired);
-                self.inner.counters.refunds.fetch_add(1, Ordering::Relaxed);
-                self.inner.events.publish(|| EngineEvent::Refunded {
-                    product_id: cart.product_id,
-                    buyer: cart.buyer.clone(),
-                    qty: cart.qty,
-                });
-                Err(Error::Refunded {
-                    product: product.name.clone(),
-                })
-            }
-        }
-    }
-
-    fn product_by_id(&self, id: ProductId) -> Result<Arc<ProductInfo>> {
-        let found = self
-            .inner
-            .catalog
-            .read()
-            .values()
-            .find(|p| p.id == id)
-            .cloned();
-        match found {
-            Some(p) => Ok(p),
-            None => Err(Error::UnknownSku {
-                sku: format!("#{}", id.0),
-                known: String::new(),
-            }),
-        }
-    }
-
     /// Cancels a hold: its units go back on sale at once.
     pub fn release(&self, hold: &Hold) -> Result<()> {
         match hold.kind {
             HoldKind::Held => self.release_id(hold.id, &hold.buyer),
-            HoldKind::Cart => Ok(()),
+            HoldKind::Cart => {
+                self.inner.carts.cancel(hold);
+                Ok(())
+            }
         }
     }
 
@@ -463,7 +350,8 @@ impl Engine {
         self.inner.sweep()
     }
 
-    /// Sets a product's available units (the total follows, so the books still balance).
+    /// Sets a product's available units; the total moves by the same amount (an
+    /// oversell stays in the books: see [`hold::restock`]).
     pub fn restock(&self, sku: &str, available: i64) -> Result<()> {
         let product = self.product(sku)?;
         self.write(|tx| hold::restock(tx, product.id, available))?;
@@ -491,11 +379,6 @@ impl Engine {
     /// the whole transaction back.
     pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.inner.write(f)
-    }
-
-    fn start_sweeper(&self) {
-        let handle = sweeper::spawn(Arc::downgrade(&self.inner));
-        *self.inner.sweeper.lock() = handle;
     }
 }
 
@@ -636,45 +519,10 @@ impl Inner {
             return;
         }
         for r in &holds {
-            self.gate.release(r.product_id, r.qty);
+            self.gate.release(r.product_id, r.back());
         }
         self.events
             .publish(move || EngineEvent::Returned { reason, holds });
-    }
-
-    fn due(&self) -> bool {
-        self.next_deadline.load(Ordering::Acquire) <= self.clock.now()
-    }
-
-    /// Expires every due hold in batches of `sweep_batch`. Each batch is one job in the
-    /// writer's urgent lane: at least a few reservations are served between two
-    /// batches, and a batch never waits behind the whole queue. (On the fair mutex, the
-    /// writer got one job in per batch: 250 holds/s while 100,000 holds expired.) Each
-    /// batch stamps its own time, so `closed_at` says when its units were really back.
-    fn sweep(&self) -> Result<usize> {
-        let mut total = 0;
-        let limit = self.config.sweep_batch;
-        loop {
-            let batch = self.funnelled_urgent(move |tx, inner| {
-                hold::expire_due(tx, inner.clock.now(), limit)
-            })?;
-            let n = batch.len();
-            total += n;
-            self.returned(batch, ReturnReason::Expired);
-            if i64::try_from(n).unwrap_or(i64::MAX) < limit {
-                break;
-            }
-        }
-        self.refresh_deadline()?;
-        Ok(total)
-    }
-
-    /// Re-reads the earliest deadline (a hold of another process counts too).
-    fn refresh_deadline(&self) -> Result<()> {
-        let conn = self.store.conn()?;
-        let next = hold::next_deadline(&conn)?.unwrap_or(i64::MAX);
-        self.next_deadline.store(next, Ordering::Release);
-        Ok(())
     }
 }
 

@@ -85,6 +85,19 @@ pub enum Error {
     #[error("The disk is full; free some space and try again (nothing was committed)")]
     DiskFull,
 
+    #[error(
+        "The database file cannot be written (a read-only file or file system); make it writable and try again (nothing was committed)"
+    )]
+    WriteRefused,
+
+    #[error(
+        "The disk failed to read or write the database ({why}); check the disk and try again (nothing half-done was committed)"
+    )]
+    DiskFailed { why: String },
+
+    #[error("{} is damaged ({why}); restore it from a backup or replace it with `flashsale init --force` (its holds and orders are lost)", path.display())]
+    Damaged { path: PathBuf, why: String },
+
     #[error("Bad sale file {}: {why}", path.display())]
     BadSale { path: PathBuf, why: String },
 
@@ -115,9 +128,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
+        // Growing the shared-memory file fails this way when the disk has no room left
+        // (measured on a full tmpfs), before any page could be written.
+        let shm_full = e
+            .sqlite_error()
+            .is_some_and(|f| f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE);
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Busy,
             Some(ErrorCode::DiskFull) => Error::DiskFull,
+            _ if shm_full => Error::DiskFull,
+            Some(ErrorCode::ReadOnly) => Error::WriteRefused,
+            Some(ErrorCode::SystemIoFailure) => Error::DiskFailed { why: e.to_string() },
             _ => Error::Db(e),
         }
     }
@@ -158,6 +179,25 @@ impl Rejection {
 }
 
 impl Error {
+    /// The storage failed, not the sale: a full disk, a read-only or damaged file, an
+    /// I/O error, a batch that could not commit. A swarm stops on the first one instead
+    /// of counting thousands of "rejections" (and exits 1 naming it).
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            Error::DiskFull
+                | Error::WriteRefused
+                | Error::DiskFailed { .. }
+                | Error::Damaged { .. }
+                | Error::ReadOnly { .. }
+                | Error::CannotOpen { .. }
+                | Error::NotADatabase { .. }
+                | Error::BatchFailed { .. }
+                | Error::Db(_)
+                | Error::Io(_)
+        )
+    }
+
     /// The rejection reason this error counts as.
     pub fn rejection(&self) -> Rejection {
         match self {

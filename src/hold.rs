@@ -5,11 +5,17 @@
 //! makes the sweeper, a second process and a retried checkout safe. The callers own the
 //! transactions; each caller says why its transaction is `IMMEDIATE`.
 
+mod expiry;
+mod stock;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::ids::{HoldId, OrderId, ProductId};
+
+pub use expiry::{LAZY_EXPIRY_MAX, expire_due, expire_product, give_back, next_deadline};
+pub use stock::{MAX_STOCK, Stock, restock, stock};
 
 /// The facts about a product that never change during a sale, cached by the engine.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -19,31 +25,6 @@ pub struct ProductInfo {
     pub name: String,
     pub price_cents: i64,
     pub max_per_buyer: i64,
-}
-
-/// A product's stock as the database has it now.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Stock {
-    pub product_id: ProductId,
-    pub sku: String,
-    pub name: String,
-    pub total: i64,
-    pub available: i64,
-    pub held: i64,
-    pub sold: i64,
-    pub version: i64,
-}
-
-impl Stock {
-    /// Units sold or held beyond the stock: the naive strategy's lost updates.
-    pub fn oversold(&self) -> i64 {
-        (self.available + self.held + self.sold - self.total).max(0)
-    }
-
-    /// Units neither available, held nor sold: lost by a drifting cache or a crash.
-    pub fn undersold(&self) -> i64 {
-        (self.total - self.available - self.held - self.sold).max(0)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -83,8 +64,18 @@ pub struct Returned {
     pub hold_id: HoldId,
     pub product_id: ProductId,
     pub qty: i64,
+    /// Of `qty`, the units that could not go back: the stock was already full, because
+    /// an oversell had promised more units than exist. Usually 0.
+    pub short: i64,
     pub expires_at: Millis,
     pub closed_at: Millis,
+}
+
+impl Returned {
+    /// Units really back on sale.
+    pub fn back(&self) -> i64 {
+        self.qty - self.short
+    }
 }
 
 pub const ACTIVE: &str = "active";
@@ -117,37 +108,6 @@ pub fn all_products(conn: &Connection) -> Result<Vec<ProductInfo>> {
         "SELECT id, sku, name, price_cents, max_per_buyer FROM products ORDER BY id",
     )?;
     let rows = stmt.query_map([], product_info)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Stock of every product, with held and sold summed from the holds (one read).
-///
-/// Both sums go through the index of live holds (`status IN ('active', 'paid')`, which
-/// must be spelled exactly so for SQLite to use that partial index): they read the
-/// product's live holds only — never more than its stock — and not every hold ever
-/// taken. (`status = 'paid'` alone scanned the whole table: with a million expired
-/// holds, every read of the console's dashboard did.)
-pub fn stock(conn: &Connection) -> Result<Vec<Stock>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.id, p.sku, p.name, p.stock_total, p.stock_available, p.version,
-                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id
-                          AND h.status IN ('active', 'paid') AND h.status = 'active'), 0),
-                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id
-                          AND h.status IN ('active', 'paid') AND h.status = 'paid'), 0)
-         FROM products p ORDER BY p.id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Stock {
-            product_id: r.get(0)?,
-            sku: r.get(1)?,
-            name: r.get(2)?,
-            total: r.get(3)?,
-            available: r.get(4)?,
-            version: r.get(5)?,
-            held: r.get(6)?,
-            sold: r.get(7)?,
-        })
-    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -214,7 +174,7 @@ pub fn insert_hold(
         buyer: buyer.to_owned(),
         qty,
         created_at: now,
-        expires_at: now + ttl_ms.max(1),
+        expires_at: deadline(now, ttl_ms)?,
         kind: HoldKind::Held,
     };
     conn.prepare_cached(
@@ -231,6 +191,15 @@ pub fn insert_hold(
     ])
     .map_err(|e| trigger_error(e, product, buyer, qty))?;
     Ok(hold)
+}
+
+/// `now + ttl` (at least 1 ms), refused rather than wrapped when a TTL is absurdly long.
+pub fn deadline(now: Millis, ttl_ms: Millis) -> Result<Millis> {
+    now.checked_add(ttl_ms.max(1)).ok_or_else(|| {
+        Error::Usage(format!(
+            "A hold TTL of {ttl_ms} ms runs past the end of time; use a TTL of at most a year"
+        ))
+    })
 }
 
 /// Maps the schema's per-buyer trigger to the typed error.
@@ -259,7 +228,8 @@ pub fn take_stock(conn: &Connection, product: ProductId, qty: i64) -> Result<boo
     Ok(changed == 1)
 }
 
-/// Puts units back on sale.
+/// Puts units back on sale (callers that close holds go through [`give_back`], which
+/// never pushes the stock above its total).
 pub fn return_stock(conn: &Connection, product: ProductId, qty: i64) -> Result<()> {
     conn.prepare_cached(
         "UPDATE products SET stock_available = stock_available + ?1, version = version + 1 WHERE id = ?2",
@@ -295,94 +265,6 @@ pub fn reserve_locked(
     }
     let hold = insert_hold(conn, product, buyer, qty, now, ttl_ms)?;
     Ok((hold, returned))
-}
-
-/// The most holds one lazy expiry (inside a reservation) closes: enough for any
-/// reservation, and bounded so that 100,000 holds due at once cannot turn one buyer's
-/// add-to-cart into a transaction that stalls everyone behind it; the sweeper returns
-/// the rest in its own batches.
-pub const LAZY_EXPIRY_MAX: i64 = 256;
-
-/// Expires the oldest due holds of one product, at most [`LAZY_EXPIRY_MAX`] (lazy
-/// expiry inside a reservation). Each hold expires once: the update is conditional on
-/// `status = 'active'`.
-pub fn expire_product(conn: &Connection, product: ProductId, now: Millis) -> Result<Vec<Returned>> {
-    // Usually nothing is due (a sold-out answer asks every time): a read of the deadline
-    // index says so for a fraction of what the bounded update costs (it builds a
-    // temporary table for its `IN` list even when the list is empty: 50,000 sold-out
-    // answers took 1.7 s instead of 0.6 s).
-    let due: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM holds
-                            WHERE status = 'active' AND expires_at <= ?1 AND product_id = ?2)",
-        )?
-        .query_row(params![now, product], |r| r.get(0))?;
-    if !due {
-        return Ok(Vec::new());
-    }
-    let mut stmt = conn.prepare_cached(
-        "UPDATE holds SET status = 'expired', closed_at = ?1
-         WHERE rowid IN (SELECT rowid FROM holds
-                         WHERE status = 'active' AND product_id = ?2 AND expires_at <= ?1
-                         ORDER BY expires_at LIMIT ?3)
-           AND status = 'active'
-         RETURNING id, product_id, qty, expires_at",
-    )?;
-    let returned = collect_returned(stmt.query(params![now, product, LAZY_EXPIRY_MAX])?, now)?;
-    give_back(conn, &returned)?;
-    Ok(returned)
-}
-
-/// The sweeper's step: expires at most `limit` due holds, oldest deadline first, and
-/// puts their units back. (By rowid: the deadline index holds rowids, so each hold is
-/// found without a second search through the id index.) Each hold expires once: the update is conditional on
-/// `status = 'active'`, so a checkout or a second sweeper that got there first wins.
-pub fn expire_due(conn: &Connection, now: Millis, limit: i64) -> Result<Vec<Returned>> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE holds SET status = 'expired', closed_at = ?1
-         WHERE rowid IN (SELECT rowid FROM holds WHERE status = 'active' AND expires_at <= ?1
-                         ORDER BY expires_at LIMIT ?2)
-           AND status = 'active'
-         RETURNING id, product_id, qty, expires_at",
-    )?;
-    let returned = collect_returned(stmt.query(params![now, limit])?, now)?;
-    give_back(conn, &returned)?;
-    Ok(returned)
-}
-
-fn collect_returned(mut rows: rusqlite::Rows<'_>, now: Millis) -> Result<Vec<Returned>> {
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(Returned {
-            hold_id: r.get(0)?,
-            product_id: r.get(1)?,
-            qty: r.get(2)?,
-            expires_at: r.get(3)?,
-            closed_at: now,
-        });
-    }
-    Ok(out)
-}
-
-fn give_back(conn: &Connection, returned: &[Returned]) -> Result<()> {
-    let mut per_product: Vec<(ProductId, i64)> = Vec::new();
-    for r in returned {
-        match per_product.iter_mut().find(|(p, _)| *p == r.product_id) {
-            Some((_, qty)) => *qty += r.qty,
-            None => per_product.push((r.product_id, r.qty)),
-        }
-    }
-    for (product, qty) in per_product {
-        return_stock(conn, product, qty)?;
-    }
-    Ok(())
-}
-
-/// The earliest deadline among active holds, if any.
-pub fn next_deadline(conn: &Connection) -> Result<Option<Millis>> {
-    Ok(conn
-        .prepare_cached("SELECT min(expires_at) FROM holds WHERE status = 'active'")?
-        .query_row([], |r| r.get(0))?)
 }
 
 struct HoldRow {
@@ -456,14 +338,17 @@ pub fn checkout(conn: &Connection, id: HoldId, buyer: &str, now: Millis) -> Resu
             )?
             .execute(params![id, now])?;
         if changed == 1 {
-            return_stock(conn, row.product_id, row.qty)?;
-            return Ok(Checkout::Expired(Returned {
+            let mut returned = [Returned {
                 hold_id: id,
                 product_id: row.product_id,
                 qty: row.qty,
+                short: 0,
                 expires_at: row.expires_at,
                 closed_at: now,
-            }));
+            }];
+            give_back(conn, &mut returned)?;
+            let [returned] = returned;
+            return Ok(Checkout::Expired(returned));
         }
     }
     if let Some(e) = refuse(id, &row, buyer, now) {
@@ -542,14 +427,17 @@ pub fn release(conn: &Connection, id: HoldId, buyer: &str, now: Millis) -> Resul
     if changed != 1 {
         return Err(Error::HoldExpired { id });
     }
-    return_stock(conn, row.product_id, row.qty)?;
-    Ok(Returned {
+    let mut returned = [Returned {
         hold_id: id,
         product_id: row.product_id,
         qty: row.qty,
+        short: 0,
         expires_at: row.expires_at,
         closed_at: now,
-    })
+    }];
+    give_back(conn, &mut returned)?;
+    let [returned] = returned;
+    Ok(returned)
 }
 
 /// Rules for extending a hold: activity pushes the deadline to `now + ttl`, at most
@@ -578,8 +466,8 @@ pub fn extend(
             why: format!("it was extended {} times, the most allowed", row.extensions),
         });
     }
-    let cap = row.created_at + rules.max_hold_ms;
-    let new_expiry = (now + rules.ttl_ms).min(cap);
+    let cap = row.created_at.saturating_add(rules.max_hold_ms);
+    let new_expiry = now.saturating_add(rules.ttl_ms).min(cap);
     if new_expiry <= row.expires_at {
         return Err(Error::ExtendLimit {
             id,
@@ -655,19 +543,4 @@ pub fn pay_first(
     };
     insert_order(conn, &order)?;
     Ok(Ok(order))
-}
-
-/// Sets a product's available units to `available`, adjusting the total so that
-/// `total = available + held + sold` stays true (holds and orders are never touched).
-pub fn restock(conn: &Connection, product: ProductId, available: i64) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE products SET
-           stock_available = ?2,
-           stock_total = ?2 + coalesce((SELECT sum(qty) FROM holds
-                                        WHERE product_id = ?1 AND status IN ('active', 'paid')), 0),
-           version = version + 1
-         WHERE id = ?1",
-    )?
-    .execute(params![product, available.max(0)])?;
-    Ok(())
 }

@@ -12,6 +12,25 @@ use crate::error::{Error, Result};
 
 pub const DEMO_SALE_JSON: &str = include_str!("../assets/demo-sale.json");
 
+/// The longest hold TTL (and the longest a hold may live with its extensions): a year
+/// is far beyond any sale, and keeps `now + ttl` far from overflowing.
+pub const MAX_HOLD_TTL: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+/// A hold TTL must be above zero and at most [`MAX_HOLD_TTL`]; the reason if not.
+pub fn check_hold_ttl(ttl: Duration) -> std::result::Result<(), String> {
+    if ttl.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    if ttl > MAX_HOLD_TTL {
+        return Err(format!(
+            "must be at most {} (got {})",
+            humantime::format_duration(MAX_HOLD_TTL),
+            humantime::format_duration(ttl)
+        ));
+    }
+    Ok(())
+}
+
 /// The sale file's shape.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,14 +121,15 @@ impl SaleFile {
         if sale.products.is_empty() {
             return Err(bad("it lists no products".into()));
         }
-        if sale.hold_ttl.is_zero() {
-            return Err(bad("hold_ttl must be longer than zero".into()));
+        check_hold_ttl(sale.hold_ttl).map_err(|why| bad(format!("hold_ttl {why}")))?;
+        if let Some(max_hold) = sale.max_hold {
+            check_hold_ttl(max_hold).map_err(|why| bad(format!("max_hold {why}")))?;
         }
         if sale.max_per_buyer < 1 {
             return Err(bad("max_per_buyer must be at least 1".into()));
         }
-        if sale.max_extensions < 0 {
-            return Err(bad("max_extensions cannot be negative".into()));
+        if !(0..=1000).contains(&sale.max_extensions) {
+            return Err(bad("max_extensions must be from 0 to 1000".into()));
         }
         if sale.max_hold.is_some_and(|m| m < sale.hold_ttl) {
             return Err(bad("max_hold cannot be shorter than hold_ttl".into()));
@@ -122,9 +142,13 @@ impl SaleFile {
             if !seen.insert(p.sku.as_str()) {
                 return Err(bad(format!("sku {:?} appears twice", p.sku)));
             }
-            if p.stock < 0 || p.price_cents < 0 || p.max_per_buyer.is_some_and(|m| m < 1) {
+            let max = crate::hold::MAX_STOCK;
+            if !(0..=max).contains(&p.stock)
+                || p.price_cents < 0
+                || p.max_per_buyer.is_some_and(|m| m < 1)
+            {
                 return Err(bad(format!(
-                    "product {:?} needs stock >= 0, price_cents >= 0 and max_per_buyer >= 1",
+                    "product {:?} needs stock from 0 to {max}, price_cents >= 0 and max_per_buyer >= 1",
                     p.sku
                 )));
             }
@@ -133,7 +157,8 @@ impl SaleFile {
     }
 
     fn max_hold(&self) -> Duration {
-        self.max_hold.unwrap_or(self.hold_ttl * 2)
+        self.max_hold
+            .unwrap_or_else(|| self.hold_ttl.saturating_mul(2).min(MAX_HOLD_TTL))
     }
 }
 
@@ -247,6 +272,6 @@ mod tests {
             Path::new("s.json"),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("stock >= 0"), "{err}");
+        assert!(err.to_string().contains("stock from 0"), "{err}");
     }
 }

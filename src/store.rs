@@ -5,6 +5,7 @@
 //! `PRAGMA user_version`; anything else is refused with a clear error before a byte is
 //! written.
 
+mod check;
 mod migrate;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 
+pub use check::{FileKind, check_before_writing, probe};
 pub use migrate::SCHEMA_VERSION;
 
 /// How hard SQLite pushes each commit to the disk.

@@ -7,23 +7,33 @@
 //! oversold, undersold — come from the database afterwards, never from these counters.
 
 mod behaviour;
+mod buyer;
+mod collect;
 mod report;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
+use crossbeam_channel::unbounded;
 use parking_lot::{Mutex, RwLock};
 
-use crate::engine::{Engine, EngineEvent, ReturnReason};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::hold::HoldKind;
-use crate::metrics::{Metrics, Outcome, Sample};
+use crate::metrics::Metrics;
 
 pub use behaviour::{Action, Behaviour};
+pub use buyer::Ending;
+pub use collect::Endings;
 pub use report::{Fairness, Lag, SwarmReport};
+
+/// The most buyers one swarm takes: each buyer's arrival and outcome is kept for the
+/// report's fairness figures (a million buyers took 181 MiB in all).
+pub const MAX_BUYERS: u64 = 10_000_000;
+
+/// The longest an open-model arrival schedule may run (`--arrival-rate`).
+pub const MAX_ARRIVAL_SPAN: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +69,36 @@ pub struct SwarmConfig {
 }
 
 impl SwarmConfig {
+    /// Refuses a run that cannot end well: no buyers or too many, a bad quantity or
+    /// behaviour, an arrival rate that is not a rate or spreads the buyers over more
+    /// than [`MAX_ARRIVAL_SPAN`].
+    pub fn check(&self) -> Result<()> {
+        if !(1..=MAX_BUYERS).contains(&self.buyers) {
+            return Err(Error::Usage(format!(
+                "--buyers must be a whole number from 1 to {MAX_BUYERS} (got {})",
+                self.buyers
+            )));
+        }
+        crate::hold::check_quantity(self.qty)?;
+        self.behaviour.validate().map_err(Error::Usage)?;
+        if let Arrival::Rate(rate) = self.arrival {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(Error::Usage(format!(
+                    "--arrival-rate must be a number of buyers per second above 0 (got {rate})"
+                )));
+            }
+            let span = Duration::try_from_secs_f64(self.buyers.saturating_sub(1) as f64 / rate);
+            if !span.is_ok_and(|s| s <= MAX_ARRIVAL_SPAN) {
+                let least = self.buyers as f64 / MAX_ARRIVAL_SPAN.as_secs_f64();
+                return Err(Error::Usage(format!(
+                    "--arrival-rate {rate} cannot bring {} buyers within 30 days; ask for at least {least:.6} buyers per second",
+                    self.buyers
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn new(sku: &str, buyers: u64) -> Self {
         SwarmConfig {
             sku: sku.to_owned(),
@@ -124,11 +164,7 @@ pub fn run(engine: &Engine, config: &SwarmConfig) -> Result<SwarmReport> {
 
 /// Starts a swarm in the background.
 pub fn start(engine: &Engine, config: &SwarmConfig) -> Result<SwarmHandle> {
-    if config.buyers == 0 {
-        return Err(Error::Usage("--buyers must be at least 1".into()));
-    }
-    crate::hold::check_quantity(config.qty)?;
-    behaviour_check(&config.behaviour)?;
+    config.check()?;
     let product = engine.product(&config.sku)?;
     if let Some(stock) = config.stock {
         engine.restock(&config.sku, stock)?;
@@ -162,10 +198,6 @@ pub fn start(engine: &Engine, config: &SwarmConfig) -> Result<SwarmHandle> {
     })
 }
 
-fn behaviour_check(b: &Behaviour) -> Result<()> {
-    b.validate().map_err(Error::Usage)
-}
-
 /// The most buyer threads this machine should run: Linux caps threads by memory maps
 /// (`vm.max_map_count`) and by the task limit; past that, buyers share threads.
 pub fn thread_cap() -> usize {
@@ -195,21 +227,6 @@ pub fn default_threads(buyers: u64) -> usize {
     buyers.min(thread_cap()).min(1000 * cores).max(1)
 }
 
-/// How often the collector drains what the buyers sent.
-const POLL: Duration = Duration::from_millis(20);
-
-/// What a buyer thread tells the collector.
-enum Msg {
-    /// The run's start (sent once, by the coordinator, at the release).
-    Released(Instant),
-    Sample(Sample),
-    /// A buyer finished: its first arrival number and whether it won a unit.
-    Done {
-        seq: u64,
-        won: bool,
-    },
-}
-
 struct Run {
     engine: Engine,
     config: SwarmConfig,
@@ -219,47 +236,26 @@ struct Run {
     stop: Arc<AtomicBool>,
 }
 
-/// Shared by every buyer thread of a run.
-struct Shared {
-    engine: Engine,
-    config: SwarmConfig,
-    next_buyer: AtomicU64,
-    /// Arrival order: taken when each buyer's first add-to-cart reaches the engine's
-    /// door (see `engine/arrival.rs`: not before the call, where the scheduler could
-    /// reorder two buyers on their way in).
-    arrivals: Arc<AtomicU64>,
-    /// Units this run holds that may still come back (taken, not yet paid or expired):
-    /// while above zero, a `--retry` buyer keeps trying.
-    pending: Arc<AtomicI64>,
-    stop: Arc<AtomicBool>,
-    /// The release: the coordinator holds the write lock while it spawns the threads,
-    /// each thread waits on a read lock, and unlocking wakes them all at once with the
-    /// release instant — the burst's arrival time, from which latency is measured. (A
-    /// condvar woke them one by one through its mutex: 10,000 threads took ~400 ms.)
-    go: RwLock<Option<Instant>>,
-    tx: Sender<Msg>,
-}
-
 impl Run {
     fn coordinate(self) -> Result<SwarmReport> {
         let before = self.engine.counters();
-        let stock_at_start = self
+        let books_before = self
             .engine
             .stock()?
             .into_iter()
-            .find(|s| s.product_id == self.product_id)
-            .map_or(0, |s| s.available);
+            .find(|s| s.product_id == self.product_id);
+        let stock_at_start = books_before.as_ref().map_or(0, |s| s.available);
         let events = self.engine.subscribe();
         let (tx, rx) = unbounded();
-        let pending = Arc::new(AtomicI64::new(0));
-        let pending_left = Arc::clone(&pending);
-        let shared = Arc::new(Shared {
+        let in_play = Arc::new(collect::InPlay::default());
+        let shared = Arc::new(buyer::Shared {
             engine: self.engine.clone(),
             config: self.config.clone(),
             next_buyer: AtomicU64::new(0),
             arrivals: Arc::new(AtomicU64::new(0)),
-            pending: Arc::clone(&pending),
+            in_play: Arc::clone(&in_play),
             stop: Arc::clone(&self.stop),
+            fault: Mutex::new(None),
             go: RwLock::new(None),
             tx,
         });
@@ -275,9 +271,21 @@ impl Run {
             let metrics = Arc::clone(&self.metrics);
             let progress = Arc::clone(&self.progress);
             let product = self.product_id;
+            let engine = self.engine.clone();
+            let (retry, qty) = (self.config.retry, self.config.qty);
             std::thread::Builder::new()
                 .name("swarm-collector".into())
-                .spawn(move || collect(&rx, &events, &metrics, &progress, &pending, product))?
+                .spawn(move || {
+                    collect::Collector {
+                        rx,
+                        events,
+                        metrics: &metrics,
+                        progress: &progress,
+                        product,
+                        in_play: retry.then_some((&engine, &*in_play, qty)),
+                    }
+                    .run()
+                })?
         };
         let mut threads = Vec::with_capacity(want);
         let release = shared.go.write();
@@ -287,7 +295,7 @@ impl Run {
             let spawned = std::thread::Builder::new()
                 .name("buyer".into())
                 .stack_size(128 * 1024)
-                .spawn(move || buyer_thread(&shared));
+                .spawn(move || buyer::buyer_thread(&shared));
             match spawned {
                 Ok(t) => threads.push(t),
                 // The machine allows no more: the threads we have take the rest of the
@@ -304,11 +312,10 @@ impl Run {
             let mut release = release;
             *release = Some(release_at);
         }
-        let _ = shared.tx.send(Msg::Released(release_at));
+        let _ = shared.tx.send(collect::Msg::Released(release_at));
         // The collector runs until every sender is gone: kept open while waiting for
         // the run's holds to expire.
         let keep_collecting = shared.tx.clone();
-        drop(shared);
         if threads.is_empty() {
             return Err(Error::Io(std::io::Error::other(
                 "could not start a single buyer thread",
@@ -318,21 +325,15 @@ impl Run {
             let _ = t.join();
         }
         let elapsed = release_at.elapsed();
+        if let Some(fault) = shared.fault.lock().take() {
+            return Err(fault);
+        }
+        drop(shared);
         if self.config.wait_expiry {
-            let limit = Duration::from_millis(u64::try_from(self.engine.ttl_ms()).unwrap_or(0))
-                + Duration::from_secs(10);
-            let waiting = Instant::now();
-            while pending_left.load(Ordering::Acquire) > 0
-                && !self.stop.load(Ordering::Relaxed)
-                && waiting.elapsed() < limit
-            {
-                std::thread::sleep(POLL);
-            }
-            // One more round of the collector, for the last expiries.
-            std::thread::sleep(POLL * 2);
+            self.wait_for_expiry()?;
         }
         drop(keep_collecting);
-        let arrivals = collector
+        let collected = collector
             .join()
             .map_err(|_| Error::Io(std::io::Error::other("the swarm's collector panicked")))?;
         let after = self.engine.counters();
@@ -343,263 +344,32 @@ impl Run {
             product_id: self.product_id,
             threads: thread_count,
             stock_at_start,
+            books_before,
             elapsed,
             metrics: &metrics,
             before,
             after,
-            arrivals,
+            collected,
         })
     }
-}
 
-/// Drains samples into the metrics until every buyer thread is gone; returns each
-/// buyer's (arrival, won) for the fairness figures.
-fn collect(
-    rx: &Receiver<Msg>,
-    events: &Receiver<EngineEvent>,
-    metrics: &Mutex<Metrics>,
-    progress: &Progress,
-    pending: &AtomicI64,
-    product: crate::ids::ProductId,
-) -> Vec<(u64, bool)> {
-    let mut arrivals = Vec::new();
-    let mut inbox = Vec::with_capacity(1024);
-    let mut start = Instant::now();
-    loop {
-        // Polls instead of blocking in `recv`: a blocked receiver must be woken by the
-        // sender (a system call on a buyer's thread for every sample); a polled one
-        // costs the buyers nothing. 20 ms is finer than any progress bar or chart.
-        std::thread::sleep(POLL);
-        let open = loop {
-            match rx.try_recv() {
-                Ok(msg) => inbox.push(msg),
-                Err(crossbeam_channel::TryRecvError::Empty) => break true,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => break false,
+    /// Waits until the holds this run's buyers walked away from have expired and their
+    /// units are back (read from the database, whoever expired them), at most the hold
+    /// TTL and 10 s more.
+    fn wait_for_expiry(&self) -> Result<()> {
+        let limit = Duration::from_millis(u64::try_from(self.engine.ttl_ms()).unwrap_or(0))
+            .saturating_add(Duration::from_secs(10));
+        let waiting = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) && waiting.elapsed() < limit {
+            let conn = self.engine.store().conn()?;
+            if report::run_active_units(&conn, self.product_id, &self.config.buyer_prefix)? == 0 {
+                break;
             }
-        };
-        let mut m = metrics.lock();
-        for msg in inbox.drain(..) {
-            match msg {
-                Msg::Released(at) => start = at,
-                Msg::Sample(s) => {
-                    match s {
-                        Sample::Attempt {
-                            outcome: Outcome::Held,
-                            ..
-                        } => {
-                            progress.holds.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Sample::Paid { .. } => {
-                            progress.orders.fetch_add(1, Ordering::Relaxed);
-                        }
-                        _ => {}
-                    }
-                    m.record(s);
-                }
-                Msg::Done { seq, won } => {
-                    progress.buyers_done.fetch_add(1, Ordering::Relaxed);
-                    arrivals.push((seq, won));
-                }
-            }
+            drop(conn);
+            std::thread::sleep(collect::POLL);
         }
-        let at = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        for event in events.try_iter() {
-            if let EngineEvent::Returned {
-                reason: ReturnReason::Expired,
-                holds,
-            } = event
-            {
-                for h in holds.into_iter().filter(|h| h.product_id == product) {
-                    // Units a retrying buyer was waiting for are back (or were never
-                    // this run's: clamped at zero either way).
-                    let _ = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
-                        Some((p - h.qty).max(0))
-                    });
-                    let lag = u64::try_from(h.closed_at - h.expires_at).unwrap_or(0);
-                    m.record(Sample::Expired {
-                        at,
-                        qty: h.qty,
-                        lag_ms: lag,
-                    });
-                }
-            }
-        }
-        drop(m);
-        if !open {
-            return arrivals;
-        }
-    }
-}
-
-fn buyer_thread(shared: &Shared) {
-    // Blocks until the coordinator lets go of the write lock: the release.
-    let Some(start) = *shared.go.read() else {
-        return;
-    };
-    loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let index = shared.next_buyer.fetch_add(1, Ordering::Relaxed);
-        if index >= shared.config.buyers {
-            return;
-        }
-        buyer(shared, start, index);
-    }
-}
-
-/// Sleeps until `at`, in short steps so a stopped run does not wait for a far arrival;
-/// false if the run was stopped meanwhile.
-fn sleep_until(shared: &Shared, at: Instant) -> bool {
-    loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        let now = Instant::now();
-        if at <= now {
-            return true;
-        }
-        std::thread::sleep((at - now).min(Duration::from_millis(50)));
-    }
-}
-
-fn millis_since(start: Instant) -> u64 {
-    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-fn micros_between(from: Instant, to: Instant) -> u64 {
-    u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
-}
-
-/// One buyer, from arrival to paid, gone, or turned away. `start` is the release: the
-/// burst's arrival, the open model's time zero.
-fn buyer(shared: &Shared, start: Instant, index: u64) {
-    let config = &shared.config;
-    let mut intended = match config.arrival {
-        Arrival::Burst => start,
-        Arrival::Rate(rate) => start + Duration::from_secs_f64(index as f64 / rate),
-    };
-    if !sleep_until(shared, intended) {
-        return;
-    }
-    let name = format!("{}{index}", config.buyer_prefix);
-    let send = |s: Sample| {
-        let _ = shared.tx.send(Msg::Sample(s));
-    };
-    let seq = std::rc::Rc::new(std::cell::Cell::new(None));
-    {
-        let (seq, arrivals) = (std::rc::Rc::clone(&seq), Arc::clone(&shared.arrivals));
-        crate::engine::arrival::on_arrival(Box::new(move || {
-            seq.set(Some(arrivals.fetch_add(1, Ordering::Relaxed)));
-        }));
-    }
-    let mut backoff = Duration::from_millis(5);
-    let mut last_chance = false;
-    let won = loop {
-        let result = shared.engine.reserve(&config.sku, &name, config.qty);
-        // Turned away before the door (an unknown SKU): it arrived all the same.
-        crate::engine::arrival::arrived();
-        let answered = Instant::now();
-        let latency_us = micros_between(intended, answered);
-        let at = millis_since(start);
-        match result {
-            Ok(hold) => {
-                send(Sample::Attempt {
-                    at,
-                    latency_us,
-                    outcome: Outcome::Held,
-                });
-                break settle(shared, start, &hold, index, &send);
-            }
-            Err(e) => {
-                let reason = e.rejection();
-                send(Sample::Attempt {
-                    at,
-                    latency_us,
-                    outcome: Outcome::Rejected(reason),
-                });
-                if !(config.retry && reason == crate::Rejection::SoldOut)
-                    || shared.stop.load(Ordering::Relaxed)
-                {
-                    break false;
-                }
-                // Units may come back while others hold them: try again after a pause.
-                // A winner counts its hold in `pending` a moment after its answer, so a
-                // loser that sees none held tries once more before it gives up.
-                if shared.pending.load(Ordering::Acquire) > 0 {
-                    last_chance = false;
-                } else if last_chance {
-                    break false;
-                } else {
-                    last_chance = true;
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_millis(100));
-                intended = Instant::now();
-            }
-        }
-    };
-    let seq = seq.get().unwrap_or(u64::MAX);
-    let _ = shared.tx.send(Msg::Done { seq, won });
-}
-
-/// What the buyer does with the hold it won; returns whether it counts as won.
-fn settle(
-    shared: &Shared,
-    start: Instant,
-    hold: &crate::hold::Hold,
-    index: u64,
-    send: &impl Fn(Sample),
-) -> bool {
-    let config = &shared.config;
-    let engine = &shared.engine;
-    let action = config
-        .behaviour
-        .pick(&mut behaviour::buyer_rng(config.seed, index));
-    let is_cart = hold.kind == HoldKind::Cart;
-    if !is_cart {
-        shared.pending.fetch_add(hold.qty, Ordering::AcqRel);
-    }
-    let at = || millis_since(start);
-
-    match action {
-        Action::Pay => match engine.checkout(hold) {
-            Ok(_) => {
-                send(Sample::Paid { at: at() });
-                if !is_cart {
-                    shared.pending.fetch_sub(hold.qty, Ordering::AcqRel);
-                }
-                true
-            }
-            Err(Error::Refunded { .. }) => {
-                send(Sample::Refunded { at: at() });
-                false
-            }
-            // Expired before payment: the sweeper or the checkout returned it.
-            Err(_) => {
-                if !is_cart {
-                    shared.pending.fetch_sub(hold.qty, Ordering::AcqRel);
-                }
-                false
-            }
-        },
-        // Its unit comes back when the hold expires; `pending` stays up until then so
-        // retrying buyers keep waiting for it.
-        Action::Abandon => !is_cart,
-        Action::Cancel | Action::PayFail => {
-            if action == Action::PayFail {
-                send(Sample::PayFailed { at: at() });
-            }
-            if engine.release(hold).is_ok() && !is_cart {
-                send(Sample::Released {
-                    at: at(),
-                    qty: hold.qty,
-                });
-            }
-            if !is_cart {
-                shared.pending.fetch_sub(hold.qty, Ordering::AcqRel);
-            }
-            !is_cart
-        }
+        // One more round of the collector, for the last expiries.
+        std::thread::sleep(collect::POLL * 2);
+        Ok(())
     }
 }

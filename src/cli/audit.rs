@@ -16,8 +16,7 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<ExitCode> {
     let report = crate::audit::audit(&mut conn, crate::Clock::real().now())?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
-        println!();
+        super::write_json(&mut out, &report)?;
     } else {
         report.write_text(&mut out)?;
     }

@@ -1,4 +1,4 @@
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use super::{BenchArgs, Cli};
@@ -26,13 +26,12 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
     let chatty = std::io::stderr().is_terminal();
     let report = bench::run(&config, |line| {
         if chatty {
-            eprintln!("{line}");
+            let _ = writeln!(std::io::stderr(), "{line}");
         }
     })?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
-        println!();
+        super::write_json(&mut out, &report)?;
     } else {
         report.write_text(&mut out)?;
     }
@@ -43,7 +42,10 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
         .any(|r| r.oversold > 0);
     if oversold_safe {
         // The job failed: a safe strategy broke the books.
-        eprintln!("error: a safe strategy oversold during the bench (see the oversold column)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: a safe strategy oversold during the bench (see the oversold column)"
+        );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use super::{Cli, InitArgs};
@@ -18,12 +19,10 @@ pub fn run(cli: &Cli, args: &InitArgs) -> Result<ExitCode> {
                 cli.db.display()
             )));
         }
-        // Only our own files are replaced: opening checks the schema first.
-        let options = StoreOptions {
-            synchronous: cli.synchronous,
-            ..StoreOptions::default()
-        };
-        drop(Store::open(&cli.db, options)?);
+        // Only our own files are replaced, judged by the header alone: a damaged file
+        // of ours (pages overwritten, or truncated) is replaced like an intact one;
+        // anything else is refused.
+        crate::store::probe(&cli.db)?;
         for suffix in ["", "-wal", "-shm"] {
             let mut p = cli.db.clone().into_os_string();
             p.push(suffix);
@@ -42,12 +41,13 @@ pub fn run(cli: &Cli, args: &InitArgs) -> Result<ExitCode> {
     debug_assert_eq!(opened, Opened::Created);
     let mut conn = store.dedicated()?;
     sale::load(&mut conn, &sale, crate::Clock::real().now())?;
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "Created {} with the sale {:?}: {} products, hold TTL {}",
         cli.db.display(),
         sale.name,
         sale.products.len(),
         humantime::format_duration(sale.hold_ttl)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,8 +5,10 @@ use crate::error::{Error, Result};
 use crate::sale::{self, SaleFile};
 use crate::store::{Opened, Store, StoreOptions, Synchronous};
 
-/// Opens (creating with the demo sale if new) the database for a writing command.
+/// Opens (creating with the demo sale if new) the database for a writing command. A
+/// file that is not ours or is damaged is refused before anything writes to it.
 pub fn open_store(path: &Path, synchronous: Synchronous) -> Result<Store> {
+    crate::store::check_before_writing(path)?;
     let options = StoreOptions {
         synchronous,
         ..StoreOptions::default()

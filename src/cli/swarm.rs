@@ -1,4 +1,4 @@
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,31 +10,70 @@ use crate::error::{Error, Result};
 use crate::swarm::{self, Arrival, Behaviour, SwarmConfig, SwarmReport};
 use crate::{Clock, Strategy};
 
-pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
+/// More threads than this add nothing (buyers beyond the machine's cap share threads).
+const MAX_THREADS: i64 = 1_000_000;
+const MAX_WARP: i64 = 1_000_000;
+
+/// `value` if it lies in `lo..=hi`, else a usage error naming the flag and the bounds.
+fn within(flag: &str, value: i64, lo: i64, hi: i64) -> Result<i64> {
+    if (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::Usage(format!(
+            "--{flag} must be a whole number from {lo} to {hi} (got {value})"
+        )))
+    }
+}
+
+/// Every number on the command line, checked before the database is opened.
+fn checked(args: &SwarmArgs) -> Result<(SwarmConfig, EngineConfig)> {
+    let max_buyers = i64::try_from(swarm::MAX_BUYERS).unwrap_or(i64::MAX);
+    let buyers = within("buyers", args.buyers, 1, max_buyers)?;
+    let threads = args
+        .threads
+        .map(|t| within("threads", t, 1, MAX_THREADS))
+        .transpose()?;
+    let stock = args
+        .stock
+        .map(|s| within("stock", s, 0, crate::hold::MAX_STOCK))
+        .transpose()?;
+    let qty = within("qty", args.qty, 1, crate::hold::MAX_STOCK)?;
+    let warp = within("warp", args.warp, 1, MAX_WARP)?;
+    if let Some(ttl) = args.hold_ttl {
+        crate::sale::check_hold_ttl(ttl)
+            .map_err(|why| Error::Usage(format!("--hold-ttl {why}")))?;
+    }
     if let Some(rate) = args.arrival_rate
         && !(rate.is_finite() && rate > 0.0)
     {
-        return Err(Error::Usage(
-            "--arrival-rate must be a number of buyers per second above 0".into(),
-        ));
+        return Err(Error::Usage(format!(
+            "--arrival-rate must be a number of buyers per second above 0 (got {rate})"
+        )));
     }
-    if args.stock.is_some_and(|s| s < 0) {
-        return Err(Error::Usage("--stock cannot be negative".into()));
-    }
-    let behaviour = Behaviour {
-        pay: args.pay,
-        abandon: args.abandon,
-        cancel: args.cancel,
-        pay_fail: args.pay_fail,
-    };
+    let behaviour = Behaviour::from_flags(args.pay, args.abandon, args.cancel, args.pay_fail);
     behaviour.validate().map_err(Error::Usage)?;
-    let config = EngineConfig {
+    let mut swarm = SwarmConfig::new("", u64::try_from(buyers).unwrap_or(1));
+    swarm.stock = stock;
+    swarm.threads = threads.map(|t| usize::try_from(t).unwrap_or(usize::MAX));
+    swarm.qty = qty;
+    swarm.behaviour = behaviour;
+    swarm.arrival = args.arrival_rate.map_or(Arrival::Burst, Arrival::Rate);
+    swarm.retry = args.retry;
+    swarm.wait_expiry = args.wait_expiry;
+    swarm.seed = args.seed;
+    swarm.check()?;
+    let engine = EngineConfig {
         strategy: args.strategy,
-        clock: Clock::real().with_warp(args.warp),
+        clock: Clock::real().with_warp(u32::try_from(warp).unwrap_or(u32::MAX)),
         race_window: args.race_window,
         hold_ttl: args.hold_ttl,
         ..EngineConfig::default()
     };
+    Ok((swarm, engine))
+}
+
+pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
+    let (mut swarm, config) = checked(args)?;
     let engine = super::open_engine(&cli.db, cli.synchronous, config)?;
     let sku = match &args.sku {
         Some(s) => s.clone(),
@@ -44,15 +83,7 @@ pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
             .map(|p| p.sku.clone())
             .ok_or_else(|| Error::Usage("the sale has no products".into()))?,
     };
-    let mut swarm = SwarmConfig::new(&sku, args.buyers);
-    swarm.stock = args.stock;
-    swarm.threads = args.threads;
-    swarm.qty = args.qty;
-    swarm.behaviour = behaviour;
-    swarm.arrival = args.arrival_rate.map_or(Arrival::Burst, Arrival::Rate);
-    swarm.retry = args.retry;
-    swarm.wait_expiry = args.wait_expiry;
-    swarm.seed = args.seed;
+    swarm.sku = sku;
     let report = run_with_progress(&engine, &swarm)?;
     print(&report, args.json)?;
     Ok(if args.fail_on_oversell && report.oversold > 0 {
@@ -65,8 +96,7 @@ pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
 fn print(report: &SwarmReport, json: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::other)?;
-        println!();
+        super::write_json(&mut out, report)?;
     } else {
         report.write_text(&mut out)?;
     }
@@ -120,10 +150,11 @@ pub fn demo(cli: &Cli) -> Result<ExitCode> {
         .unwrap_or_default();
     let mut config = SwarmConfig::new(&sku, 5000);
     config.stock = Some(50);
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "Demo: 5,000 bot buyers race for 50 units with the immediate strategy ({}).",
         cli.db.display()
-    );
+    )?;
     let report = run_with_progress(&engine, &config)?;
     print(&report, false)?;
     Ok(ExitCode::SUCCESS)

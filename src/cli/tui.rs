@@ -64,13 +64,12 @@ fn run_with(
     prepare: impl FnOnce(&mut App) -> Result<()>,
 ) -> Result<ExitCode> {
     let clock = Clock::real().with_warp(args.warp);
-    // A file that is there is checked first (not ours, unreadable: that is the error to
-    // report); a new one is only created once we know a console can open.
-    let opened = if cli.db.exists() {
-        Some(open_source(cli, args, &clock)?)
-    } else {
-        None
-    };
+    // A file that is there is checked first, without writing (not ours, damaged: that
+    // is the error to report); nothing is created or migrated until we know a console
+    // can open.
+    if cli.db.exists() {
+        crate::store::probe(&cli.db)?;
+    }
     if !std::io::stdout().is_terminal() {
         return Err(Error::Usage(
             "the console needs a terminal (stdout is not one); for a headless run use `flashsale swarm`"
@@ -79,10 +78,7 @@ fn run_with(
     }
     let log = args.log.clone().unwrap_or_else(|| default_log(&cli.db));
     let _log_guard = start_log(&log);
-    let source = match opened {
-        Some(source) => source,
-        None => open_source(cli, args, &clock)?,
-    };
+    let source = open_source(cli, args, &clock)?;
     tracing::info!(db = %cli.db.display(), read_only = args.read_only, "console started");
     let mut app = App::new(source, clock, Options::new(cli.db.display().to_string()));
     prepare(&mut app)?;

@@ -10,7 +10,10 @@ use crate::error::{Error, Result};
 /// The schema the binary embeds (top-level `schema.sql`).
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL];
+/// Step 2: `holds.short`, the units a closed hold could not give back to a full stock.
+const UNRETURNED_SQL: &str = include_str!("migrations/unreturned.sql");
+
+const MIGRATIONS: &[&str] = &[SCHEMA_SQL, UNRETURNED_SQL];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

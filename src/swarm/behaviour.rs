@@ -36,6 +36,25 @@ impl Default for Behaviour {
 }
 
 impl Behaviour {
+    /// The weights as the command line gives them: with none, everybody pays; once one
+    /// is given, the others are 0 (`--abandon 1` alone: every buyer walks away).
+    pub fn from_flags(
+        pay: Option<f64>,
+        abandon: Option<f64>,
+        cancel: Option<f64>,
+        pay_fail: Option<f64>,
+    ) -> Behaviour {
+        if [pay, abandon, cancel, pay_fail].iter().all(Option::is_none) {
+            return Behaviour::default();
+        }
+        Behaviour {
+            pay: pay.unwrap_or(0.0),
+            abandon: abandon.unwrap_or(0.0),
+            cancel: cancel.unwrap_or(0.0),
+            pay_fail: pay_fail.unwrap_or(0.0),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let all = [self.pay, self.abandon, self.cancel, self.pay_fail];
         if all.iter().any(|w| !w.is_finite() || *w < 0.0) {
@@ -92,6 +111,27 @@ mod tests {
         assert_ne!(picks(7), picks(8));
         let abandons = picks(7).iter().filter(|a| **a == Action::Abandon).count();
         assert!((30..=90).contains(&abandons), "{abandons}");
+    }
+
+    #[test]
+    fn one_flag_given_sets_the_others_to_zero() {
+        let none = Behaviour::from_flags(None, None, None, None);
+        assert_eq!(none, Behaviour::default());
+        let walk = Behaviour::from_flags(None, Some(1.0), None, None);
+        let picks: Vec<_> = (0..100).map(|i| walk.pick(&mut buyer_rng(1, i))).collect();
+        assert!(picks.iter().all(|a| *a == Action::Abandon), "{picks:?}");
+        let mix = Behaviour::from_flags(Some(6.0), Some(3.0), Some(1.0), None);
+        assert!((mix.pay_fail).abs() < f64::EPSILON);
+        assert!(
+            Behaviour::from_flags(Some(-1.0), None, None, None)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            Behaviour::from_flags(None, Some(f64::NAN), None, None)
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]

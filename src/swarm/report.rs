@@ -1,5 +1,9 @@
 //! The swarm's report. Sold, oversold and undersold are read from the database after the
 //! run; rates and latencies come from the run's one [`Metrics`] aggregate.
+//!
+//! A report describes its own run: what this run's buyers got, and the oversell this
+//! run added. Damage the database had before the run (an earlier naive run) is said
+//! once, apart, and never fails this run.
 
 use std::time::Duration;
 
@@ -7,8 +11,10 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::SwarmConfig;
+use super::collect::{Collected, Endings};
 use crate::engine::{CounterSnapshot, Engine};
 use crate::error::{Rejection, Result};
+use crate::hold::Stock;
 use crate::ids::ProductId;
 use crate::metrics::{Metrics, Percentiles};
 
@@ -18,11 +24,13 @@ pub(super) struct Inputs<'a> {
     pub product_id: ProductId,
     pub threads: usize,
     pub stock_at_start: i64,
+    /// The product's books before the run.
+    pub books_before: Option<Stock>,
     pub elapsed: Duration,
     pub metrics: &'a Metrics,
     pub before: CounterSnapshot,
     pub after: CounterSnapshot,
-    pub arrivals: Vec<(u64, bool)>,
+    pub collected: Collected,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -55,14 +63,23 @@ pub struct SwarmReport {
     pub rejected_timeout: u64,
     pub rejected_other: u64,
     pub conflicts: u64,
+    /// The engine's own retries (optimistic's compare-and-set after a conflict).
     pub retries: u64,
+    /// Add-to-carts buyers tried again after a sold-out answer (`--retry`).
+    pub buyer_retries: u64,
+    /// How each buyer's visit ended; the counts add up to `buyers`.
+    pub buyer_outcomes: Endings,
     pub busy: u64,
     pub refunds: u64,
     pub pay_failed: u64,
-    /// The product's books from the database: units held or sold beyond its stock.
+    /// Units this run held or sold beyond the stock: the product's oversell after the
+    /// run less its oversell before (from the database).
     pub oversold: i64,
-    /// Units neither available, held nor sold.
+    /// Units this run lost: neither available, held nor sold.
     pub undersold: i64,
+    /// The product's oversell before this run started (an earlier run's damage; only a
+    /// reset clears it).
+    pub oversold_before: i64,
     pub fairness: f64,
     pub inversions: u64,
     pub elapsed_ms: u64,
@@ -142,13 +159,13 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         .stock()?
         .into_iter()
         .find(|s| s.product_id == i.product_id);
-    let (oversold, undersold, product) = stock.map_or((0, 0, String::new()), |s| {
-        (s.oversold(), s.undersold(), s.name.clone())
-    });
+    let (balance, product) = stock.map_or((0, String::new()), |s| (s.balance(), s.name.clone()));
+    let balance_before = i.books_before.as_ref().map_or(0, Stock::balance);
+    let change = balance - balance_before;
     let m = i.metrics;
     let secs = i.elapsed.as_secs_f64().max(1e-9);
     let fairness = Fairness::of(
-        i.arrivals,
+        i.collected.arrivals,
         i.stock_at_start
             .min(i64::try_from(i.config.buyers).unwrap_or(i64::MAX))
             / i.config.qty.max(1),
@@ -178,11 +195,19 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         rejected_other: m.rejected(Rejection::Other),
         conflicts: i.after.conflicts - i.before.conflicts,
         retries: i.after.retries - i.before.retries,
+        buyer_retries: i.collected.buyer_retries,
+        buyer_outcomes: Endings {
+            // Buyers never taken from the counter (a stopped run) count as stopped.
+            stopped: i.collected.endings.stopped
+                + i.config.buyers.saturating_sub(i.collected.endings.total()),
+            ..i.collected.endings
+        },
         busy: i.after.busy - i.before.busy,
         refunds: i.after.refunds - i.before.refunds,
         pay_failed: m.pay_failed,
-        oversold,
-        undersold,
+        oversold: change.max(0),
+        undersold: (-change).max(0),
+        oversold_before: balance_before.max(0),
         fairness: fairness.share,
         inversions: fairness.inversions,
         elapsed_ms: u64::try_from(i.elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -195,6 +220,40 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         },
         peak_rss_mb: peak_rss_mb(),
     })
+}
+
+/// Units that may still come to a refused buyer: held by anyone (they may expire or be
+/// released), plus the available ones when they are enough for one add-to-cart.
+pub(super) fn units_in_play(
+    conn: &rusqlite::Connection,
+    product: ProductId,
+    qty: i64,
+) -> Result<i64> {
+    // `status IN ('active', 'paid')` spelled so, for the partial index of live holds.
+    Ok(conn
+        .prepare_cached(
+            "SELECT CASE WHEN stock_available >= ?2 THEN stock_available ELSE 0 END
+                    + coalesce((SELECT sum(qty) FROM holds WHERE product_id = ?1
+                                AND status IN ('active', 'paid') AND status = 'active'), 0)
+             FROM products WHERE id = ?1",
+        )?
+        .query_row(params![product, qty], |r| r.get(0))?)
+}
+
+/// Units this run's buyers (their names share the run's prefix) still hold.
+pub(super) fn run_active_units(
+    conn: &rusqlite::Connection,
+    product: ProductId,
+    prefix: &str,
+) -> Result<i64> {
+    let end = format!("{prefix}\u{10FFFF}");
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(sum(qty), 0) FROM holds
+             WHERE product_id = ?1 AND buyer >= ?2 AND buyer < ?3
+               AND status IN ('active', 'paid') AND status = 'active'",
+        )?
+        .query_row(params![product, prefix, end], |r| r.get(0))?)
 }
 
 impl SwarmReport {
@@ -226,8 +285,22 @@ impl SwarmReport {
         )?;
         writeln!(
             out,
-            "  conflicts {}  retries {}  busy {}  refunds {}  payment failures {}",
+            "  conflicts {}  engine retries {}  busy {}  refunds {}  payment failures {}",
             self.conflicts, self.retries, self.busy, self.refunds, self.pay_failed
+        )?;
+        let b = &self.buyer_outcomes;
+        writeln!(
+            out,
+            "  buyers: paid {}, walked away {}, cancelled {}, payment declined {}, refunded {}, hold lapsed {}, turned away {}, stopped {}; {} retried add-to-carts",
+            b.paid,
+            b.abandoned,
+            b.cancelled,
+            b.pay_failed,
+            b.refunded,
+            b.lapsed,
+            b.turned_away,
+            b.stopped,
+            self.buyer_retries
         )?;
         writeln!(
             out,
@@ -254,11 +327,18 @@ impl SwarmReport {
         if self.oversold > 0 {
             writeln!(
                 out,
-                "  OVERSOLD by {} units: the books do not balance (run `flashsale audit`)",
+                "  OVERSOLD by {} units in this run: the books do not balance (run `flashsale audit`)",
                 self.oversold
             )?;
         } else {
             writeln!(out, "  oversold 0, undersold {}", self.undersold)?;
+        }
+        if self.oversold_before > 0 {
+            writeln!(
+                out,
+                "  note: the sale was already oversold by {} units before this run (an earlier run's damage; only a reset clears it)",
+                self.oversold_before
+            )?;
         }
         Ok(())
     }

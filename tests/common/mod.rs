@@ -2,6 +2,8 @@
 //! for the test, and an engine on it.
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -80,4 +82,26 @@ pub fn audit_ok(path: &Path) -> flashsale::audit::AuditReport {
     let mut conn = rusqlite::Connection::open(path).expect("open");
     flashsale::audit::audit(&mut conn, START).expect("audit")
 }
-pub mod servers;
+
+/// Runs the real binary in `dir` with no stdin (no terminal) and waits for it.
+pub fn run_bin(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_flashsale"))
+        .current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run flashsale")
+}
+
+pub fn stderr_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The JSON the binary printed, or a failure showing what it said instead.
+pub fn json_of(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr_of(o)))
+}
