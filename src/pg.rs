@@ -8,7 +8,9 @@
 //! sweeper), and a blocking call on a pooled connection is what they need; the HTTP
 //! server reaches the engine through `spawn_blocking` either way.
 
+pub mod hold;
 pub mod migrate;
+pub mod sale;
 
 use std::time::Duration;
 

@@ -201,6 +201,14 @@ impl Postgres {
         )
     }
 
+    /// The URL of a database made earlier by [`Postgres::database`].
+    pub fn database_url(&self, name: &str) -> String {
+        format!(
+            "postgres://postgres@{}/{name}",
+            encode_path(self.dir.path())
+        )
+    }
+
     /// Creates the user that must log in with `password`, and returns its URL without
     /// a password.
     pub fn password_user(&self, password: &str) -> String {
