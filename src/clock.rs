@@ -88,7 +88,11 @@ impl Clock {
     /// Real milliseconds left until `at`, shown in sale time (× warp) for countdowns.
     pub fn sale_time_left(&self, at: Millis) -> Duration {
         let left = (at - self.now()).max(0);
-        Duration::from_millis(u64::try_from(left).unwrap_or(0) * u64::from(self.warp()))
+        Duration::from_millis(
+            u64::try_from(left)
+                .unwrap_or(0)
+                .saturating_mul(u64::from(self.warp())),
+        )
     }
 }
 

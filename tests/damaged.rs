@@ -187,3 +187,30 @@ fn the_sweeper_goes_quiet_after_settling_an_oversold_sale() {
     assert_eq!(engine.sweeper_stats().1, 0);
     assert_eq!(oversold_by(&db.path), Some((3, 3)));
 }
+
+/// A sweep that fails every time (here a trigger refuses every expiry) is retried after
+/// a growing pause, not at once: a handful of attempts in two seconds, not thousands.
+#[test]
+fn a_sweeper_meeting_a_persistent_error_backs_off() {
+    let db = db_with("FS", 5, 1);
+    oversell_by_hand(&db.path, Clock::real().now() - 1_000);
+    rusqlite::Connection::open(&db.path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER jam BEFORE UPDATE OF status ON holds
+             BEGIN SELECT RAISE(ABORT, 'jammed'); END;",
+        )
+        .unwrap();
+    let (store, _) = Store::open(&db.path, common::options()).unwrap();
+    let engine = Engine::open(store, EngineConfig::default()).unwrap();
+    let waiting = Instant::now();
+    while engine.sweeper_stats().1 == 0 {
+        assert!(waiting.elapsed() < Duration::from_secs(20), "never tried");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, failures) = engine.sweeper_stats();
+    // Pauses of 0.5, 1 and 2 s follow the first failure.
+    assert!(failures <= 4, "{failures} failed sweeps in two seconds");
+    assert_eq!(books(&db.path, "FS").1, 8, "nothing half-done");
+}

@@ -43,24 +43,16 @@ fn checked(args: &SwarmArgs) -> Result<(SwarmConfig, EngineConfig)> {
         crate::sale::check_hold_ttl(ttl)
             .map_err(|why| Error::Usage(format!("--hold-ttl {why}")))?;
     }
-    if let Some(rate) = args.arrival_rate
-        && !(rate.is_finite() && rate > 0.0)
-    {
-        return Err(Error::Usage(format!(
-            "--arrival-rate must be a number of buyers per second above 0 (got {rate})"
-        )));
-    }
-    let behaviour = Behaviour::from_flags(args.pay, args.abandon, args.cancel, args.pay_fail);
-    behaviour.validate().map_err(Error::Usage)?;
     let mut swarm = SwarmConfig::new("", u64::try_from(buyers).unwrap_or(1));
     swarm.stock = stock;
     swarm.threads = threads.map(|t| usize::try_from(t).unwrap_or(usize::MAX));
     swarm.qty = qty;
-    swarm.behaviour = behaviour;
+    swarm.behaviour = Behaviour::from_flags(args.pay, args.abandon, args.cancel, args.pay_fail);
     swarm.arrival = args.arrival_rate.map_or(Arrival::Burst, Arrival::Rate);
     swarm.retry = args.retry;
     swarm.wait_expiry = args.wait_expiry;
     swarm.seed = args.seed;
+    // The rest (the arrival rate's span, the behaviour weights) as the library checks it.
     swarm.check()?;
     let engine = EngineConfig {
         strategy: args.strategy,

@@ -47,10 +47,13 @@ pub fn probe(path: &Path) -> Result<FileKind> {
     if (1..=super::SCHEMA_VERSION).contains(&version) {
         return Ok(FileKind::Ours { version });
     }
-    // Unversioned or newer: let the schema say whose it is.
+    // Unversioned or newer by the header: let the schema say whose it is (through the
+    // WAL, where a version not yet checkpointed lives).
     let conn = read_only(path)?;
-    super::migrate::check_ours(&conn, path)?;
-    Ok(FileKind::Blank)
+    Ok(match super::migrate::check_ours(&conn, path)? {
+        0 => FileKind::Blank,
+        version => FileKind::Ours { version },
+    })
 }
 
 /// Refuses a file that is not ours or that SQLite's quick check finds damaged, before
