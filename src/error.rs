@@ -61,6 +61,17 @@ pub enum Error {
     #[error("{} is not a flashsale database ({why}); pass another --db or create one with `flashsale init`", path.display())]
     NotADatabase { path: PathBuf, why: String },
 
+    #[error("Cannot reach the database server of {what} ({why}); is it running?")]
+    ServerUnreachable { what: String, why: String },
+
+    #[error("The database {db} does not exist at {what}; create it with `createdb {db}`")]
+    NoSuchDatabase { what: String, db: String },
+
+    #[error(
+        "The database server of {what} refused the login ({why}); check the user and password in the URL"
+    )]
+    LoginRefused { what: String, why: String },
+
     #[error("Cannot open the database {}: {why}", path.display())]
     CannotOpen { path: PathBuf, why: String },
 
@@ -97,6 +108,9 @@ pub enum Error {
 
     #[error("Database error: {0}")]
     Db(rusqlite::Error),
+
+    #[error("PostgreSQL error: {0}")]
+    Pg(#[from] postgres::Error),
 
     #[error("Database pool error: {0}")]
     Pool(#[from] r2d2::Error),

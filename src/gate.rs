@@ -14,6 +14,8 @@ use parking_lot::RwLock;
 
 use crate::ids::ProductId;
 
+pub mod redis;
+
 /// Products with an id below this have their counter in a fixed slot: found with one
 /// load, no lock and no reference count. (Through a lock and a shared `Arc`, every
 /// decision wrote to two cache lines all threads share, and two cores took turns: the

@@ -17,6 +17,7 @@ use crate::ids::{HoldId, OrderId, ProductId};
 
 pub use expiry::{LAZY_EXPIRY_MAX, expire_due, expire_product, give_back, next_deadline};
 pub use state::{HoldState, hold_state};
+pub(crate) use stock::restocked_total;
 pub use stock::{MAX_STOCK, Stock, restock, stock};
 
 /// The facts about a product that never change during a sale, cached by the engine.
@@ -142,15 +143,20 @@ pub fn check_quantity(qty: i64) -> Result<()> {
 pub fn check_limit(conn: &Connection, product: &ProductInfo, buyer: &str, qty: i64) -> Result<()> {
     let held = live_units(conn, product.id, buyer)?;
     if held + qty > product.max_per_buyer {
-        return Err(Error::LimitReached {
-            product: product.name.clone(),
-            buyer: buyer.to_owned(),
-            held,
-            limit: product.max_per_buyer,
-            requested: qty,
-        });
+        return Err(limit_reached(product, buyer, held, qty));
     }
     Ok(())
+}
+
+/// The per-buyer limit's refusal, with the numbers (`held` live units already).
+pub(crate) fn limit_reached(product: &ProductInfo, buyer: &str, held: i64, qty: i64) -> Error {
+    Error::LimitReached {
+        product: product.name.clone(),
+        buyer: buyer.to_owned(),
+        held,
+        limit: product.max_per_buyer,
+        requested: qty,
+    }
 }
 
 pub fn sold_out(product: &ProductInfo, available: i64, requested: i64) -> Error {
@@ -207,13 +213,7 @@ pub fn deadline(now: Millis, ttl_ms: Millis) -> Result<Millis> {
 /// Maps the schema's per-buyer trigger to the typed error.
 fn trigger_error(e: rusqlite::Error, product: &ProductInfo, buyer: &str, qty: i64) -> Error {
     if e.to_string().contains("per_buyer_limit") {
-        return Error::LimitReached {
-            product: product.name.clone(),
-            buyer: buyer.to_owned(),
-            held: product.max_per_buyer,
-            limit: product.max_per_buyer,
-            requested: qty,
-        };
+        return limit_reached(product, buyer, product.max_per_buyer, qty);
     }
     e.into()
 }
@@ -269,14 +269,16 @@ pub fn reserve_locked(
     Ok((hold, returned))
 }
 
-struct HoldRow {
-    product_id: ProductId,
-    buyer: String,
-    qty: i64,
-    status: String,
-    created_at: Millis,
-    expires_at: Millis,
-    extensions: i64,
+/// A hold as read before changing it: what [`refuse`] and [`extended_expiry`] judge, in
+/// either store.
+pub(crate) struct HoldRow {
+    pub(crate) product_id: ProductId,
+    pub(crate) buyer: String,
+    pub(crate) qty: i64,
+    pub(crate) status: String,
+    pub(crate) created_at: Millis,
+    pub(crate) expires_at: Millis,
+    pub(crate) extensions: i64,
 }
 
 fn hold_row(conn: &Connection, id: HoldId) -> Result<HoldRow> {
@@ -299,7 +301,7 @@ fn hold_row(conn: &Connection, id: HoldId) -> Result<HoldRow> {
 }
 
 /// Why an open-looking hold cannot be changed by this buyer now.
-fn refuse(id: HoldId, row: &HoldRow, buyer: &str, now: Millis) -> Option<Error> {
+pub(crate) fn refuse(id: HoldId, row: &HoldRow, buyer: &str, now: Millis) -> Option<Error> {
     if row.buyer != buyer {
         return Some(Error::NotYourHold { id });
     }
@@ -451,17 +453,13 @@ pub struct ExtendRules {
     pub max_hold_ms: Millis,
 }
 
-pub fn extend(
-    conn: &Connection,
+/// The deadline an extension of `row` gives now, or why it may not be extended.
+pub(crate) fn extended_expiry(
     id: HoldId,
-    buyer: &str,
+    row: &HoldRow,
     now: Millis,
     rules: ExtendRules,
-) -> Result<Hold> {
-    let row = hold_row(conn, id)?;
-    if let Some(e) = refuse(id, &row, buyer, now) {
-        return Err(e);
-    }
+) -> Result<Millis> {
     if row.extensions >= rules.max_extensions {
         return Err(Error::ExtendLimit {
             id,
@@ -476,6 +474,21 @@ pub fn extend(
             why: "it already runs to the longest a hold may last".into(),
         });
     }
+    Ok(new_expiry)
+}
+
+pub fn extend(
+    conn: &Connection,
+    id: HoldId,
+    buyer: &str,
+    now: Millis,
+    rules: ExtendRules,
+) -> Result<Hold> {
+    let row = hold_row(conn, id)?;
+    if let Some(e) = refuse(id, &row, buyer, now) {
+        return Err(e);
+    }
+    let new_expiry = extended_expiry(id, &row, now, rules)?;
     let changed = conn
         .prepare_cached(
             "UPDATE holds SET expires_at = ?2, extensions = extensions + 1

@@ -43,6 +43,7 @@ pub mod journal;
 pub mod lab;
 pub mod metrics;
 pub mod monitor;
+pub mod pg;
 pub mod sale;
 pub mod serve;
 pub mod store;

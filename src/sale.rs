@@ -156,7 +156,7 @@ impl SaleFile {
         Ok(sale)
     }
 
-    fn max_hold(&self) -> Duration {
+    pub fn max_hold(&self) -> Duration {
         self.max_hold
             .unwrap_or_else(|| self.hold_ttl.saturating_mul(2).min(MAX_HOLD_TTL))
     }

@@ -84,17 +84,29 @@ pub fn stock(conn: &Connection) -> Result<Vec<Stock>> {
 /// would go back on sale); only a reset clears it. Inside an `IMMEDIATE` transaction (it
 /// reads, then writes).
 pub fn restock(conn: &Connection, product: ProductId, available: i64) -> Result<()> {
+    let (total, current): (i64, i64) = conn
+        .prepare_cached("SELECT stock_total, stock_available FROM products WHERE id = ?1")?
+        .query_row([product], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let total = restocked_total(total, current, available)?;
+    conn.prepare_cached(
+        "UPDATE products SET stock_available = ?2, stock_total = ?3, version = version + 1
+         WHERE id = ?1",
+    )?
+    .execute(params![product, available, total])?;
+    Ok(())
+}
+
+/// The total after setting the available units from `current` to `available`: moved by
+/// the same amount, checked. (Unchecked, SQLite turns an INTEGER that overflows into a
+/// REAL, and every later read of the column fails — "Invalid column type Real" — until
+/// the file is replaced.)
+pub(crate) fn restocked_total(total: i64, current: i64, available: i64) -> Result<i64> {
     if !(0..=MAX_STOCK).contains(&available) {
         return Err(Error::Usage(format!(
             "A restock sets between 0 and {MAX_STOCK} units (asked: {available})"
         )));
     }
-    let (total, current): (i64, i64) = conn
-        .prepare_cached("SELECT stock_total, stock_available FROM products WHERE id = ?1")?
-        .query_row([product], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    // Checked: SQLite turns an INTEGER that overflows into a REAL, and every later read
-    // of the column fails ("Invalid column type Real") until the file is replaced.
-    let total = available
+    available
         .checked_sub(current)
         .and_then(|delta| total.checked_add(delta))
         .filter(|t| *t <= MAX_STOCK.saturating_mul(2))
@@ -103,11 +115,5 @@ pub fn restock(conn: &Connection, product: ProductId, available: i64) -> Result<
                 "Restocking to {available} units would take the total past {} units",
                 MAX_STOCK.saturating_mul(2)
             ))
-        })?;
-    conn.prepare_cached(
-        "UPDATE products SET stock_available = ?2, stock_total = ?3, version = version + 1
-         WHERE id = ?1",
-    )?
-    .execute(params![product, available, total])?;
-    Ok(())
+        })
 }

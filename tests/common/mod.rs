@@ -2,6 +2,8 @@
 //! for the test, and an engine on it.
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

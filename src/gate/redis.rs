@@ -1,0 +1,250 @@
+//! The gate in Redis: one count of units that may still be held per product, shared by
+//! every process that sells the same stock (`--gate redis://HOST:PORT`).
+//!
+//! Still a cache, never the truth: a winner here only gets to *ask* the database, whose
+//! conditional transition grants or refuses the hold. So Redis can be flushed, restarted
+//! or lost at any moment without an oversell; at worst the gate refuses too much until it
+//! is rebuilt from the database. An epoch key tells an empty Redis from a sold-out one:
+//! every rebuild writes it, and a script that finds it missing answers [`Admit::Lost`]
+//! so the engine rebuilds the gate from the database before it answers anyone.
+//!
+//! Each decision is one Lua script, so the check and the decrement are one step for
+//! Redis (no other client runs between them) and a sold-out answer writes nothing.
+
+use std::time::Duration;
+
+use ::redis::{Client, Script, Value};
+
+use crate::ids::{HoldId, ProductId};
+
+/// How long a command may wait for Redis before the gate gives up: a Redis that is down
+/// or stuck turns into an error a person can read, never a hang.
+const TIMEOUT: Duration = Duration::from_millis(1_000);
+
+/// Connections kept open: enough for the buyers' threads to overlap their round trips
+/// (the sold-out path is one round trip and no write).
+const POOL_SIZE: u32 = 16;
+
+/// `KEYS`: permits hash, epoch, hold key. `ARGV`: product, qty, hold TTL in ms.
+/// Answers `{1, left}` granted, `{0, permits}` sold out, `{-1, 0}` Redis lost its state.
+const ACQUIRE: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0} end
+local permits = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local qty = tonumber(ARGV[2])
+if permits < qty then return {0, permits} end
+redis.call('HINCRBY', KEYS[1], ARGV[1], -qty)
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+return {1, permits - qty}
+";
+
+/// `KEYS`: permits hash, epoch, hold key (or the epoch again when there is no hold).
+/// `ARGV`: product, qty. Gives units back unless Redis lost its state (the next rebuild
+/// reads them from the database).
+const RELEASE: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if KEYS[3] ~= KEYS[2] then redis.call('DEL', KEYS[3]) end
+return 1
+";
+
+/// `KEYS`: permits hash. `ARGV`: product, available. Never promises more than the
+/// database has.
+const CLAMP: &str = r"
+local permits = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local available = tonumber(ARGV[2])
+if permits > available then redis.call('HSET', KEYS[1], ARGV[1], available) end
+return 1
+";
+
+/// `KEYS`: permits hash, epoch. `ARGV`: the new epoch, then product/permits pairs.
+/// Replaces every count at once and marks Redis as holding the gate again.
+const REBUILD: &str = r"
+redis.call('DEL', KEYS[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+";
+
+/// What the gate said to one buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// A permit was taken: go and ask the database.
+    Granted,
+    /// Fewer permits than asked for: sold out, with what is left.
+    SoldOut { permits: i64 },
+    /// Redis holds no gate (flushed or restarted empty): rebuild it from the database.
+    Lost,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("The Redis gate at {url} does not answer ({why}); start Redis, or run without --gate")]
+    Unavailable { url: String, why: String },
+    #[error("{url} is not a Redis URL ({why}); write it like redis://127.0.0.1:6379")]
+    BadUrl { url: String, why: String },
+}
+
+pub struct RedisGate {
+    url: String,
+    pool: r2d2::Pool<Client>,
+    /// Key prefix: one sale's gate, so several sales can share one Redis.
+    prefix: String,
+    acquire: Script,
+    release: Script,
+    clamp: Script,
+    rebuild: Script,
+}
+
+/// Sets the timeouts on every connection the pool opens.
+#[derive(Debug)]
+struct Timeouts;
+
+impl r2d2::CustomizeConnection<::redis::Connection, ::redis::RedisError> for Timeouts {
+    fn on_acquire(&self, conn: &mut ::redis::Connection) -> Result<(), ::redis::RedisError> {
+        conn.set_read_timeout(Some(TIMEOUT))?;
+        conn.set_write_timeout(Some(TIMEOUT))
+    }
+}
+
+impl RedisGate {
+    /// Connects to Redis for the sale `sale` (the key prefix), checking that it answers.
+    pub fn connect(url: &str, sale: &str) -> Result<RedisGate, GateError> {
+        let client = Client::open(url).map_err(|e| GateError::BadUrl {
+            url: url.to_owned(),
+            why: e.to_string(),
+        })?;
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(TIMEOUT)
+            .connection_customizer(Box::new(Timeouts))
+            .build(client)
+            .map_err(|e| unavailable(url, &e))?;
+        Ok(RedisGate {
+            url: url.to_owned(),
+            pool,
+            prefix: format!("flashsale:{sale}:"),
+            acquire: Script::new(ACQUIRE),
+            release: Script::new(RELEASE),
+            clamp: Script::new(CLAMP),
+            rebuild: Script::new(REBUILD),
+        })
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn hold_key(&self, hold: HoldId) -> String {
+        format!("{}hold:{hold}", self.prefix)
+    }
+
+    fn run<T: ::redis::FromRedisValue>(
+        &self,
+        f: impl FnOnce(&mut ::redis::Connection) -> ::redis::RedisResult<T>,
+    ) -> Result<T, GateError> {
+        let mut conn = self.pool.get().map_err(|e| unavailable(&self.url, &e))?;
+        f(&mut conn).map_err(|e| unavailable(&self.url, &e))
+    }
+
+    /// Takes `qty` permits for `hold` if there are that many, and records the hold with
+    /// its TTL. A sold-out answer only reads.
+    pub fn try_acquire(
+        &self,
+        product: ProductId,
+        qty: i64,
+        hold: HoldId,
+        ttl_ms: i64,
+    ) -> Result<Admit, GateError> {
+        let answer: Vec<i64> = self.run(|conn| {
+            self.acquire
+                .key(self.key("permits"))
+                .key(self.key("epoch"))
+                .key(self.hold_key(hold))
+                .arg(product.0)
+                .arg(qty)
+                .arg(ttl_ms.max(1))
+                .invoke(conn)
+        })?;
+        Ok(match answer.as_slice() {
+            [1, _] => Admit::Granted,
+            [0, permits] => Admit::SoldOut { permits: *permits },
+            _ => Admit::Lost,
+        })
+    }
+
+    /// Gives permits back: units returned by a committed release or expiry, or the permit
+    /// of a winner the database turned away for another reason than stock.
+    pub fn release(
+        &self,
+        product: ProductId,
+        qty: i64,
+        hold: Option<HoldId>,
+    ) -> Result<(), GateError> {
+        let epoch = self.key("epoch");
+        let hold_key = hold.map_or_else(|| epoch.clone(), |h| self.hold_key(h));
+        self.run(|conn| {
+            self.release
+                .key(self.key("permits"))
+                .key(&epoch)
+                .key(hold_key)
+                .arg(product.0)
+                .arg(qty)
+                .invoke::<i64>(conn)
+        })?;
+        Ok(())
+    }
+
+    /// The database said only `available` units are left: never promise more.
+    pub fn clamp(&self, product: ProductId, available: i64) -> Result<(), GateError> {
+        self.run(|conn| {
+            self.clamp
+                .key(self.key("permits"))
+                .arg(product.0)
+                .arg(available.max(0))
+                .invoke::<i64>(conn)
+        })?;
+        Ok(())
+    }
+
+    /// Sets every product's permits from the database's `stock_available` and writes a
+    /// new epoch: at start, after a restock or reset, and when Redis came back empty.
+    pub fn rebuild(&self, available: &[(ProductId, i64)]) -> Result<(), GateError> {
+        let epoch = uuid::Uuid::now_v7().to_string();
+        self.run(|conn| {
+            let mut call = self.rebuild.key(self.key("permits"));
+            call.key(self.key("epoch")).arg(epoch);
+            for (product, permits) in available {
+                call.arg(product.0).arg((*permits).max(0));
+            }
+            call.invoke::<i64>(conn)
+        })?;
+        Ok(())
+    }
+
+    /// A product's permits now (`None` when Redis holds no gate).
+    pub fn permits(&self, product: ProductId) -> Result<Option<i64>, GateError> {
+        let (epoch, permits): (Value, Option<i64>) = self.run(|conn| {
+            ::redis::pipe()
+                .cmd("EXISTS")
+                .arg(self.key("epoch"))
+                .cmd("HGET")
+                .arg(self.key("permits"))
+                .arg(product.0)
+                .query(conn)
+        })?;
+        let present = matches!(epoch, Value::Int(1));
+        Ok(present.then_some(permits.unwrap_or(0)))
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+fn unavailable(url: &str, e: &dyn std::fmt::Display) -> GateError {
+    GateError::Unavailable {
+        url: url.to_owned(),
+        why: e.to_string(),
+    }
+}

@@ -1,0 +1,633 @@
+//! The sale's state changes on PostgreSQL, as plain functions over a transaction (or,
+//! for `naive`, a connection in autocommit), mirroring [`crate::hold`] on SQLite.
+//!
+//! PostgreSQL runs READ COMMITTED by default, where a plain read does not lock: every
+//! reservation that reads stock and then writes it locks the product row first (`FOR
+//! UPDATE`) or writes it with a condition (`… WHERE stock_available >= $2`, `… WHERE
+//! version = $3`), so two buyers never both take the last unit. Every change to a hold
+//! is conditional on `status = 'active'` and acts only when exactly one row changed, as
+//! on SQLite. Locks are taken in one order — hold rows, then product rows by id — and
+//! the sweeper skips hold rows another transaction has locked, so sweepers, buyers and
+//! processes never wait for each other in a circle.
+
+use postgres::GenericClient;
+use postgres::error::SqlState;
+
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+use crate::hold::{
+    self, Checkout, ExtendRules, Hold, HoldKind, HoldRow, Order, ProductInfo, Returned, Stock,
+};
+use crate::ids::{HoldId, OrderId, ProductId};
+
+/// The most holds one lazy expiry (inside a reservation) closes, as on SQLite.
+pub use crate::hold::LAZY_EXPIRY_MAX;
+
+pub fn all_products(c: &mut impl GenericClient) -> Result<Vec<ProductInfo>> {
+    let rows = c.query(
+        "SELECT id, sku, name, price_cents, max_per_buyer FROM products ORDER BY id",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| ProductInfo {
+            id: ProductId(r.get(0)),
+            sku: r.get(1),
+            name: r.get(2),
+            price_cents: r.get(3),
+            max_per_buyer: r.get(4),
+        })
+        .collect())
+}
+
+/// Stock of every product, with held, sold and short summed from the holds (one read).
+pub fn stock(c: &mut impl GenericClient) -> Result<Vec<Stock>> {
+    let rows = c.query(
+        "SELECT p.id, p.sku, p.name, p.stock_total, p.stock_available, p.version,
+                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id
+                          AND h.status IN ('active', 'paid') AND h.status = 'active'), 0)::BIGINT,
+                coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id
+                          AND h.status IN ('active', 'paid') AND h.status = 'paid'), 0)::BIGINT,
+                coalesce((SELECT sum(short) FROM holds h WHERE h.product_id = p.id
+                          AND h.short > 0), 0)::BIGINT
+         FROM products p ORDER BY p.id",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| Stock {
+            product_id: ProductId(r.get(0)),
+            sku: r.get(1),
+            name: r.get(2),
+            total: r.get(3),
+            available: r.get(4),
+            version: r.get(5),
+            held: r.get(6),
+            sold: r.get(7),
+            short: r.get(8),
+        })
+        .collect())
+}
+
+/// `(stock_available, version)` of one product, without a lock.
+pub fn available(c: &mut impl GenericClient, product: ProductId) -> Result<(i64, i64)> {
+    let r = c.query_one(
+        "SELECT stock_available, version FROM products WHERE id = $1",
+        &[&product.0],
+    )?;
+    Ok((r.get(0), r.get(1)))
+}
+
+fn live_units(c: &mut impl GenericClient, product: ProductId, buyer: &str) -> Result<i64> {
+    Ok(c.query_one(
+        "SELECT coalesce(sum(qty), 0)::BIGINT FROM holds
+         WHERE product_id = $1 AND buyer = $2 AND status IN ('active', 'paid')",
+        &[&product.0, &buyer],
+    )?
+    .get(0))
+}
+
+/// The per-buyer limit, checked before writing so the error carries the numbers (the
+/// schema's trigger is the backstop).
+fn check_limit(
+    c: &mut impl GenericClient,
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+) -> Result<()> {
+    let held = live_units(c, product.id, buyer)?;
+    if held + qty > product.max_per_buyer {
+        return Err(hold::limit_reached(product, buyer, held, qty));
+    }
+    Ok(())
+}
+
+/// Inserts an active hold (the stock was already taken by the caller).
+fn insert_hold(
+    c: &mut impl GenericClient,
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<Hold> {
+    let hold = Hold {
+        id: HoldId::new(),
+        product_id: product.id,
+        buyer: buyer.to_owned(),
+        qty,
+        created_at: now,
+        expires_at: hold::deadline(now, ttl_ms)?,
+        kind: HoldKind::Held,
+    };
+    c.execute(
+        "INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, 'active', $5, $6)",
+        &[
+            &hold.id.to_string(),
+            &product.id.0,
+            &hold.buyer,
+            &qty,
+            &hold.created_at,
+            &hold.expires_at,
+        ],
+    )
+    .map_err(|e| trigger_error(e, product, buyer, qty))?;
+    Ok(hold)
+}
+
+/// Maps the schema's per-buyer trigger to the typed error.
+fn trigger_error(e: postgres::Error, product: &ProductInfo, buyer: &str, qty: i64) -> Error {
+    let limit = e
+        .as_db_error()
+        .is_some_and(|d| d.message().contains("per_buyer_limit"));
+    if limit {
+        return hold::limit_reached(product, buyer, product.max_per_buyer, qty);
+    }
+    classify(e)
+}
+
+/// PostgreSQL's word for "try again": a deadlock or a serialization failure ends the
+/// transaction, and the caller may retry it whole.
+pub fn classify(e: postgres::Error) -> Error {
+    match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            Error::Busy
+        }
+        Some(c) if *c == SqlState::DISK_FULL => Error::DiskFull,
+        _ => Error::Pg(e),
+    }
+}
+
+/// Takes `qty` units if they are there, in one statement: the row is locked and the
+/// condition re-checked on the newest version (READ COMMITTED's update rule), so two
+/// such updates never both succeed on the last unit.
+fn take_stock(c: &mut impl GenericClient, product: ProductId, qty: i64) -> Result<bool> {
+    let changed = c.execute(
+        "UPDATE products SET stock_available = stock_available - $2, version = version + 1
+         WHERE id = $1 AND stock_available >= $2",
+        &[&product.0, &qty],
+    )?;
+    Ok(changed == 1)
+}
+
+/// `immediate`: the product row is locked before the stock is read (`SELECT … FOR
+/// UPDATE`), so the read, the check and the write are one step for every other buyer.
+pub fn reserve_locked(
+    c: &mut impl GenericClient,
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<(Hold, Vec<Returned>)> {
+    let mut available: i64 = c
+        .query_one(
+            "SELECT stock_available FROM products WHERE id = $1 FOR UPDATE",
+            &[&product.id.0],
+        )?
+        .get(0);
+    let mut returned = Vec::new();
+    if available < qty {
+        returned = expire_product(c, product.id, now)?;
+        available = self::available(c, product.id)?.0;
+        if available < qty {
+            return Err(hold::sold_out(product, available, qty));
+        }
+    }
+    check_limit(c, product, buyer, qty)?;
+    if !take_stock(c, product.id, qty)? {
+        return Err(hold::sold_out(product, available, qty));
+    }
+    let hold = insert_hold(c, product, buyer, qty, now, ttl_ms)?;
+    Ok((hold, returned))
+}
+
+/// `atomic`: one conditional `UPDATE` takes the units or changes nothing; no read first.
+pub fn reserve_atomic(
+    c: &mut impl GenericClient,
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<(Hold, Vec<Returned>)> {
+    let mut returned = Vec::new();
+    if !take_stock(c, product.id, qty)? {
+        returned = expire_product(c, product.id, now)?;
+        if returned.is_empty() || !take_stock(c, product.id, qty)? {
+            let (available, _) = available(c, product.id)?;
+            return Err(hold::sold_out(product, available, qty));
+        }
+    }
+    check_limit(c, product, buyer, qty)?;
+    let hold = insert_hold(c, product, buyer, qty, now, ttl_ms)?;
+    Ok((hold, returned))
+}
+
+/// What one optimistic compare-and-set came to.
+pub enum Cas {
+    Won(Hold),
+    /// Somebody changed the row first: its committed `(stock, version)` now.
+    Lost((i64, i64)),
+}
+
+/// `optimistic`: one compare-and-set against the `(stock, version)` the buyer read. No
+/// lock is taken before the write; the `version` condition makes a stale write change
+/// nothing, and the caller retries with what this returns.
+pub fn reserve_cas(
+    c: &mut impl GenericClient,
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+    seen: (i64, i64),
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<Cas> {
+    let (available, version) = seen;
+    if available < qty {
+        return Err(hold::sold_out(product, available, qty));
+    }
+    let changed = c.execute(
+        "UPDATE products SET stock_available = stock_available - $2, version = version + 1
+         WHERE id = $1 AND version = $3 AND stock_available >= $2",
+        &[&product.id.0, &qty, &version],
+    )?;
+    if changed != 1 {
+        return Ok(Cas::Lost(self::available(c, product.id)?));
+    }
+    check_limit(c, product, buyer, qty)?;
+    Ok(Cas::Won(insert_hold(c, product, buyer, qty, now, ttl_ms)?))
+}
+
+/// UNSAFE on purpose: autocommit, a read, a pause, a blind write. Between the read and
+/// the write another buyer reads the same stock, and both write `stock - qty`: READ
+/// COMMITTED's lost update, exactly as on SQLite.
+pub fn reserve_naive(
+    c: &mut impl GenericClient,
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+    now: Millis,
+    ttl_ms: Millis,
+    race_window: std::time::Duration,
+) -> Result<Hold> {
+    let (available, _) = available(c, product.id)?;
+    if available < qty {
+        return Err(hold::sold_out(product, available, qty));
+    }
+    if !race_window.is_zero() {
+        std::thread::sleep(race_window);
+    }
+    c.execute(
+        "UPDATE products SET stock_available = $2, version = version + 1 WHERE id = $1",
+        &[&product.id.0, &(available - qty)],
+    )?;
+    insert_hold(c, product, buyer, qty, now, ttl_ms)
+}
+
+/// Expires the oldest due holds of one product (lazy expiry inside a reservation),
+/// skipping holds another transaction has locked (a sweeper or a checkout has them).
+pub fn expire_product(
+    c: &mut impl GenericClient,
+    product: ProductId,
+    now: Millis,
+) -> Result<Vec<Returned>> {
+    let rows = c.query(
+        "WITH due AS (SELECT id FROM holds
+                      WHERE status = 'active' AND product_id = $2 AND expires_at <= $1
+                      ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         UPDATE holds h SET status = 'expired', closed_at = $1 FROM due
+         WHERE h.id = due.id AND h.status = 'active'
+         RETURNING h.id, h.product_id, h.qty, h.expires_at",
+        &[&now, &product.0, &LAZY_EXPIRY_MAX],
+    )?;
+    close_and_give_back(c, &rows, now)
+}
+
+/// The sweeper's step: expires at most `limit` due holds, oldest deadline first. `FOR
+/// UPDATE SKIP LOCKED` lets every process sweep at once: each claims holds no other
+/// sweeper (and no checkout in flight) has, and none waits for another.
+pub fn expire_due(c: &mut impl GenericClient, now: Millis, limit: i64) -> Result<Vec<Returned>> {
+    let rows = c.query(
+        "WITH due AS (SELECT id FROM holds WHERE status = 'active' AND expires_at <= $1
+                      ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         UPDATE holds h SET status = 'expired', closed_at = $1 FROM due
+         WHERE h.id = due.id AND h.status = 'active'
+         RETURNING h.id, h.product_id, h.qty, h.expires_at",
+        &[&now, &limit],
+    )?;
+    close_and_give_back(c, &rows, now)
+}
+
+fn close_and_give_back(
+    c: &mut impl GenericClient,
+    rows: &[postgres::Row],
+    now: Millis,
+) -> Result<Vec<Returned>> {
+    let mut returned = rows
+        .iter()
+        .map(|r| {
+            Ok(Returned {
+                hold_id: hold_id(r.get(0))?,
+                product_id: ProductId(r.get(1)),
+                qty: r.get(2),
+                short: 0,
+                expires_at: r.get(3),
+                closed_at: now,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    give_back(c, &mut returned)?;
+    Ok(returned)
+}
+
+fn hold_id(text: String) -> Result<HoldId> {
+    text.parse().map_err(|_| {
+        Error::Usage(format!(
+            "The database holds a hold id that is not a UUID: {text}"
+        ))
+    })
+}
+
+/// Puts the units of holds just closed back on sale, as far as the stock has room; what
+/// does not fit (an oversold sale) is the hold's `short`, as on SQLite. Products are
+/// locked in id order, so two transactions giving back to the same products never wait
+/// for each other in a circle.
+fn give_back(c: &mut impl GenericClient, returned: &mut [Returned]) -> Result<()> {
+    let mut products: Vec<ProductId> = returned.iter().map(|r| r.product_id).collect();
+    products.sort_unstable_by_key(|p| p.0);
+    products.dedup();
+    for product in products {
+        let mut room: i64 = c
+            .query_one(
+                "SELECT stock_total - stock_available FROM products WHERE id = $1 FOR UPDATE",
+                &[&product.0],
+            )?
+            .get(0);
+        let mut back = 0;
+        for r in returned.iter_mut().filter(|r| r.product_id == product) {
+            let fits = r.qty.min(room.max(0));
+            room -= fits;
+            back += fits;
+            r.short = r.qty - fits;
+            if r.short > 0 {
+                c.execute(
+                    "UPDATE holds SET short = $2 WHERE id = $1",
+                    &[&r.hold_id.to_string(), &r.short],
+                )?;
+            }
+        }
+        if back > 0 {
+            c.execute(
+                "UPDATE products SET stock_available = stock_available + $2, version = version + 1
+                 WHERE id = $1",
+                &[&product.0, &back],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The earliest deadline among active holds, if any.
+pub fn next_deadline(c: &mut impl GenericClient) -> Result<Option<Millis>> {
+    Ok(c.query_one(
+        "SELECT min(expires_at) FROM holds WHERE status = 'active'",
+        &[],
+    )?
+    .get(0))
+}
+
+/// The hold, locked for this transaction (a checkout and the sweeper never both close it).
+fn hold_row(c: &mut impl GenericClient, id: HoldId) -> Result<HoldRow> {
+    let row = c
+        .query_opt(
+            "SELECT product_id, buyer, qty, status, created_at, expires_at, extensions
+             FROM holds WHERE id = $1 FOR UPDATE",
+            &[&id.to_string()],
+        )?
+        .ok_or(Error::HoldNotFound { id })?;
+    Ok(HoldRow {
+        product_id: ProductId(row.get(0)),
+        buyer: row.get(1),
+        qty: row.get(2),
+        status: row.get(3),
+        created_at: row.get(4),
+        expires_at: row.get(5),
+        extensions: row.get(6),
+    })
+}
+
+/// Pays a hold. Idempotent: paying a paid hold returns its one order.
+pub fn checkout(
+    c: &mut impl GenericClient,
+    id: HoldId,
+    buyer: &str,
+    now: Millis,
+) -> Result<Checkout> {
+    let row = hold_row(c, id)?;
+    if row.status == hold::PAID && row.buyer == buyer {
+        return Ok(Checkout::AlreadyPaid(order_of(c, id)?));
+    }
+    if row.status == hold::ACTIVE && row.expires_at <= now && row.buyer == buyer {
+        // Expire it here, exactly once, so its unit goes back on sale now.
+        let rows = c.query(
+            "UPDATE holds SET status = 'expired', closed_at = $2 WHERE id = $1 AND status = 'active'
+             RETURNING id, product_id, qty, expires_at",
+            &[&id.to_string(), &now],
+        )?;
+        if let Some(returned) = close_and_give_back(c, &rows, now)?.pop() {
+            return Ok(Checkout::Expired(returned));
+        }
+    }
+    if let Some(e) = hold::refuse(id, &row, buyer, now) {
+        return Err(e);
+    }
+    let changed = c.execute(
+        "UPDATE holds SET status = 'paid', closed_at = $2
+         WHERE id = $1 AND status = 'active' AND expires_at > $2",
+        &[&id.to_string(), &now],
+    )?;
+    if changed != 1 {
+        return Err(Error::HoldExpired { id });
+    }
+    let order = Order {
+        id: OrderId::new(),
+        hold_id: id,
+        product_id: row.product_id,
+        buyer: row.buyer,
+        qty: row.qty,
+        held_at: row.created_at,
+        paid_at: now,
+    };
+    insert_order(c, &order)?;
+    Ok(Checkout::Paid(order))
+}
+
+fn insert_order(c: &mut impl GenericClient, order: &Order) -> Result<()> {
+    c.execute(
+        "INSERT INTO orders (id, hold_id, product_id, buyer, qty, held_at, paid_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &order.id.to_string(),
+            &order.hold_id.to_string(),
+            &order.product_id.0,
+            &order.buyer,
+            &order.qty,
+            &order.held_at,
+            &order.paid_at,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn order_of(c: &mut impl GenericClient, hold: HoldId) -> Result<Order> {
+    let r = c
+        .query_opt(
+            "SELECT id, product_id, buyer, qty, held_at, paid_at FROM orders WHERE hold_id = $1",
+            &[&hold.to_string()],
+        )?
+        .ok_or(Error::HoldNotFound { id: hold })?;
+    let id: String = r.get(0);
+    Ok(Order {
+        id: id.parse().map_err(|_| {
+            Error::Usage(format!(
+                "The database holds an order id that is not a UUID: {id}"
+            ))
+        })?,
+        hold_id: hold,
+        product_id: ProductId(r.get(1)),
+        buyer: r.get(2),
+        qty: r.get(3),
+        held_at: r.get(4),
+        paid_at: r.get(5),
+    })
+}
+
+/// Cancels a hold and puts its units back.
+pub fn release(
+    c: &mut impl GenericClient,
+    id: HoldId,
+    buyer: &str,
+    now: Millis,
+) -> Result<Returned> {
+    let row = hold_row(c, id)?;
+    if let Some(e) = hold::refuse(id, &row, buyer, now) {
+        return Err(e);
+    }
+    let rows = c.query(
+        "UPDATE holds SET status = 'released', closed_at = $2
+         WHERE id = $1 AND buyer = $3 AND status = 'active' AND expires_at > $2
+         RETURNING id, product_id, qty, expires_at",
+        &[&id.to_string(), &now, &buyer],
+    )?;
+    close_and_give_back(c, &rows, now)?
+        .pop()
+        .ok_or(Error::HoldExpired { id })
+}
+
+/// Activity on a hold pushes its deadline out, within the sale's caps.
+pub fn extend(
+    c: &mut impl GenericClient,
+    id: HoldId,
+    buyer: &str,
+    now: Millis,
+    rules: ExtendRules,
+) -> Result<Hold> {
+    let row = hold_row(c, id)?;
+    if let Some(e) = hold::refuse(id, &row, buyer, now) {
+        return Err(e);
+    }
+    let new_expiry = hold::extended_expiry(id, &row, now, rules)?;
+    let changed = c.execute(
+        "UPDATE holds SET expires_at = $2, extensions = extensions + 1
+         WHERE id = $1 AND status = 'active' AND expires_at > $3 AND extensions = $4",
+        &[&id.to_string(), &new_expiry, &now, &row.extensions],
+    )?;
+    if changed != 1 {
+        return Err(Error::HoldExpired { id });
+    }
+    Ok(Hold {
+        id,
+        product_id: row.product_id,
+        buyer: row.buyer,
+        qty: row.qty,
+        created_at: row.created_at,
+        expires_at: new_expiry,
+        kind: HoldKind::Held,
+    })
+}
+
+/// Pay-first: the money is in; claim the stock now (one conditional update) or record
+/// a refund.
+pub fn pay_first(
+    c: &mut impl GenericClient,
+    product: &ProductInfo,
+    cart: &Hold,
+    now: Millis,
+) -> Result<std::result::Result<Order, Vec<Returned>>> {
+    let mut returned = Vec::new();
+    let mut took = take_stock(c, product.id, cart.qty)?;
+    if !took {
+        returned = expire_product(c, product.id, now)?;
+        took = !returned.is_empty() && take_stock(c, product.id, cart.qty)?;
+    }
+    let within_limit = took && check_limit(c, product, &cart.buyer, cart.qty).is_ok();
+    if !within_limit {
+        if took {
+            c.execute(
+                "UPDATE products SET stock_available = stock_available + $2, version = version + 1
+                 WHERE id = $1",
+                &[&product.id.0, &cart.qty],
+            )?;
+        }
+        c.execute(
+            "INSERT INTO refunds (product_id, buyer, qty, at) VALUES ($1, $2, $3, $4)",
+            &[&product.id.0, &cart.buyer, &cart.qty, &now],
+        )?;
+        return Ok(Err(returned));
+    }
+    c.execute(
+        "INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at, closed_at)
+         VALUES ($1, $2, $3, $4, 'paid', $5, $6, $7)",
+        &[
+            &cart.id.to_string(),
+            &product.id.0,
+            &cart.buyer,
+            &cart.qty,
+            &cart.created_at,
+            &cart.expires_at,
+            &now,
+        ],
+    )?;
+    let order = Order {
+        id: OrderId::new(),
+        hold_id: cart.id,
+        product_id: product.id,
+        buyer: cart.buyer.clone(),
+        qty: cart.qty,
+        held_at: cart.created_at,
+        paid_at: now,
+    };
+    insert_order(c, &order)?;
+    Ok(Ok(order))
+}
+
+/// Sets a product's available units, moving `stock_total` by the same amount (an
+/// oversell is never folded into the total; only a reset clears it).
+pub fn restock(c: &mut impl GenericClient, product: ProductId, available: i64) -> Result<()> {
+    let r = c.query_one(
+        "SELECT stock_total, stock_available FROM products WHERE id = $1 FOR UPDATE",
+        &[&product.0],
+    )?;
+    let total = hold::restocked_total(r.get(0), r.get(1), available)?;
+    c.execute(
+        "UPDATE products SET stock_available = $2, stock_total = $3, version = version + 1
+         WHERE id = $1",
+        &[&product.0, &available, &total],
+    )?;
+    Ok(())
+}
