@@ -50,6 +50,7 @@ pub mod store;
 pub mod strategy;
 pub mod swarm;
 pub mod tui;
+pub mod units;
 
 pub use clock::Clock;
 pub use engine::{Engine, EngineConfig, EngineEvent};

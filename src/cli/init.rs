@@ -43,10 +43,10 @@ pub fn run(cli: &Cli, args: &InitArgs) -> Result<ExitCode> {
     sale::load(&mut conn, &sale, crate::Clock::real().now())?;
     writeln!(
         std::io::stdout().lock(),
-        "Created {} with the sale {:?}: {} products, hold TTL {}",
+        "Created {} with the sale {:?}: {}, hold TTL {}",
         cli.db.display(),
         sale.name,
-        sale.products.len(),
+        crate::units::count(sale.products.len() as u64, "product", "products"),
         humantime::format_duration(sale.hold_ttl)
     )?;
     Ok(ExitCode::SUCCESS)

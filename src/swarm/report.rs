@@ -5,6 +5,7 @@
 //! run added. Damage the database had before the run (an earlier naive run) is said
 //! once, apart, and never fails this run.
 
+use crate::units;
 use std::time::Duration;
 
 use rusqlite::params;
@@ -265,8 +266,12 @@ impl SwarmReport {
         };
         writeln!(
             out,
-            "swarm: {} buyers on {} threads for {} ({}), strategy {strategy}, synchronous={}",
-            self.buyers, self.threads, self.product, self.sku, self.synchronous
+            "swarm: {} on {} for {} ({}), strategy {strategy}, synchronous={}",
+            units::count(self.buyers, "buyer", "buyers"),
+            units::count(self.threads as u64, "thread", "threads"),
+            self.product,
+            self.sku,
+            self.synchronous
         )?;
         writeln!(
             out,
@@ -304,26 +309,38 @@ impl SwarmReport {
         )?;
         writeln!(
             out,
-            "  fairness {:.3}  inversions {}",
-            self.fairness, self.inversions
+            "  fairness {:.3} (share of the first {} arrivals that won a unit)  inversions {} (pairs where a later arrival won and an earlier one lost)",
+            self.fairness, self.stock, self.inversions
         )?;
+        // Pay-first takes no hold at add-to-cart: its winners are the orders.
+        let (won, per_sec) = if self.strategy.starts_with("pay-first") {
+            (
+                "orders",
+                self.sold as f64 / (self.elapsed_ms.max(1) as f64 / 1000.0),
+            )
+        } else {
+            ("holds", self.holds_per_sec)
+        };
         writeln!(
             out,
-            "  {} attempts in {} ms: {:.0} attempts/s, {:.0} holds/s; latency p50 {} µs, p95 {} µs, p99 {} µs, max {} µs",
+            "  {} attempts in {}: {:.0} attempts/s, {per_sec:.0} {won}/s; latency p50 {}, p95 {}, p99 {}, max {}",
             self.attempts,
-            self.elapsed_ms,
+            units::micros(self.elapsed_ms.saturating_mul(1000)),
             self.attempts_per_sec,
-            self.holds_per_sec,
-            self.latency_us.p50,
-            self.latency_us.p95,
-            self.latency_us.p99,
-            self.latency_us.max
+            units::micros(self.latency_us.p50),
+            units::micros(self.latency_us.p95),
+            units::micros(self.latency_us.p99),
+            units::micros(self.latency_us.max)
         )?;
-        writeln!(
-            out,
-            "  expiry lag p50 {} ms, p99 {} ms; peak memory {:.0} MiB",
-            self.expiry_lag_ms.p50, self.expiry_lag_ms.p99, self.peak_rss_mb
-        )?;
+        let lag = if self.expired > 0 {
+            format!(
+                "expiry lag p50 {} ms, p99 {} ms",
+                self.expiry_lag_ms.p50, self.expiry_lag_ms.p99
+            )
+        } else {
+            "no hold expired (no expiry lag)".to_owned()
+        };
+        writeln!(out, "  {lag}; peak memory {:.0} MiB", self.peak_rss_mb)?;
         if self.oversold > 0 {
             writeln!(
                 out,

@@ -62,19 +62,7 @@ pub fn span(ms: Millis) -> String {
     }
 }
 
-/// A latency in microseconds with a readable unit.
-pub fn micros(us: u64) -> String {
-    // At most 7 characters, so a column of latencies stays narrow.
-    if us < 1000 {
-        format!("{us} µs")
-    } else if us < 100_000 {
-        format!("{:.1} ms", us as f64 / 1000.0)
-    } else if us < 10_000_000 {
-        format!("{:.0} ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.1} s", us as f64 / 1_000_000.0)
-    }
-}
+pub use crate::units::micros;
 
 /// A rate per second: whole numbers from 10 up, one decimal below.
 pub fn rate(per_sec: f64) -> String {
