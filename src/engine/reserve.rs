@@ -248,7 +248,7 @@ impl Engine {
         super::arrival::arrived();
         let now = self.inner.clock.now();
         Hold {
-            id: HoldId::new(),
+            id: HoldId::at(now),
             product_id: product.id,
             buyer: buyer.to_owned(),
             qty,
