@@ -20,6 +20,7 @@ mod queue;
 mod reader;
 mod reply;
 mod reserve;
+mod rows;
 mod sweeper;
 mod writer;
 

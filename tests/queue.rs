@@ -1,0 +1,144 @@
+//! The queue's group commit decides a whole batch in memory: these check that what it
+//! decides is exactly what one request at a time would, on real threads and a real file.
+//! The writer is kept busy while the requests arrive, so most of them share a batch
+//! (whether they do or not, the counts below must hold).
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use common::{START, audit_ok, books, db_with, engine};
+use flashsale::{Clock, Engine, Error, Strategy};
+
+/// Every `(buyer, qty)` request from its own thread, all queued behind one long write,
+/// then answered. Results in request order.
+fn in_one_batch(
+    engine: &Engine,
+    requests: &[(String, i64)],
+) -> Vec<flashsale::Result<flashsale::hold::Hold>> {
+    let started = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(requests.len() + 1));
+    let handles: Vec<_> = requests
+        .iter()
+        .cloned()
+        .map(|(buyer, qty)| {
+            let (engine, started, barrier) =
+                (engine.clone(), Arc::clone(&started), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                started.fetch_add(1, Ordering::SeqCst);
+                engine.reserve("Q", &buyer, qty)
+            })
+        })
+        .collect();
+    // Hold the writer connection while the requests pile up in its queue.
+    engine
+        .write(|_| {
+            barrier.wait();
+            while started.load(Ordering::SeqCst) < requests.len() {
+                std::thread::yield_now();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            Ok(())
+        })
+        .expect("hold the writer");
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("buyer"))
+        .collect()
+}
+
+#[test]
+fn a_buyer_twice_in_one_batch_gets_one_unit_and_a_limit_answer() {
+    let db = db_with("Q", 1000, 1);
+    let engine = engine(&db.path, Strategy::Queue, Clock::manual(START));
+    let requests: Vec<(String, i64)> = (0..200).map(|i| (format!("b{}", i % 100), 1)).collect();
+    let results = in_one_batch(&engine, &requests);
+    let held = results.iter().filter(|r| r.is_ok()).count();
+    let limited = results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Err(Error::LimitReached {
+                    held: 1,
+                    limit: 1,
+                    ..
+                })
+            )
+        })
+        .count();
+    assert_eq!((held, limited), (100, 100));
+    assert_eq!(books(&db.path, "Q"), (900, 100, 0, 0));
+    assert!(audit_ok(&db.path).ok);
+}
+
+#[test]
+fn a_batch_counts_units_across_quantities_and_a_buyers_earlier_holds() {
+    let db = db_with("Q", 10, 3);
+    let engine = engine(&db.path, Strategy::Queue, Clock::manual(START));
+    engine.reserve("Q", "ann", 2).expect("ann's first two");
+    // ann may take one more (limit 3); bob takes 3; cy asks 3 but only 2 are left of
+    // the 5 after ann and bob; dee asks 2 of those 2.
+    let requests = vec![
+        ("ann".to_owned(), 2),
+        ("ann".to_owned(), 1),
+        ("bob".to_owned(), 3),
+        ("cy".to_owned(), 4),
+        ("dee".to_owned(), 2),
+    ];
+    let results = in_one_batch(&engine, &requests);
+    let sold: i64 = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|h| h.qty)
+        .sum();
+    let (available, active, _, _) = books(&db.path, "Q");
+    assert_eq!(available + active, 10, "the books balance");
+    assert_eq!(active, 2 + sold);
+    assert!(audit_ok(&db.path).ok);
+    // ann never ends up above her limit, however the batch was cut.
+    let ann: i64 = results[..2]
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|h| h.qty)
+        .sum();
+    assert!(ann <= 1, "ann had 2 of 3: {ann} more");
+}
+
+#[test]
+fn expired_units_sell_again_inside_a_batch_and_their_buyers_may_buy_again() {
+    let db = db_with("Q", 50, 1);
+    let clock = Clock::manual(START);
+    let engine = engine(&db.path, Strategy::Queue, clock.clone());
+    let first: Vec<(String, i64)> = (0..50).map(|i| (format!("b{i}"), 1)).collect();
+    assert!(in_one_batch(&engine, &first).iter().all(Result::is_ok));
+    clock.advance(Duration::from_secs(601));
+    // The same 50 buyers and 50 new ones: the expired holds free both the units and
+    // their buyers' limit; exactly 50 win.
+    let second: Vec<(String, i64)> = (0..100).map(|i| (format!("b{i}"), 1)).collect();
+    let won = in_one_batch(&engine, &second)
+        .iter()
+        .filter(|r| r.is_ok())
+        .count();
+    assert_eq!(won, 50);
+    assert_eq!(books(&db.path, "Q"), (0, 50, 0, 0));
+    assert!(audit_ok(&db.path).ok);
+}
+
+#[test]
+fn hold_ids_of_one_batch_are_v7_and_sort_by_time() {
+    let db = db_with("Q", 100, 1);
+    let clock = Clock::manual(START);
+    let engine = engine(&db.path, Strategy::Queue, clock.clone());
+    let early = engine.reserve("Q", "early", 1).expect("hold");
+    clock.advance(Duration::from_millis(5));
+    let late = engine.reserve("Q", "late", 1).expect("hold");
+    assert_eq!(early.id.0.get_version_num(), 7);
+    assert!(early.id < late.id);
+    let stamp = early.id.0.get_timestamp().map(|t| t.to_unix());
+    let secs = u64::try_from(START / 1000).expect("start");
+    assert_eq!(stamp, Some((secs, 0)));
+}
