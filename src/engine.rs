@@ -13,8 +13,12 @@
 //! - `reader`, started on first use, answers optimistic's reads of `(stock, version)`,
 //!   one `SELECT` for all the buyers waiting at that moment (`reader.rs`).
 //! - `sweeper` expires holds when their deadline passes (`sweeper.rs`).
+//! - `checkpointer` copies the WAL into the database file on a connection of its own,
+//!   and keeps the WAL bounded, so that no commit pays for a checkpoint
+//!   (`checkpointer.rs`).
 
 pub(crate) mod arrival;
+mod checkpointer;
 mod events;
 mod queue;
 mod reader;
@@ -43,6 +47,7 @@ use crate::sale::{self, SaleRules};
 use crate::store::Store;
 use crate::strategy::Strategy;
 
+pub use checkpointer::{DEFAULT_WAL_BOUND, WalStats};
 pub use events::{EngineEvent, ReturnReason};
 
 #[derive(Debug, Clone)]
@@ -62,6 +67,10 @@ pub struct EngineConfig {
     pub sweeper: bool,
     /// A hold TTL for this engine only, instead of the sale's.
     pub hold_ttl: Option<Duration>,
+    /// The WAL file's bound in bytes, kept by the checkpointer thread (`checkpointer.rs`)
+    /// so that commits never checkpoint. Zero: no checkpointer, and the writer
+    /// checkpoints inside its commits as SQLite does by default.
+    pub wal_bound: u64,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +84,7 @@ impl Default for EngineConfig {
             sweep_batch: 500,
             sweeper: true,
             hold_ttl: None,
+            wal_bound: DEFAULT_WAL_BOUND,
         }
     }
 }
@@ -160,6 +170,8 @@ pub(crate) struct Inner {
     /// the writer thread only.
     versions: Mutex<HashMap<ProductId, (i64, i64)>>,
     sweeper: Mutex<Option<sweeper::SweeperHandle>>,
+    /// What the checkpointer saw and did.
+    wal: checkpointer::Stats,
 }
 
 impl Engine {
@@ -180,6 +192,14 @@ impl Engine {
             .map(|p| (p.sku.clone(), Arc::new(p)))
             .collect();
         let next = hold::next_deadline(&writer)?.unwrap_or(i64::MAX);
+        let bound = if store.read_only() {
+            0
+        } else {
+            config.wal_bound
+        };
+        if bound > 0 {
+            checkpointer::configure_writer(&writer, bound)?;
+        }
         let inner = Arc::new(Inner {
             id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
             clock: config.clock.clone(),
@@ -197,8 +217,15 @@ impl Engine {
             reader_start: Mutex::new(()),
             versions: Mutex::new(HashMap::new()),
             sweeper: Mutex::new(None),
+            wal: checkpointer::Stats::default(),
             config,
         });
+        if bound > 0 {
+            let mut wal = inner.store.path().as_os_str().to_owned();
+            wal.push("-wal");
+            let conn = inner.store.dedicated()?;
+            checkpointer::spawn(Arc::downgrade(&inner), conn, wal.into(), bound)?;
+        }
         let funnel = writer::spawn(Arc::downgrade(&inner), inner.config.queue_batch)?;
         let _ = inner.funnel.set(funnel);
         let engine = Engine { inner };
@@ -261,6 +288,11 @@ impl Engine {
             rollbacks: c.rollbacks.load(Ordering::Relaxed),
             commits: c.commits.load(Ordering::Relaxed),
         }
+    }
+
+    /// The checkpointer's figures: the largest WAL it saw, and its checkpoints.
+    pub fn wal_stats(&self) -> WalStats {
+        self.inner.wal.snapshot()
     }
 
     /// Events from now on; dropping the receiver unsubscribes.
@@ -527,6 +559,7 @@ impl Inner {
 
     fn counted_commit(&self) {
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.wal.committed();
     }
 
     fn counted_failure(&self, e: &Error) {
