@@ -17,6 +17,7 @@
 //!   every write first-in first-out (group commit for the queue), the sweeper, the gate,
 //!   events.
 //! - [`strategy`], [`gate`], [`clock`], [`ids`], [`error`]: the vocabulary.
+//! - [`backoff`]: the jittered exponential pause before trying again (engine and swarm).
 //! - [`audit`]: every invariant checked from the database alone.
 //! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
 //! - [`swarm`]: the bot buyers (real threads) and their report.
@@ -28,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod backoff;
 pub mod bench;
 pub mod cli;
 pub mod clock;

@@ -471,6 +471,11 @@ fn micros_between(from: Instant, to: Instant) -> u64 {
     u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
 }
 
+/// A `--retry` buyer's pause after a sold-out answer: jittered, from up to 5 ms doubling
+/// to 100 ms (the engine's optimistic strategy uses the same [`crate::backoff::Backoff`]).
+const RETRY_FIRST: Duration = Duration::from_millis(5);
+const RETRY_MAX: Duration = Duration::from_millis(100);
+
 /// One buyer, from arrival to paid, gone, or turned away. `start` is the release: the
 /// burst's arrival, the open model's time zero.
 fn buyer(shared: &Shared, start: Instant, index: u64) {
@@ -493,7 +498,7 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
             seq.set(Some(arrivals.fetch_add(1, Ordering::Relaxed)));
         }));
     }
-    let mut backoff = Duration::from_millis(5);
+    let mut backoff = crate::backoff::Backoff::new(RETRY_FIRST, RETRY_MAX);
     let mut last_chance = false;
     let won = loop {
         let result = shared.engine.reserve(&config.sku, &name, config.qty);
@@ -533,8 +538,7 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
                 } else {
                     last_chance = true;
                 }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_millis(100));
+                backoff.wait();
                 intended = Instant::now();
             }
         }
