@@ -6,8 +6,9 @@
 //!
 //! - `writer` runs every strategy's write transaction first-in first-out on the one
 //!   writer connection (`writer.rs`): one commit per hold for `immediate`, `atomic`,
-//!   `optimistic` and `gate`; group commit for `queue` (`queue.rs`) and pay-first's
-//!   payments. Sweeper batches come in its urgent lane.
+//!   `optimistic` and `gate`; group commit (`group.rs`) for `queue`'s add-to-carts
+//!   (`queue.rs`) and for every payment, release and extension. Sweeper batches come in
+//!   its urgent lane.
 //! - `waker` wakes the buyers the writer (and the reader) answered, so the writer never
 //!   spends its time on system calls for them (`reply.rs`).
 //! - `reader`, started on first use, answers optimistic's reads of `(stock, version)`,
@@ -20,6 +21,7 @@
 pub(crate) mod arrival;
 mod checkpointer;
 mod events;
+mod group;
 mod queue;
 mod reader;
 mod reply;
@@ -390,7 +392,11 @@ impl Engine {
 
     pub fn checkout_id(&self, id: HoldId, buyer: &str) -> Result<Order> {
         let now = self.inner.clock.now();
-        match self.write(|tx| hold::checkout(tx, id, buyer, now))? {
+        let buyer = buyer.to_owned();
+        match self
+            .inner
+            .grouped(move |tx, _| hold::checkout(tx, id, &buyer, now))?
+        {
             Checkout::Paid(order) => {
                 self.inner
                     .events
@@ -413,16 +419,13 @@ impl Engine {
         // (`now` above only turns away carts already too old; the payment is stamped
         // when the writer settles it.)
         let product = self.product_by_id(cart.product_id)?;
-        // Settled by the writer thread together with the payments queued beside it.
-        let (reply, answer) = reply::slot();
-        self.inner
-            .funnel()?
-            .submit(writer::Job::Payment(writer::Payment {
-                product: Arc::clone(&product),
-                cart: cart.clone(),
-                reply,
-            }))?;
-        let settled = answer.wait()?;
+        // Settled by the writer thread in the group commit of what is queued beside it,
+        // stamped when it is settled.
+        let settled = {
+            let (product, cart) = (Arc::clone(&product), cart.clone());
+            self.inner
+                .grouped(move |tx, inner| hold::pay_first(tx, &product, &cart, inner.clock.now()))?
+        };
         match settled {
             Ok(order) => {
                 self.inner
@@ -472,7 +475,10 @@ impl Engine {
 
     pub fn release_id(&self, id: HoldId, buyer: &str) -> Result<()> {
         let now = self.inner.clock.now();
-        let returned = self.write(|tx| hold::release(tx, id, buyer, now))?;
+        let buyer = buyer.to_owned();
+        let returned = self
+            .inner
+            .grouped(move |tx, _| hold::release(tx, id, &buyer, now))?;
         self.inner.returned(vec![returned], ReturnReason::Released);
         Ok(())
     }
@@ -488,7 +494,9 @@ impl Engine {
                 max_hold_ms: self.inner.clock.scaled(r.max_hold),
             }
         };
-        self.write(|tx| hold::extend(tx, id, buyer, now, rules))
+        let buyer = buyer.to_owned();
+        self.inner
+            .grouped(move |tx, _| hold::extend(tx, id, &buyer, now, rules))
     }
 
     /// Expires every due hold now, in bounded batches, and returns how many.
@@ -631,10 +639,7 @@ impl Inner {
         job: impl FnOnce(&mut Connection, &Inner) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let funnel = self.funnel()?;
-        if funnel.idle()
-            && let Some(mut conn) = self.writer.try_lock()
-            && funnel.idle()
-        {
+        if let Some(mut conn) = self.idle_writer(funnel) {
             arrival::arrived();
             return job(&mut conn, self);
         }
@@ -647,6 +652,40 @@ impl Inner {
         } else {
             funnel.submit(writer::Job::Alone(work))?;
         }
+        answer.wait()
+    }
+
+    /// The writer connection, if nothing waits or runs on the writer (checked under the
+    /// connection's lock): then a job may run on the caller's own thread, first in line.
+    fn idle_writer(
+        &self,
+        funnel: &writer::WriterHandle,
+    ) -> Option<parking_lot::FairMutexGuard<'_, Connection>> {
+        if !funnel.idle() {
+            return None;
+        }
+        let conn = self.writer.try_lock()?;
+        funnel.idle().then_some(conn)
+    }
+
+    /// Runs `f` in the writer's group commit, in a savepoint of its own, after every
+    /// request that arrived before it (or, with the writer idle, in its own `BEGIN
+    /// IMMEDIATE` transaction on this thread), and waits for the answer, which comes
+    /// after the commit. For the changes to a hold that buyers make by the thousand:
+    /// pay, release, extend.
+    fn grouped<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let funnel = self.funnel()?;
+        if let Some(mut conn) = self.idle_writer(funnel) {
+            arrival::arrived();
+            return self.transact(&mut conn, |tx| f(tx, self));
+        }
+        let (reply, answer) = reply::slot();
+        funnel.submit(writer::Job::Change(Box::new(group::ChangeOf::new(
+            f, reply,
+        ))))?;
         answer.wait()
     }
 

@@ -34,19 +34,29 @@ fn the_wal_stays_bounded_while_the_writer_never_checkpoints() {
         .expect("pragma");
     assert_eq!(autocheckpoint, 0, "the writer's commits never checkpoint");
     // One commit per hold: about 4 pages each, some 60 MiB of WAL if nobody checkpointed.
+    // After every 64 holds the test lets the checkpointer look once (on a loaded 2-core
+    // machine it may otherwise not run for a while, and the WAL grows meanwhile: peaks
+    // of 3 to 19 MiB were seen): what is checked is that each look brings the WAL back
+    // to its bound, not how soon the scheduler runs the thread.
     let mut peak = 0;
     for i in 0..HOLDS {
         engine.reserve("W", &format!("b{i}"), 1).expect("a hold");
         peak = peak.max(wal_bytes(&db.path));
+        if i % 64 == 63 {
+            let looked = engine.wal_stats().looks;
+            let waited = std::time::Instant::now();
+            while engine.wal_stats().looks <= looked {
+                assert!(waited.elapsed().as_secs() < 30, "the checkpointer stopped");
+                std::thread::yield_now();
+            }
+        }
     }
     let stats = engine.wal_stats();
     eprintln!("peak {peak} bytes; {stats:?}");
-    assert!(stats.passive_checkpoints > 0, "{stats:?}");
-    // The bound is checked every 16 commits and every 50 ms, by a thread that a loaded
-    // 2-core machine may not run at once: the file may pass the bound by what the
-    // writer writes meanwhile (peaks of 3-6 MiB seen), not by the whole sale.
+    assert!(stats.restart_checkpoints > 0, "{stats:?}");
+    // 64 one-hold commits between looks are about 1 MiB on top of the bound.
     assert!(
-        peak <= 16 * 1024 * 1024,
+        peak <= 4 * 1024 * 1024,
         "WAL peaked at {peak} bytes: {stats:?}"
     );
     assert_eq!(books(&db.path, "W"), (0, HOLDS, 0, 0));

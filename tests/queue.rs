@@ -10,34 +10,35 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::{START, audit_ok, books, db_with, engine};
+use flashsale::hold::Hold;
 use flashsale::{Clock, Engine, Error, Strategy};
 
-/// Every `(buyer, qty)` request from its own thread, all queued behind one long write,
-/// then answered. Results in request order.
-fn in_one_batch(
-    engine: &Engine,
-    requests: &[(String, i64)],
-) -> Vec<flashsale::Result<flashsale::hold::Hold>> {
+/// A job a buyer thread runs against the engine.
+type Job<T> = Box<dyn FnOnce(&Engine) -> T + Send>;
+
+/// Every job on its own thread, all queued behind one long write, then answered.
+/// Results in job order.
+fn all_queued<T: Send + 'static>(engine: &Engine, jobs: Vec<Job<T>>) -> Vec<T> {
+    let n = jobs.len();
     let started = Arc::new(AtomicUsize::new(0));
-    let barrier = Arc::new(Barrier::new(requests.len() + 1));
-    let handles: Vec<_> = requests
-        .iter()
-        .cloned()
-        .map(|(buyer, qty)| {
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let handles: Vec<_> = jobs
+        .into_iter()
+        .map(|job| {
             let (engine, started, barrier) =
                 (engine.clone(), Arc::clone(&started), Arc::clone(&barrier));
             std::thread::spawn(move || {
                 barrier.wait();
                 started.fetch_add(1, Ordering::SeqCst);
-                engine.reserve("Q", &buyer, qty)
+                job(&engine)
             })
         })
         .collect();
-    // Hold the writer connection while the requests pile up in its queue.
+    // Hold the writer connection while the jobs pile up in its queue.
     engine
         .write(|_| {
             barrier.wait();
-            while started.load(Ordering::SeqCst) < requests.len() {
+            while started.load(Ordering::SeqCst) < n {
                 std::thread::yield_now();
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -48,6 +49,16 @@ fn in_one_batch(
         .into_iter()
         .map(|h| h.join().expect("buyer"))
         .collect()
+}
+
+/// Every `(buyer, qty)` add-to-cart queued together.
+fn in_one_batch(engine: &Engine, requests: &[(String, i64)]) -> Vec<flashsale::Result<Hold>> {
+    let jobs: Vec<Job<_>> = requests
+        .iter()
+        .cloned()
+        .map(|(buyer, qty)| -> Job<_> { Box::new(move |e: &Engine| e.reserve("Q", &buyer, qty)) })
+        .collect();
+    all_queued(engine, jobs)
 }
 
 #[test]
@@ -141,4 +152,53 @@ fn hold_ids_of_one_batch_are_v7_and_sort_by_time() {
     let stamp = early.id.0.get_timestamp().map(|t| t.to_unix());
     let secs = u64::try_from(START / 1000).expect("start");
     assert_eq!(stamp, Some((secs, 0)));
+}
+
+#[test]
+fn payments_releases_and_add_to_carts_share_a_commit_and_one_failure_undoes_only_itself() {
+    let db = db_with("Q", 100, 1);
+    let clock = Clock::manual(START);
+    let engine = engine(&db.path, Strategy::Queue, clock.clone());
+    let holds: Vec<Hold> = (0..40)
+        .map(|i| engine.reserve("Q", &format!("b{i}"), 1).expect("a hold"))
+        .collect();
+    let commits = engine.counters().commits;
+    // In one queue: 30 payments, one payment by the wrong buyer, 9 releases, 20 new
+    // add-to-carts (of which 9 take the released units' place on the books).
+    let mut jobs: Vec<Job<&'static str>> = Vec::new();
+    for (i, hold) in holds.iter().cloned().enumerate() {
+        jobs.push(match i {
+            0..30 => Box::new(move |e: &Engine| e.checkout(&hold).map_or("refused", |_| "paid")),
+            30 => Box::new(move |e: &Engine| {
+                e.checkout_id(hold.id, "mallory")
+                    .map_or("refused", |_| "paid")
+            }),
+            _ => Box::new(move |e: &Engine| e.release(&hold).map_or("refused", |()| "released")),
+        });
+        if i % 2 == 0 {
+            let buyer = format!("n{i}");
+            jobs.push(Box::new(move |e: &Engine| {
+                e.reserve("Q", &buyer, 1).map_or("refused", |_| "held")
+            }));
+        }
+    }
+    let answers = all_queued(&engine, jobs);
+    let count = |what: &str| answers.iter().filter(|a| **a == what).count();
+    assert_eq!(
+        (
+            count("paid"),
+            count("refused"),
+            count("released"),
+            count("held")
+        ),
+        (30, 1, 9, 20)
+    );
+    // Active: hold 30 (mallory could not pay it) and the 20 new ones.
+    assert_eq!(books(&db.path, "Q"), (100 - 30 - 21, 21, 30, 30));
+    assert!(audit_ok(&db.path).ok);
+    let used = engine.counters().commits - commits;
+    assert!(
+        used < 60,
+        "60 changes took {used} commits: they did not share any"
+    );
 }

@@ -49,6 +49,8 @@ pub(super) struct Stats {
     peak_bytes: AtomicU64,
     passive: AtomicU64,
     restarts: AtomicU64,
+    /// Times the checkpointer looked at the WAL.
+    looks: AtomicU64,
     /// Commits on the writer connection, to nudge the checkpointer every few.
     commits: AtomicU64,
     /// The checkpointer thread, once started.
@@ -66,6 +68,8 @@ pub struct WalStats {
     pub peak_bytes: u64,
     pub passive_checkpoints: u64,
     pub restart_checkpoints: u64,
+    /// Times the checkpointer looked at the WAL's size (a test can wait for the next).
+    pub looks: u64,
 }
 
 impl Stats {
@@ -83,6 +87,7 @@ impl Stats {
             peak_bytes: self.peak_bytes.load(Ordering::Relaxed),
             passive_checkpoints: self.passive.load(Ordering::Relaxed),
             restart_checkpoints: self.restarts.load(Ordering::Relaxed),
+            looks: self.looks.load(Ordering::Acquire),
         }
     }
 }
@@ -141,6 +146,7 @@ fn run(engine: &Weak<Inner>, conn: &Connection, wal: &std::path::Path, bound: u6
         } else {
             Ok(())
         };
+        inner.wal.looks.fetch_add(1, Ordering::Release);
         if let Err(e) = result {
             // A checkpoint that cannot run now is retried at the next turn; the
             // sale goes on (only the WAL grows meanwhile).

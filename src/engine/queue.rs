@@ -1,15 +1,16 @@
 //! The queue strategy: the writer thread takes add-to-cart requests first-in first-out
-//! and commits whatever is waiting (up to a batch) in one transaction — group commit.
-//! One fsync covers hundreds of holds, and nobody waits in SQLite's busy handler.
+//! and commits whatever is waiting (up to a batch) in one transaction — group commit
+//! (`group.rs`, which payments and other changes join). One fsync covers hundreds of
+//! holds, and nobody waits in SQLite's busy handler.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use super::reply::{self, Reply};
+use super::rows;
 use super::writer::{Job, WriterHandle};
-use super::{Inner, ReturnReason, rows};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned};
@@ -40,42 +41,10 @@ pub(super) fn reserve(
     answer.wait()
 }
 
-/// Commits a group of consecutive requests and answers each of them; empties `batch`.
-pub(super) fn serve(
-    conn: &mut Connection,
-    inner: &Inner,
-    batch: &mut Vec<Request>,
-    wakes: &mut Vec<std::thread::Thread>,
-) {
-    let now = inner.clock.now();
-    let ttl = inner.ttl_ms();
-    let (results, returned) = match commit_batch(conn, batch, now, ttl) {
-        Ok(done) => {
-            inner.counted_commit();
-            done
-        }
-        Err(e) => {
-            inner.counted_failure(&e);
-            let why = e.to_string();
-            let busy = matches!(e, Error::Busy);
-            let results = batch
-                .iter()
-                .map(|_| {
-                    Err(if busy {
-                        Error::Busy
-                    } else {
-                        Error::BatchFailed { why: why.clone() }
-                    })
-                })
-                .collect();
-            (results, Vec::new())
-        }
-    };
-    inner.returned(returned, ReturnReason::Expired);
-    // Answers go out only after the commit: a hold reported is a durable hold. (The
-    // caller, `Engine::reserve`, publishes the hold.)
-    for (request, result) in batch.drain(..).zip(results) {
-        wakes.extend(request.reply.fill(result));
+impl Request {
+    /// Hands the answer over; returns the thread to wake.
+    pub(super) fn answer(self, result: Result<Hold>) -> Option<std::thread::Thread> {
+        self.reply.fill(result)
     }
 }
 
@@ -95,23 +64,22 @@ struct Books<'b> {
     live: HashMap<&'b str, i64>,
 }
 
-/// One transaction for the whole batch, in arrival order. IMMEDIATE: it reads the stock
-/// and then writes. The writer decides every request in memory, against the stock and
-/// the per-buyer units left by the ones before it, read once per batch; then it writes
-/// one stock UPDATE per product and the granted holds with multi-row INSERTs
-/// (`rows.rs`). The schema's CHECKs and triggers still check every row.
-fn commit_batch(
-    conn: &mut Connection,
-    batch: &[Request],
+/// Consecutive add-to-carts of a group commit (`group.rs`), inside its transaction, in
+/// arrival order. The writer decides every request in memory, against the stock and the
+/// per-buyer units left by the ones before it, read once per segment; then it writes one
+/// stock UPDATE per product and the granted holds with multi-row INSERTs (`rows.rs`).
+/// The schema's CHECKs and triggers still check every row.
+pub(super) fn commit_segment(
+    tx: &Connection,
+    batch: &[&Request],
     now: Millis,
     ttl: Millis,
 ) -> Result<BatchOutcome> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Few products per batch (usually one): a small vector beats a hash map here.
     let mut books: Vec<Books<'_>> = Vec::new();
     for r in batch {
         if !books.iter().any(|b| b.id == r.product.id) {
-            books.push(read_books(&tx, r.product.id, batch)?);
+            books.push(read_books(tx, r.product.id, batch)?);
         }
     }
     let mut returned = Vec::new();
@@ -125,10 +93,10 @@ fn commit_batch(
             // Lazy expiry, once per product and batch. It changes buyers' live units
             // too, so they are read again (plus what this batch granted).
             b.swept = true;
-            let back = hold::expire_product(&tx, b.id, now)?;
+            let back = hold::expire_product(tx, b.id, now)?;
             if !back.is_empty() {
                 b.left += back.iter().map(|x| x.qty).sum::<i64>();
-                let fresh = read_books(&tx, b.id, batch)?;
+                let fresh = read_books(tx, b.id, batch)?;
                 b.live = fresh.live;
                 // (The requests decided so far are `batch[..results.len()]`.)
                 let decided = batch.iter().zip(&results);
@@ -174,13 +142,12 @@ fn commit_batch(
         )?
         .execute(params![b.used, b.id])?;
     }
-    rows::insert_holds(&tx, &granted)?;
-    tx.commit()?;
+    rows::insert_holds(tx, &granted)?;
     Ok((results, returned))
 }
 
 /// A product's stock and its buyers' live units in this batch, from the database.
-fn read_books<'b>(conn: &Connection, id: ProductId, batch: &'b [Request]) -> Result<Books<'b>> {
+fn read_books<'b>(conn: &Connection, id: ProductId, batch: &[&'b Request]) -> Result<Books<'b>> {
     let (left, _) = hold::available(conn, id)?;
     let mut buyers: Vec<&str> = batch
         .iter()
