@@ -392,11 +392,13 @@ impl Engine {
 
     pub fn checkout_id(&self, id: HoldId, buyer: &str) -> Result<Order> {
         let now = self.inner.clock.now();
-        let buyer = buyer.to_owned();
-        match self
-            .inner
-            .grouped(move |tx, _| hold::checkout(tx, id, &buyer, now))?
-        {
+        // A payment touches only its own hold; one that finds it expired gives its
+        // units back and frees its buyer's limit.
+        let expired = group::Touches::When(|c: &Checkout| matches!(c, Checkout::Expired(_)));
+        let owner = buyer.to_owned();
+        match self.inner.grouped(buyer, expired, move |tx, _| {
+            hold::checkout(tx, id, &owner, now)
+        })? {
             Checkout::Paid(order) => {
                 self.inner
                     .events
@@ -423,8 +425,12 @@ impl Engine {
         // stamped when it is settled.
         let settled = {
             let (product, cart) = (Arc::clone(&product), cart.clone());
+            let buyer = cart.buyer.clone();
+            // It takes stock: the grants beside it are written first.
             self.inner
-                .grouped(move |tx, inner| hold::pay_first(tx, &product, &cart, inner.clock.now()))?
+                .grouped(&buyer, group::Touches::Stock, move |tx, inner| {
+                    hold::pay_first(tx, &product, &cart, inner.clock.now())
+                })?
         };
         match settled {
             Ok(order) => {
@@ -475,10 +481,12 @@ impl Engine {
 
     pub fn release_id(&self, id: HoldId, buyer: &str) -> Result<()> {
         let now = self.inner.clock.now();
-        let buyer = buyer.to_owned();
-        let returned = self
-            .inner
-            .grouped(move |tx, _| hold::release(tx, id, &buyer, now))?;
+        let owner = buyer.to_owned();
+        let returned =
+            self.inner
+                .grouped(buyer, group::Touches::When(|_| true), move |tx, _| {
+                    hold::release(tx, id, &owner, now)
+                })?;
         self.inner.returned(vec![returned], ReturnReason::Released);
         Ok(())
     }
@@ -494,9 +502,11 @@ impl Engine {
                 max_hold_ms: self.inner.clock.scaled(r.max_hold),
             }
         };
-        let buyer = buyer.to_owned();
+        let owner = buyer.to_owned();
         self.inner
-            .grouped(move |tx, _| hold::extend(tx, id, &buyer, now, rules))
+            .grouped(buyer, group::Touches::When(|_| false), move |tx, _| {
+                hold::extend(tx, id, &owner, now, rules)
+            })
     }
 
     /// Expires every due hold now, in bounded batches, and returns how many.
@@ -675,6 +685,8 @@ impl Inner {
     /// pay, release, extend.
     fn grouped<T: Send + 'static>(
         &self,
+        buyer: &str,
+        touches: group::Touches<T>,
         f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let funnel = self.funnel()?;
@@ -683,9 +695,8 @@ impl Inner {
             return self.transact(&mut conn, |tx| f(tx, self));
         }
         let (reply, answer) = reply::slot();
-        funnel.submit(writer::Job::Change(Box::new(group::ChangeOf::new(
-            f, reply,
-        ))))?;
+        let change = group::ChangeOf::new(f, reply, buyer.to_owned(), touches);
+        funnel.submit(writer::Job::Change(Box::new(change)))?;
         answer.wait()
     }
 

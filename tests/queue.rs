@@ -202,3 +202,48 @@ fn payments_releases_and_add_to_carts_share_a_commit_and_one_failure_undoes_only
         "60 changes took {used} commits: they did not share any"
     );
 }
+
+#[test]
+fn buyers_who_add_pay_release_and_extend_at_once_keep_the_books() {
+    let db = db_with("Q", 60, 2);
+    let clock = Clock::manual(START);
+    let engine = engine(&db.path, Strategy::Queue, clock.clone());
+    let barrier = Arc::new(Barrier::new(16));
+    let handles: Vec<_> = (0..16)
+        .map(|t| {
+            let (engine, barrier) = (engine.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut paid = 0;
+                for i in 0..60 {
+                    // Two buyers per thread, so a buyer's limit is met and freed again.
+                    let buyer = format!("t{t}-{}", i % 2);
+                    let Ok(hold) = engine.reserve("Q", &buyer, 1) else {
+                        continue;
+                    };
+                    match (t + i) % 4 {
+                        0 => paid += u64::from(engine.checkout(&hold).is_ok()),
+                        1 => engine.release(&hold).expect("release my hold"),
+                        2 => {
+                            // (On a clock that stands still there is nothing to extend.)
+                            let extended = engine.extend(hold.id, &buyer);
+                            assert!(
+                                matches!(extended, Ok(_) | Err(Error::ExtendLimit { .. })),
+                                "{extended:?}"
+                            );
+                            engine.release(&hold).expect("release my hold");
+                        }
+                        _ => assert!(engine.checkout_id(hold.id, "someone else").is_err()),
+                    }
+                }
+                paid
+            })
+        })
+        .collect();
+    let paid: u64 = handles.into_iter().map(|h| h.join().expect("buyer")).sum();
+    let (available, active, sold, orders) = books(&db.path, "Q");
+    assert_eq!(available + active + sold, 60, "the books balance");
+    assert_eq!(i64::try_from(paid).expect("paid"), sold);
+    assert_eq!(sold, orders);
+    assert!(audit_ok(&db.path).ok);
+}

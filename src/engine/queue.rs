@@ -48,121 +48,180 @@ impl Request {
     }
 }
 
-type BatchOutcome = (Vec<Result<Hold>>, Vec<Returned>);
-
-/// One product's books within a batch, kept in memory: the writer holds the write lock
-/// for the whole transaction, so nobody else can change them meanwhile.
+/// One product's books within a group commit, kept in memory: the writer holds the
+/// write lock for the whole transaction, so nobody else can change them meanwhile.
 struct Books<'b> {
     id: ProductId,
-    /// Units on sale: the database's number minus what this batch granted so far.
+    /// Units on sale: the database's number minus what this group granted and has not
+    /// written yet.
     left: i64,
-    /// Units this batch granted (written back with one UPDATE at the end).
+    /// Units granted and not written yet (written back with one UPDATE).
     used: i64,
-    /// Lazy expiry ran for this product in this batch (once is enough).
+    /// Lazy expiry ran for this product in this group (once is enough).
     swept: bool,
-    /// Live units per buyer: the database's, plus this batch's grants.
+    /// The buyers of this product's requests in the group.
+    buyers: Vec<&'b str>,
+    /// Live units per buyer: the database's, plus this group's grants. A buyer missing
+    /// here (a change of theirs ran) is read again when needed.
     live: HashMap<&'b str, i64>,
 }
 
-/// Consecutive add-to-carts of a group commit (`group.rs`), inside its transaction, in
-/// arrival order. The writer decides every request in memory, against the stock and the
-/// per-buyer units left by the ones before it, read once per segment; then it writes one
-/// stock UPDATE per product and the granted holds with multi-row INSERTs (`rows.rs`).
-/// The schema's CHECKs and triggers still check every row.
-pub(super) fn commit_segment(
-    tx: &Connection,
-    batch: &[&Request],
+/// The add-to-carts of one group commit, decided one by one in arrival order and
+/// written together. The writer decides each in memory, against the stock and the
+/// per-buyer units left by the ones before it, read once per group; it writes one stock
+/// UPDATE per product and the granted holds with multi-row INSERTs (`rows.rs`) when the
+/// group ends or a change needs the database exact. The schema's CHECKs and triggers
+/// still check every row.
+pub(super) struct Decisions<'b> {
+    books: Vec<Books<'b>>,
+    granted: Vec<Hold>,
+    pub(super) returned: Vec<Returned>,
     now: Millis,
     ttl: Millis,
-) -> Result<BatchOutcome> {
-    // Few products per batch (usually one): a small vector beats a hash map here.
-    let mut books: Vec<Books<'_>> = Vec::new();
-    for r in batch {
-        if !books.iter().any(|b| b.id == r.product.id) {
-            books.push(read_books(tx, r.product.id, batch)?);
-        }
-    }
-    let mut returned = Vec::new();
-    let mut granted = Vec::with_capacity(batch.len());
-    let mut results: Vec<Result<Hold>> = Vec::with_capacity(batch.len());
-    for r in batch {
-        let Some(b) = books.iter_mut().find(|b| b.id == r.product.id) else {
-            unreachable!("every product of the batch has its books");
-        };
-        if b.left < r.qty && !b.swept {
-            // Lazy expiry, once per product and batch. It changes buyers' live units
-            // too, so they are read again (plus what this batch granted).
-            b.swept = true;
-            let back = hold::expire_product(tx, b.id, now)?;
-            if !back.is_empty() {
-                b.left += back.iter().map(|x| x.qty).sum::<i64>();
-                let fresh = read_books(tx, b.id, batch)?;
-                b.live = fresh.live;
-                // (The requests decided so far are `batch[..results.len()]`.)
-                let decided = batch.iter().zip(&results);
-                for (earlier, _) in decided.filter(|(e, res)| e.product.id == b.id && res.is_ok()) {
-                    *b.live.entry(earlier.buyer.as_str()).or_insert(0) += earlier.qty;
-                }
-                returned.extend(back);
+}
+
+impl<'b> Decisions<'b> {
+    /// Reads the books of every product the requests ask for (usually one).
+    pub(super) fn new(
+        tx: &Connection,
+        requests: &[&'b Request],
+        now: Millis,
+        ttl: Millis,
+    ) -> Result<Self> {
+        let mut books: Vec<Books<'b>> = Vec::new();
+        for r in requests {
+            if !books.iter().any(|b| b.id == r.product.id) {
+                let mut buyers: Vec<&str> = requests
+                    .iter()
+                    .filter(|x| x.product.id == r.product.id)
+                    .map(|x| x.buyer.as_str())
+                    .collect();
+                buyers.sort_unstable();
+                buyers.dedup();
+                let mut b = Books {
+                    id: r.product.id,
+                    left: 0,
+                    used: 0,
+                    swept: false,
+                    buyers,
+                    live: HashMap::new(),
+                };
+                b.left = hold::available(tx, b.id)?.0;
+                rows::live_units(tx, b.id, &b.buyers, &mut b.live)?;
+                books.push(b);
             }
         }
-        if b.left < r.qty {
-            results.push(Err(hold::sold_out(&r.product, b.left, r.qty)));
-            continue;
+        Ok(Decisions {
+            books,
+            granted: Vec::with_capacity(requests.len()),
+            returned: Vec::new(),
+            now,
+            ttl,
+        })
+    }
+
+    /// Decides one request (in arrival order).
+    pub(super) fn decide(&mut self, tx: &Connection, r: &'b Request) -> Result<Result<Hold>> {
+        let Some(at) = self.books.iter().position(|b| b.id == r.product.id) else {
+            return Err(Error::BatchFailed {
+                why: format!("no books for product #{}", r.product.id.0),
+            });
+        };
+        if self.books[at].left < r.qty && !self.books[at].swept {
+            self.books[at].swept = true;
+            self.lazy_expiry(tx, at)?;
         }
-        let live = b.live.get(r.buyer.as_str()).copied().unwrap_or(0);
+        let b = &mut self.books[at];
+        if b.left < r.qty {
+            return Ok(Err(hold::sold_out(&r.product, b.left, r.qty)));
+        }
+        let buyer = r.buyer.as_str();
+        let live = match b.live.get(buyer) {
+            Some(units) => *units,
+            None => {
+                let units =
+                    hold::live_units(tx, b.id, buyer)? + unwritten(&self.granted, b.id, buyer);
+                b.live.insert(buyer, units);
+                units
+            }
+        };
         if live + r.qty > r.product.max_per_buyer {
-            results.push(Err(Error::LimitReached {
+            return Ok(Err(Error::LimitReached {
                 product: r.product.name.clone(),
                 buyer: r.buyer.clone(),
                 held: live,
                 limit: r.product.max_per_buyer,
                 requested: r.qty,
             }));
-            continue;
         }
         b.left -= r.qty;
         b.used += r.qty;
-        *b.live.entry(r.buyer.as_str()).or_insert(0) += r.qty;
+        *b.live.entry(buyer).or_insert(0) += r.qty;
         let hold = Hold {
-            id: HoldId::at(now),
+            id: HoldId::at(self.now),
             product_id: b.id,
             buyer: r.buyer.clone(),
             qty: r.qty,
-            created_at: now,
-            expires_at: now + ttl.max(1),
+            created_at: self.now,
+            expires_at: self.now + self.ttl.max(1),
             kind: HoldKind::Held,
         };
-        granted.push(hold.clone());
-        results.push(Ok(hold));
+        self.granted.push(hold.clone());
+        Ok(Ok(hold))
     }
-    for b in books.iter().filter(|b| b.used > 0) {
-        tx.prepare_cached(
-            "UPDATE products SET stock_available = stock_available - ?1, version = version + 1 WHERE id = ?2",
-        )?
-        .execute(params![b.used, b.id])?;
+
+    /// Lazy expiry, once per product and group: units come back, and buyers' live
+    /// units change, so both are read again (plus what this group has not written).
+    fn lazy_expiry(&mut self, tx: &Connection, at: usize) -> Result<()> {
+        let id = self.books[at].id;
+        let back = hold::expire_product(tx, id, self.now)?;
+        if back.is_empty() {
+            return Ok(());
+        }
+        self.returned.extend(back);
+        let b = &mut self.books[at];
+        b.left = hold::available(tx, id)?.0 - b.used;
+        b.live.clear();
+        rows::live_units(tx, id, &b.buyers, &mut b.live)?;
+        for h in self.granted.iter().filter(|h| h.product_id == id) {
+            if let Some(buyer) = b.buyers.iter().find(|x| **x == h.buyer) {
+                *b.live.entry(buyer).or_insert(0) += h.qty;
+            }
+        }
+        Ok(())
     }
-    rows::insert_holds(tx, &granted)?;
-    Ok((results, returned))
+
+    /// A change of `buyer`'s ran beside the decisions (a release, an expired checkout,
+    /// a payment): the stock is read again, and the buyer's live units when next needed.
+    pub(super) fn changed(&mut self, tx: &Connection, buyer: &str) -> Result<()> {
+        for b in &mut self.books {
+            b.left = hold::available(tx, b.id)?.0 - b.used;
+            b.live.remove(buyer);
+        }
+        Ok(())
+    }
+
+    /// Writes what was granted so far: the database is exact again, and the books
+    /// stay right (they counted the grants already).
+    pub(super) fn write(&mut self, tx: &Connection) -> Result<()> {
+        for b in self.books.iter_mut().filter(|b| b.used > 0) {
+            tx.prepare_cached(
+                "UPDATE products SET stock_available = stock_available - ?1, version = version + 1 WHERE id = ?2",
+            )?
+            .execute(params![b.used, b.id])?;
+            b.used = 0;
+        }
+        rows::insert_holds(tx, &self.granted)?;
+        self.granted.clear();
+        Ok(())
+    }
 }
 
-/// A product's stock and its buyers' live units in this batch, from the database.
-fn read_books<'b>(conn: &Connection, id: ProductId, batch: &[&'b Request]) -> Result<Books<'b>> {
-    let (left, _) = hold::available(conn, id)?;
-    let mut buyers: Vec<&str> = batch
+/// Units granted to `buyer` in this group and not written yet.
+fn unwritten(granted: &[Hold], product: ProductId, buyer: &str) -> i64 {
+    granted
         .iter()
-        .filter(|r| r.product.id == id)
-        .map(|r| r.buyer.as_str())
-        .collect();
-    buyers.sort_unstable();
-    buyers.dedup();
-    let mut live = HashMap::with_capacity(buyers.len());
-    rows::live_units(conn, id, &buyers, &mut live)?;
-    Ok(Books {
-        id,
-        left,
-        used: 0,
-        swept: false,
-        live,
-    })
+        .filter(|h| h.product_id == product && h.buyer == buyer)
+        .map(|h| h.qty)
+        .sum()
 }
