@@ -73,8 +73,8 @@ pub(super) fn insert_holds(conn: &Connection, holds: &[Hold]) -> Result<()> {
     Ok(())
 }
 
-/// Live (active or paid) units of each of `buyers` for one product; buyers with none
-/// are absent. The same rule as the schema's per-buyer trigger, read for many buyers at
+/// Live (active or paid) units of each of `buyers` for one product (zero for a buyer
+/// with none: every buyer asked about is known afterwards). The same rule as the schema's per-buyer trigger, read for many buyers at
 /// once through the same partial index.
 pub(super) fn live_units<'b>(
     conn: &Connection,
@@ -93,6 +93,7 @@ pub(super) fn live_units<'b>(
     });
     let mut stmt = conn.prepare_cached(sql)?;
     for chunk in buyers.chunks(BUYERS_PER_QUERY) {
+        into.extend(chunk.iter().map(|b| (*b, 0)));
         stmt.raw_bind_parameter(1, product)?;
         for slot in 0..BUYERS_PER_QUERY {
             match chunk.get(slot) {
