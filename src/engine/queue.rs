@@ -59,10 +59,8 @@ struct Books<'b> {
     used: i64,
     /// Lazy expiry ran for this product in this group (once is enough).
     swept: bool,
-    /// The buyers of this product's requests in the group.
-    buyers: Vec<&'b str>,
     /// Live units per buyer: the database's, plus this group's grants. A buyer missing
-    /// here (a change of theirs ran) is read again when needed.
+    /// here (not asked yet, or a change of theirs ran) is read when needed.
     live: HashMap<&'b str, i64>,
 }
 
@@ -81,7 +79,9 @@ pub(super) struct Decisions<'b> {
 }
 
 impl<'b> Decisions<'b> {
-    /// Reads the books of every product the requests ask for (usually one).
+    /// Reads the stock of every product the requests ask for (usually one). Buyers'
+    /// live units are read as their requests come (one indexed lookup each: cheaper, by
+    /// callgrind, than one query for 64 buyers with an `IN` list and a `GROUP BY`).
     pub(super) fn new(
         tx: &Connection,
         requests: &[&'b Request],
@@ -91,24 +91,13 @@ impl<'b> Decisions<'b> {
         let mut books: Vec<Books<'b>> = Vec::new();
         for r in requests {
             if !books.iter().any(|b| b.id == r.product.id) {
-                let mut buyers: Vec<&str> = requests
-                    .iter()
-                    .filter(|x| x.product.id == r.product.id)
-                    .map(|x| x.buyer.as_str())
-                    .collect();
-                buyers.sort_unstable();
-                buyers.dedup();
-                let mut b = Books {
+                books.push(Books {
                     id: r.product.id,
-                    left: 0,
+                    left: hold::available(tx, r.product.id)?.0,
                     used: 0,
                     swept: false,
-                    buyers,
                     live: HashMap::new(),
-                };
-                b.left = hold::available(tx, b.id)?.0;
-                rows::live_units(tx, b.id, &b.buyers, &mut b.live)?;
-                books.push(b);
+                });
             }
         }
         Ok(Decisions {
@@ -182,12 +171,6 @@ impl<'b> Decisions<'b> {
         let b = &mut self.books[at];
         b.left = hold::available(tx, id)?.0 - b.used;
         b.live.clear();
-        rows::live_units(tx, id, &b.buyers, &mut b.live)?;
-        for h in self.granted.iter().filter(|h| h.product_id == id) {
-            if let Some(buyer) = b.buyers.iter().find(|x| **x == h.buyer) {
-                *b.live.entry(buyer).or_insert(0) += h.qty;
-            }
-        }
         Ok(())
     }
 

@@ -1,5 +1,4 @@
-//! The queue's writes in bulk: its holds inserted many rows to a statement, and its
-//! buyers' live units read many buyers to a statement.
+//! The queue's holds written in bulk: many rows to an INSERT statement.
 //!
 //! Why fixed arities (64, 16, 4, 1 rows) and not one statement per batch size: every
 //! arity is one cached prepared statement, compiled once per connection, and a batch of
@@ -9,20 +8,15 @@
 //! bypassed, and a row it refuses fails the whole batch loudly (the engine checked the
 //! limit first, so that would be a bug).
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use rusqlite::Connection;
 
 use crate::error::Result;
 use crate::hold::Hold;
-use crate::ids::ProductId;
 
 /// Rows per INSERT statement, largest first.
 const ARITIES: [usize; 4] = [64, 16, 4, 1];
-
-/// Buyers per live-units query (unused slots are bound to NULL, which matches nobody).
-const BUYERS_PER_QUERY: usize = 64;
 
 /// `INSERT INTO holds … VALUES (…), (…), …` with `rows` rows.
 fn insert_sql(rows: usize) -> &'static str {
@@ -69,47 +63,6 @@ pub(super) fn insert_holds(conn: &Connection, holds: &[Hold]) -> Result<()> {
         }
         stmt.raw_execute()?;
         rest = tail;
-    }
-    Ok(())
-}
-
-/// Live (active or paid) units of each of `buyers` for one product (zero for a buyer
-/// with none: every buyer asked about is known afterwards). The same rule as the schema's per-buyer trigger, read for many buyers at
-/// once through the same partial index.
-pub(super) fn live_units<'b>(
-    conn: &Connection,
-    product: ProductId,
-    buyers: &[&'b str],
-    into: &mut HashMap<&'b str, i64>,
-) -> Result<()> {
-    static SQL: OnceLock<String> = OnceLock::new();
-    let sql = SQL.get_or_init(|| {
-        let slots = vec!["?"; BUYERS_PER_QUERY].join(", ");
-        format!(
-            "SELECT buyer, sum(qty) FROM holds
-             WHERE product_id = ?1 AND buyer IN ({slots}) AND status IN ('active', 'paid')
-             GROUP BY buyer"
-        )
-    });
-    let mut stmt = conn.prepare_cached(sql)?;
-    for chunk in buyers.chunks(BUYERS_PER_QUERY) {
-        into.extend(chunk.iter().map(|b| (*b, 0)));
-        stmt.raw_bind_parameter(1, product)?;
-        for slot in 0..BUYERS_PER_QUERY {
-            match chunk.get(slot) {
-                Some(b) => stmt.raw_bind_parameter(slot + 2, *b)?,
-                None => stmt.raw_bind_parameter(slot + 2, rusqlite::types::Null)?,
-            }
-        }
-        let mut rows = stmt.raw_query();
-        while let Some(row) = rows.next()? {
-            let buyer: String = row.get(0)?;
-            let units: i64 = row.get(1)?;
-            // Map back to the caller's borrowed name (the batch owns the strings).
-            if let Some(b) = chunk.iter().find(|b| **b == buyer) {
-                into.insert(b, units);
-            }
-        }
     }
     Ok(())
 }
