@@ -19,8 +19,10 @@
 //!   (`checkpointer.rs`).
 
 pub(crate) mod arrival;
+mod changes;
 mod checkpointer;
 mod events;
+mod funnel;
 mod group;
 mod queue;
 mod reader;
@@ -41,10 +43,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::gate::Gate;
-use crate::hold::{
-    self, Checkout, ExtendRules, Hold, HoldKind, Order, ProductInfo, Returned, Stock,
-};
-use crate::ids::{HoldId, ProductId};
+use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned, Stock};
+use crate::ids::ProductId;
 use crate::sale::{self, SaleRules};
 use crate::store::Store;
 use crate::strategy::Strategy;
@@ -382,133 +382,6 @@ impl Engine {
         result
     }
 
-    /// Pays a hold (or, for pay-first, a cart). Idempotent for the hold's own buyer.
-    pub fn checkout(&self, hold: &Hold) -> Result<Order> {
-        match hold.kind {
-            HoldKind::Held => self.checkout_id(hold.id, &hold.buyer),
-            HoldKind::Cart => self.pay_first(hold),
-        }
-    }
-
-    pub fn checkout_id(&self, id: HoldId, buyer: &str) -> Result<Order> {
-        let now = self.inner.clock.now();
-        // A payment touches only its own hold; one that finds it expired gives its
-        // units back and frees its buyer's limit.
-        let expired = group::Touches::When(|c: &Checkout| matches!(c, Checkout::Expired(_)));
-        let owner = buyer.to_owned();
-        match self.inner.grouped(buyer, expired, move |tx, _| {
-            hold::checkout(tx, id, &owner, now)
-        })? {
-            Checkout::Paid(order) => {
-                self.inner
-                    .events
-                    .publish(|| EngineEvent::Paid(order.clone()));
-                Ok(order)
-            }
-            Checkout::AlreadyPaid(order) => Ok(order),
-            Checkout::Expired(returned) => {
-                self.inner.returned(vec![returned], ReturnReason::Expired);
-                Err(Error::HoldExpired { id })
-            }
-        }
-    }
-
-    fn pay_first(&self, cart: &Hold) -> Result<Order> {
-        let now = self.inner.clock.now();
-        if now >= cart.expires_at {
-            return Err(Error::HoldExpired { id: cart.id });
-        }
-        // (`now` above only turns away carts already too old; the payment is stamped
-        // when the writer settles it.)
-        let product = self.product_by_id(cart.product_id)?;
-        // Settled by the writer thread in the group commit of what is queued beside it,
-        // stamped when it is settled.
-        let settled = {
-            let (product, cart) = (Arc::clone(&product), cart.clone());
-            let buyer = cart.buyer.clone();
-            // It takes stock: the grants beside it are written first.
-            self.inner
-                .grouped(&buyer, group::Touches::Stock, move |tx, inner| {
-                    hold::pay_first(tx, &product, &cart, inner.clock.now())
-                })?
-        };
-        match settled {
-            Ok(order) => {
-                self.inner
-                    .events
-                    .publish(|| EngineEvent::Paid(order.clone()));
-                Ok(order)
-            }
-            Err(returned) => {
-                self.inner.returned(returned, ReturnReason::Expired);
-                self.inner.counters.refunds.fetch_add(1, Ordering::Relaxed);
-                self.inner.events.publish(|| EngineEvent::Refunded {
-                    product_id: cart.product_id,
-                    buyer: cart.buyer.clone(),
-                    qty: cart.qty,
-                });
-                Err(Error::Refunded {
-                    product: product.name.clone(),
-                })
-            }
-        }
-    }
-
-    fn product_by_id(&self, id: ProductId) -> Result<Arc<ProductInfo>> {
-        let found = self
-            .inner
-            .catalog
-            .read()
-            .values()
-            .find(|p| p.id == id)
-            .cloned();
-        match found {
-            Some(p) => Ok(p),
-            None => Err(Error::UnknownSku {
-                sku: format!("#{}", id.0),
-                known: String::new(),
-            }),
-        }
-    }
-
-    /// Cancels a hold: its units go back on sale at once.
-    pub fn release(&self, hold: &Hold) -> Result<()> {
-        match hold.kind {
-            HoldKind::Held => self.release_id(hold.id, &hold.buyer),
-            HoldKind::Cart => Ok(()),
-        }
-    }
-
-    pub fn release_id(&self, id: HoldId, buyer: &str) -> Result<()> {
-        let now = self.inner.clock.now();
-        let owner = buyer.to_owned();
-        let returned =
-            self.inner
-                .grouped(buyer, group::Touches::When(|_| true), move |tx, _| {
-                    hold::release(tx, id, &owner, now)
-                })?;
-        self.inner.returned(vec![returned], ReturnReason::Released);
-        Ok(())
-    }
-
-    /// Activity on a hold pushes its deadline out, within the sale's caps.
-    pub fn extend(&self, id: HoldId, buyer: &str) -> Result<Hold> {
-        let now = self.inner.clock.now();
-        let rules = {
-            let r = self.inner.rules.read();
-            ExtendRules {
-                ttl_ms: self.inner.clock.scaled(r.hold_ttl),
-                max_extensions: r.max_extensions,
-                max_hold_ms: self.inner.clock.scaled(r.max_hold),
-            }
-        };
-        let owner = buyer.to_owned();
-        self.inner
-            .grouped(buyer, group::Touches::When(|_| false), move |tx, _| {
-                hold::extend(tx, id, &owner, now, rules)
-            })
-    }
-
     /// Expires every due hold now, in bounded batches, and returns how many.
     pub fn sweep(&self) -> Result<usize> {
         self.inner.sweep()
@@ -585,119 +458,6 @@ impl Inner {
             self.counters.busy.fetch_add(1, Ordering::Relaxed);
         }
         self.counters.rollbacks.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn funnel(&self) -> Result<&writer::WriterHandle> {
-        self.funnel.get().ok_or(Error::Stopped)
-    }
-
-    /// The reader thread, started on first use on a connection of its own.
-    fn reader(&self) -> Result<&reader::ReaderHandle> {
-        if let Some(r) = self.reader.get() {
-            return Ok(r);
-        }
-        let _starting = self.reader_start.lock();
-        if let Some(r) = self.reader.get() {
-            return Ok(r);
-        }
-        let handle = reader::spawn(self.store.dedicated()?, self.funnel()?.waker())?;
-        Ok(self.reader.get_or_init(|| handle))
-    }
-
-    /// Runs `f` in its own `BEGIN IMMEDIATE` transaction on the writer thread, after
-    /// every request that arrived before it, and waits for the answer.
-    fn funnelled<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        self.funnelled_then(f, |_, _| {})
-    }
-
-    /// As [`Inner::funnelled`], in the writer's urgent lane: served after at most a few
-    /// of the jobs already waiting, not behind all of them.
-    fn funnelled_urgent<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        self.alone(true, move |conn, inner| {
-            inner.transact(conn, |tx| f(tx, inner))
-        })
-    }
-
-    /// As [`Inner::funnelled`], and `committed` runs on the writer thread right after a
-    /// successful commit, before any later request.
-    fn funnelled_then<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
-        committed: impl FnOnce(&Inner, &T) + Send + 'static,
-    ) -> Result<T> {
-        self.alone(false, move |conn, inner| {
-            let result = inner.transact(conn, |tx| f(tx, inner));
-            if let Ok(value) = &result {
-                committed(inner, value);
-            }
-            result
-        })
-    }
-
-    /// Runs a job that stands alone on the writer connection, first in line: on this
-    /// thread when the writer is idle (nothing in flight, checked under the connection's
-    /// lock), otherwise on the writer thread after everything before it.
-    fn alone<T: Send + 'static>(
-        &self,
-        urgent: bool,
-        job: impl FnOnce(&mut Connection, &Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let funnel = self.funnel()?;
-        if let Some(mut conn) = self.idle_writer(funnel) {
-            arrival::arrived();
-            return job(&mut conn, self);
-        }
-        let (reply, answer) = reply::slot();
-        let work: writer::Work = Box::new(move |conn, inner, wakes| {
-            wakes.extend(reply.fill(job(conn, inner)));
-        });
-        if urgent {
-            funnel.submit_urgent(writer::Job::Alone(work))?;
-        } else {
-            funnel.submit(writer::Job::Alone(work))?;
-        }
-        answer.wait()
-    }
-
-    /// The writer connection, if nothing waits or runs on the writer (checked under the
-    /// connection's lock): then a job may run on the caller's own thread, first in line.
-    fn idle_writer(
-        &self,
-        funnel: &writer::WriterHandle,
-    ) -> Option<parking_lot::FairMutexGuard<'_, Connection>> {
-        if !funnel.idle() {
-            return None;
-        }
-        let conn = self.writer.try_lock()?;
-        funnel.idle().then_some(conn)
-    }
-
-    /// Runs `f` in the writer's group commit, in a savepoint of its own, after every
-    /// request that arrived before it (or, with the writer idle, in its own `BEGIN
-    /// IMMEDIATE` transaction on this thread), and waits for the answer, which comes
-    /// after the commit. For the changes to a hold that buyers make by the thousand:
-    /// pay, release, extend.
-    fn grouped<T: Send + 'static>(
-        &self,
-        buyer: &str,
-        touches: group::Touches<T>,
-        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let funnel = self.funnel()?;
-        if let Some(mut conn) = self.idle_writer(funnel) {
-            arrival::arrived();
-            return self.transact(&mut conn, |tx| f(tx, self));
-        }
-        let (reply, answer) = reply::slot();
-        let change = group::ChangeOf::new(f, reply, buyer.to_owned(), touches);
-        funnel.submit(writer::Job::Change(Box::new(change)))?;
-        answer.wait()
     }
 
     /// A hold was committed: remember its deadline (and wake the sweeper if it is the
