@@ -471,11 +471,6 @@ fn micros_between(from: Instant, to: Instant) -> u64 {
     u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
 }
 
-/// A `--retry` buyer's pause after a sold-out answer: jittered, from up to 5 ms doubling
-/// to 100 ms (the engine's optimistic strategy uses the same [`crate::backoff::Backoff`]).
-const RETRY_FIRST: Duration = Duration::from_millis(5);
-const RETRY_MAX: Duration = Duration::from_millis(100);
-
 /// One buyer, from arrival to paid, gone, or turned away. `start` is the release: the
 /// burst's arrival, the open model's time zero.
 fn buyer(shared: &Shared, start: Instant, index: u64) {
@@ -498,7 +493,9 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
             seq.set(Some(arrivals.fetch_add(1, Ordering::Relaxed)));
         }));
     }
-    let mut backoff = crate::backoff::Backoff::new(RETRY_FIRST, RETRY_MAX);
+    // Jittered, as the engine's optimistic retries (one helper for both).
+    let mut backoff =
+        crate::backoff::Backoff::new(Duration::from_millis(5), Duration::from_millis(100));
     let mut last_chance = false;
     let won = loop {
         let result = shared.engine.reserve(&config.sku, &name, config.qty);
