@@ -64,6 +64,13 @@ pub struct BenchConfig {
     /// connection of its own every 200 ms): what a console open on the same process
     /// costs the sale, drawing aside.
     pub watch: bool,
+    /// Every winner pays right after its add-to-cart (checkout), as in a sale where
+    /// everybody buys: payments and add-to-carts share the writer. Latency stays the
+    /// add-to-cart's.
+    pub pay: bool,
+    /// The engines' WAL bound (`EngineConfig::wal_bound`; zero: the writer checkpoints
+    /// inside its commits, SQLite's default).
+    pub wal_bound: u64,
 }
 
 impl Default for BenchConfig {
@@ -78,6 +85,8 @@ impl Default for BenchConfig {
             expiry_holds: 100_000,
             dir: None,
             watch: false,
+            pay: false,
+            wal_bound: crate::engine::DEFAULT_WAL_BOUND,
         }
     }
 }
@@ -131,6 +140,10 @@ pub struct BenchRow {
     pub elapsed_ms: u64,
     /// False when the row's time limit stopped it before every buyer had tried.
     pub complete: bool,
+    /// Orders paid during the row (with `pay`; pay-first's always).
+    pub paid: u64,
+    /// The largest WAL file the checkpointer saw during the row (0 without one).
+    pub wal_peak_bytes: u64,
 }
 
 /// Everything one `flashsale bench` measured.
@@ -139,6 +152,9 @@ pub struct BenchReport {
     pub synchronous: String,
     /// Whether a console-like watcher read every row while it ran.
     pub watched: bool,
+    /// Whether every winner paid right after its add-to-cart.
+    pub pay: bool,
+    pub wal_bound: u64,
     pub threads: usize,
     pub holds: u64,
     pub buyers: u64,
@@ -202,6 +218,8 @@ pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Bench
     Ok(BenchReport {
         synchronous: config.synchronous.label().to_owned(),
         watched: config.watch,
+        pay: config.pay,
+        wal_bound: config.wal_bound,
         threads: config.threads,
         holds: config.holds,
         buyers: config.buyers(),

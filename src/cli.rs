@@ -129,6 +129,13 @@ pub struct BenchArgs {
     /// watching a sale, drawing aside.
     #[arg(long)]
     pub watch: bool,
+    /// Every winner pays right after its add-to-cart (latency stays the add-to-cart's).
+    #[arg(long)]
+    pub pay: bool,
+    /// The WAL bound the checkpointer keeps, in MiB (0: no checkpointer; the writer
+    /// checkpoints inside its commits, as SQLite does by default).
+    #[arg(long, default_value_t = 64)]
+    pub wal_bound_mib: u64,
 }
 
 #[derive(Debug, Args)]

@@ -6,18 +6,26 @@
 //!
 //! - `writer` runs every strategy's write transaction first-in first-out on the one
 //!   writer connection (`writer.rs`): one commit per hold for `immediate`, `atomic`,
-//!   `optimistic` and `gate`; group commit for `queue` (`queue.rs`) and pay-first's
-//!   payments. Sweeper batches come in its urgent lane.
+//!   `optimistic` and `gate`; group commit (`group.rs`) for `queue`'s add-to-carts
+//!   (`queue.rs`) and for every payment, release and extension. Sweeper batches come in
+//!   its urgent lane.
 //! - `waker` wakes the buyers the writer (and the reader) answered, so the writer never
 //!   spends its time on system calls for them (`reply.rs`).
 //! - `reader`, started on first use, answers optimistic's reads of `(stock, version)`,
 //!   one `SELECT` for all the buyers waiting at that moment (`reader.rs`).
 //! - `sweeper` expires holds when their deadline passes (`sweeper.rs`).
+//! - `checkpointer` copies the WAL into the database file on a connection of its own,
+//!   and keeps the WAL bounded, so that no commit pays for a checkpoint
+//!   (`checkpointer.rs`).
 
 pub(crate) mod arrival;
 mod carts;
 mod catalog;
+mod changes;
+mod checkpointer;
 mod events;
+mod funnel;
+mod group;
 mod journal;
 mod lookup;
 mod queue;
@@ -25,6 +33,7 @@ mod reader;
 mod reply;
 mod reserve;
 mod reset;
+mod rows;
 mod sweeper;
 mod writer;
 
@@ -39,12 +48,13 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::gate::Gate;
-use crate::hold::{self, ExtendRules, Hold, HoldKind, Order, ProductInfo, Returned, Stock};
-use crate::ids::{HoldId, ProductId};
+use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned, Stock};
+use crate::ids::ProductId;
 use crate::sale::{self, SaleRules};
 use crate::store::Store;
 use crate::strategy::Strategy;
 
+pub use checkpointer::{DEFAULT_WAL_BOUND, WalStats};
 pub use events::{EngineEvent, ReturnReason};
 pub use lookup::Paid;
 
@@ -65,6 +75,10 @@ pub struct EngineConfig {
     pub sweeper: bool,
     /// A hold TTL for this engine only, instead of the sale's.
     pub hold_ttl: Option<Duration>,
+    /// The WAL file's bound in bytes, kept by the checkpointer thread (`checkpointer.rs`)
+    /// so that commits never checkpoint. Zero: no checkpointer, and the writer
+    /// checkpoints inside its commits as SQLite does by default.
+    pub wal_bound: u64,
 }
 
 impl Default for EngineConfig {
@@ -78,6 +92,7 @@ impl Default for EngineConfig {
             sweep_batch: 500,
             sweeper: true,
             hold_ttl: None,
+            wal_bound: DEFAULT_WAL_BOUND,
         }
     }
 }
@@ -157,6 +172,8 @@ pub(crate) struct Inner {
     sweeper_failures: AtomicU64,
     /// Pay-first's carts as handed out: only these are paid for.
     carts: carts::Carts,
+    /// What the checkpointer saw and did.
+    wal: checkpointer::Stats,
 }
 
 impl Engine {
@@ -178,6 +195,14 @@ impl Engine {
             .map(|p| (p.sku.clone(), Arc::new(p)))
             .collect();
         let next = hold::next_deadline(&writer)?.unwrap_or(i64::MAX);
+        let bound = if store.read_only() {
+            0
+        } else {
+            config.wal_bound
+        };
+        if bound > 0 {
+            checkpointer::configure_writer(&writer, bound)?;
+        }
         let inner = Arc::new(Inner {
             id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
             clock: config.clock.clone(),
@@ -198,8 +223,15 @@ impl Engine {
             sweeper_passes: AtomicU64::new(0),
             sweeper_failures: AtomicU64::new(0),
             carts: carts::Carts::default(),
+            wal: checkpointer::Stats::default(),
             config,
         });
+        if bound > 0 {
+            let mut wal = inner.store.path().as_os_str().to_owned();
+            wal.push("-wal");
+            let conn = inner.store.dedicated()?;
+            checkpointer::spawn(Arc::downgrade(&inner), conn, wal.into(), bound)?;
+        }
         let funnel = writer::spawn(Arc::downgrade(&inner), inner.config.queue_batch)?;
         let _ = inner.funnel.set(funnel);
         let engine = Engine { inner };
@@ -265,6 +297,11 @@ impl Engine {
         }
     }
 
+    /// The checkpointer's figures: the largest WAL it saw, and its checkpoints.
+    pub fn wal_stats(&self) -> WalStats {
+        self.inner.wal.snapshot()
+    }
+
     /// Events from now on; dropping the receiver unsubscribes.
     pub fn subscribe(&self) -> crossbeam_channel::Receiver<EngineEvent> {
         self.inner.events.subscribe()
@@ -288,50 +325,6 @@ impl Engine {
             Err(_) => {}
         }
         result
-    }
-
-    /// Pays a hold (or, for pay-first, a cart). Idempotent for the hold's own buyer.
-    pub fn checkout(&self, hold: &Hold) -> Result<Order> {
-        match hold.kind {
-            HoldKind::Held => self.checkout_id(hold.id, &hold.buyer),
-            HoldKind::Cart => self.pay_first(hold),
-        }
-    }
-
-    pub fn checkout_id(&self, id: HoldId, buyer: &str) -> Result<Order> {
-        self.pay(id, buyer).map(Paid::into_order)
-    }
-
-    /// Cancels a hold: its units go back on sale at once.
-    pub fn release(&self, hold: &Hold) -> Result<()> {
-        match hold.kind {
-            HoldKind::Held => self.release_id(hold.id, &hold.buyer),
-            HoldKind::Cart => {
-                self.inner.carts.cancel(hold);
-                Ok(())
-            }
-        }
-    }
-
-    pub fn release_id(&self, id: HoldId, buyer: &str) -> Result<()> {
-        let now = self.inner.clock.now();
-        let returned = self.write(|tx| hold::release(tx, id, buyer, now))?;
-        self.inner.returned(vec![returned], ReturnReason::Released);
-        Ok(())
-    }
-
-    /// Activity on a hold pushes its deadline out, within the sale's caps.
-    pub fn extend(&self, id: HoldId, buyer: &str) -> Result<Hold> {
-        let now = self.inner.clock.now();
-        let rules = {
-            let r = self.inner.rules.read();
-            ExtendRules {
-                ttl_ms: self.inner.clock.scaled(r.hold_ttl),
-                max_extensions: r.max_extensions,
-                max_hold_ms: self.inner.clock.scaled(r.max_hold),
-            }
-        };
-        self.write(|tx| hold::extend(tx, id, buyer, now, rules))
     }
 
     /// Expires every due hold now, in bounded batches, and returns how many.
@@ -398,6 +391,7 @@ impl Inner {
 
     fn counted_commit(&self) {
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.wal.committed();
     }
 
     fn counted_failure(&self, e: &Error) {
@@ -405,87 +399,6 @@ impl Inner {
             self.counters.busy.fetch_add(1, Ordering::Relaxed);
         }
         self.counters.rollbacks.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn funnel(&self) -> Result<&writer::WriterHandle> {
-        self.funnel.get().ok_or(Error::Stopped)
-    }
-
-    /// The reader thread, started on first use on a connection of its own.
-    fn reader(&self) -> Result<&reader::ReaderHandle> {
-        if let Some(r) = self.reader.get() {
-            return Ok(r);
-        }
-        let _starting = self.reader_start.lock();
-        if let Some(r) = self.reader.get() {
-            return Ok(r);
-        }
-        let handle = reader::spawn(self.store.dedicated()?, self.funnel()?.waker())?;
-        Ok(self.reader.get_or_init(|| handle))
-    }
-
-    /// Runs `f` in its own `BEGIN IMMEDIATE` transaction on the writer thread, after
-    /// every request that arrived before it, and waits for the answer.
-    fn funnelled<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        self.funnelled_then(f, |_, _| {})
-    }
-
-    /// As [`Inner::funnelled`], in the writer's urgent lane: served after at most a few
-    /// of the jobs already waiting, not behind all of them.
-    fn funnelled_urgent<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        self.alone(true, move |conn, inner| {
-            inner.transact(conn, |tx| f(tx, inner))
-        })
-    }
-
-    /// As [`Inner::funnelled`], and `committed` runs on the writer thread right after a
-    /// successful commit, before any later request.
-    fn funnelled_then<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
-        committed: impl FnOnce(&Inner, &T) + Send + 'static,
-    ) -> Result<T> {
-        self.alone(false, move |conn, inner| {
-            let result = inner.transact(conn, |tx| f(tx, inner));
-            if let Ok(value) = &result {
-                committed(inner, value);
-            }
-            result
-        })
-    }
-
-    /// Runs a job that stands alone on the writer connection, first in line: on this
-    /// thread when the writer is idle (nothing in flight, checked under the connection's
-    /// lock), otherwise on the writer thread after everything before it.
-    fn alone<T: Send + 'static>(
-        &self,
-        urgent: bool,
-        job: impl FnOnce(&mut Connection, &Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let funnel = self.funnel()?;
-        if funnel.idle()
-            && let Some(mut conn) = self.writer.try_lock()
-            && funnel.idle()
-        {
-            arrival::arrived();
-            return job(&mut conn, self);
-        }
-        let (reply, answer) = reply::slot();
-        let work: writer::Work = Box::new(move |conn, inner, wakes| {
-            wakes.extend(reply.fill(job(conn, inner)));
-        });
-        if urgent {
-            funnel.submit_urgent(writer::Job::Alone(work))?;
-        } else {
-            funnel.submit(writer::Job::Alone(work))?;
-        }
-        answer.wait()
     }
 
     /// A hold was committed: remember its deadline (and wake the sweeper if it is the

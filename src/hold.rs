@@ -177,7 +177,7 @@ pub fn insert_hold(
     ttl_ms: Millis,
 ) -> Result<Hold> {
     let hold = Hold {
-        id: HoldId::new(),
+        id: HoldId::at(now),
         product_id: product.id,
         buyer: buyer.to_owned(),
         qty,

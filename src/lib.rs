@@ -17,6 +17,7 @@
 //!   every write first-in first-out (group commit for the queue), the sweeper, the gate,
 //!   events.
 //! - [`strategy`], [`gate`], [`clock`], [`ids`], [`error`]: the vocabulary.
+//! - [`backoff`]: the jittered exponential pause before trying again (engine and swarm).
 //! - [`audit`]: every invariant checked from the database alone.
 //! - [`journal`]: the sale's journal in the database — runs, the operator log, what the
 //!   seller runs now.
@@ -31,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod backoff;
 pub mod bench;
 pub mod cli;
 pub mod clock;

@@ -87,7 +87,7 @@ fn attempt(store: &PgStore, product: &ProductInfo, buyer: &str, way: Way) -> Res
         }
         Way::PayFirst => {
             let cart = Hold {
-                id: HoldId::new(),
+                id: HoldId::at(1_800_000_000_000),
                 product_id: product.id,
                 buyer: buyer.into(),
                 qty: 1,

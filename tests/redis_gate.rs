@@ -33,7 +33,10 @@ fn permits_run_out_exactly_and_a_sold_out_answer_writes_nothing() {
     let mut granted = 0;
     let mut refused = 0;
     for _ in 0..8 {
-        match gate.try_acquire(PHONE, 1, HoldId::new(), 60_000).unwrap() {
+        match gate
+            .try_acquire(PHONE, 1, HoldId::at(1_800_000_000_000), 60_000)
+            .unwrap()
+        {
             Admit::Granted => granted += 1,
             Admit::SoldOut { permits } => {
                 assert_eq!(permits, 0);
@@ -49,7 +52,8 @@ fn permits_run_out_exactly_and_a_sold_out_answer_writes_nothing() {
         "another product is untouched"
     );
     assert_eq!(
-        gate.try_acquire(BUDS, 3, HoldId::new(), 60_000).unwrap(),
+        gate.try_acquire(BUDS, 3, HoldId::at(1_800_000_000_000), 60_000)
+            .unwrap(),
         Admit::SoldOut { permits: 2 },
         "asking for more than is left takes nothing"
     );
@@ -77,13 +81,13 @@ fn four_hundred_threads_share_fifty_permits_exactly() {
     let threads: Vec<_> = (0..400)
         .map(|_| {
             let (gate, granted, refused) = (gate.clone(), granted.clone(), refused.clone());
-            std::thread::spawn(
-                move || match gate.try_acquire(PHONE, 1, HoldId::new(), 60_000) {
+            std::thread::spawn(move || {
+                match gate.try_acquire(PHONE, 1, HoldId::at(1_800_000_000_000), 60_000) {
                     Ok(Admit::Granted) => granted.fetch_add(1, Ordering::Relaxed),
                     Ok(Admit::SoldOut { .. }) => refused.fetch_add(1, Ordering::Relaxed),
                     other => panic!("unexpected answer {other:?}"),
-                },
-            )
+                }
+            })
         })
         .collect();
     for t in threads {
@@ -99,7 +103,7 @@ fn release_and_clamp_move_the_count_the_way_the_database_says() {
     let Some(server) = Redis::start() else { return };
     let gate = gate(&server, "t3");
     gate.rebuild(&[(PHONE, 3)]).unwrap();
-    let hold = HoldId::new();
+    let hold = HoldId::at(1_800_000_000_000);
     assert_eq!(
         gate.try_acquire(PHONE, 2, hold, 60_000).unwrap(),
         Admit::Granted
@@ -135,7 +139,8 @@ fn a_flushed_redis_asks_for_a_rebuild_instead_of_answering_sold_out() {
     let mut conn = raw(&server);
     let _: () = redis::cmd("FLUSHALL").query(&mut conn).unwrap();
     assert_eq!(
-        gate.try_acquire(PHONE, 1, HoldId::new(), 1_000).unwrap(),
+        gate.try_acquire(PHONE, 1, HoldId::at(1_800_000_000_000), 1_000)
+            .unwrap(),
         Admit::Lost
     );
     assert_eq!(gate.permits(PHONE).unwrap(), None);
@@ -147,7 +152,8 @@ fn a_flushed_redis_asks_for_a_rebuild_instead_of_answering_sold_out() {
     );
     gate.rebuild(&[(PHONE, 2)]).unwrap();
     assert_eq!(
-        gate.try_acquire(PHONE, 1, HoldId::new(), 1_000).unwrap(),
+        gate.try_acquire(PHONE, 1, HoldId::at(1_800_000_000_000), 1_000)
+            .unwrap(),
         Admit::Granted
     );
     assert_eq!(gate.permits(PHONE).unwrap(), Some(1));
@@ -161,7 +167,8 @@ fn two_sales_on_one_redis_keep_their_own_counts() {
     a.rebuild(&[(PHONE, 1)]).unwrap();
     b.rebuild(&[(PHONE, 7)]).unwrap();
     assert_eq!(
-        a.try_acquire(PHONE, 1, HoldId::new(), 1_000).unwrap(),
+        a.try_acquire(PHONE, 1, HoldId::at(1_800_000_000_000), 1_000)
+            .unwrap(),
         Admit::Granted
     );
     assert_eq!(b.permits(PHONE).unwrap(), Some(7));
@@ -174,7 +181,7 @@ fn a_redis_that_is_gone_gives_one_sentence_not_a_hang() {
     gate.rebuild(&[(PHONE, 3)]).unwrap();
     drop(server);
     let err = gate
-        .try_acquire(PHONE, 1, HoldId::new(), 1_000)
+        .try_acquire(PHONE, 1, HoldId::at(1_800_000_000_000), 1_000)
         .expect_err("Redis is stopped");
     assert!(matches!(err, GateError::Unavailable { .. }), "{err:?}");
     let text = err.to_string();

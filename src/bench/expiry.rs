@@ -84,7 +84,7 @@ pub(super) fn run(config: &BenchConfig, base: &Path) -> Result<ExpiryReport> {
             )?;
             for i in 0..n {
                 insert.execute(params![
-                    HoldId::new(),
+                    HoldId::at(now),
                     product,
                     format!("e{i}"),
                     now,

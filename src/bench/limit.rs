@@ -81,5 +81,7 @@ pub(super) fn run_for(config: &BenchConfig, base: &Path, holds: u64) -> Result<B
         threads: 1,
         elapsed_ms: millis(elapsed),
         complete,
+        paid: 0,
+        wal_peak_bytes: 0,
     })
 }

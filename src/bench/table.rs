@@ -4,13 +4,13 @@ use std::io::Write;
 
 use super::{BenchReport, BenchRow};
 
-const HEADER: &str = "strategy       holds/s   x limit    p50 ms    p99 ms    max ms      sold  oversold  fairness  conflicts    busy  commits";
+const HEADER: &str = "strategy       holds/s   x limit    p50 ms    p99 ms    max ms      sold  oversold  fairness  conflicts    busy  commits     paid  wal MiB";
 
 /// One row, formatted like the table's (also the progress line as rows finish).
 pub(super) fn line(r: &BenchRow) -> String {
     let ms = |us: u64| us as f64 / 1000.0;
     format!(
-        "{:<11} {:>10.0} {:>8.2}x {:>9.2} {:>9.2} {:>9.2} {:>9} {:>9} {:>9.3} {:>10} {:>7} {:>8}{}",
+        "{:<11} {:>10.0} {:>8.2}x {:>9.2} {:>9.2} {:>9.2} {:>9} {:>9} {:>9.3} {:>10} {:>7} {:>8} {:>8} {:>8.1}{}",
         r.strategy,
         r.holds_per_sec,
         r.ratio_to_limit,
@@ -23,6 +23,8 @@ pub(super) fn line(r: &BenchRow) -> String {
         r.conflicts,
         r.busy,
         r.commits,
+        r.paid,
+        r.wal_peak_bytes as f64 / (1024.0 * 1024.0),
         if r.complete { "" } else { "  (time limit)" },
     )
 }
@@ -52,6 +54,24 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
     writeln!(
         out,
         "latency = one request (pay-first: add-to-cart and payment); sold/oversold from the database."
+    )?;
+    if report.pay {
+        writeln!(
+            out,
+            "every winner paid right after its add-to-cart (holds/s and latency are the add-to-cart's)."
+        )?;
+    }
+    let bound = if report.wal_bound == 0 {
+        "none: the writer checkpoints inside its commits".to_owned()
+    } else {
+        format!(
+            "{} MiB, kept by the checkpointer thread",
+            report.wal_bound / (1024 * 1024)
+        )
+    };
+    writeln!(
+        out,
+        "WAL bound: {bound}; wal MiB = the largest WAL file it saw."
     )?;
     if let Some(limit) = report.rows.first().map(|r| r.holds_per_sec)
         && limit > 0.0

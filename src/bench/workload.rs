@@ -23,6 +23,8 @@ struct Seen {
     requests: Vec<(u64, u64, Outcome)>,
     /// `(arrival, won)` per buyer.
     arrivals: Vec<(u64, bool)>,
+    /// Orders this thread's buyers paid.
+    paid: u64,
 }
 
 /// The gate's sold-out answers, counted once the gate row has sold out.
@@ -42,6 +44,7 @@ pub(super) fn run(
         store,
         EngineConfig {
             strategy,
+            wal_bound: config.wal_bound,
             ..EngineConfig::default()
         },
     )?;
@@ -64,6 +67,7 @@ pub(super) fn run(
         let start_gate = Arc::clone(&start_gate);
         let ready = Arc::clone(&ready);
         let limit = config.time_limit;
+        let pay = config.pay;
         let spawned = std::thread::Builder::new()
             .name("bench-buyer".into())
             .stack_size(128 * 1024)
@@ -77,7 +81,7 @@ pub(super) fn run(
                         ready.wait(&mut go);
                     }
                 };
-                buyer_loop(&engine, strategy, &next, &stop, buyers, start, limit)
+                buyer_loop(&engine, strategy, pay, &next, &stop, buyers, start, limit)
             });
         match spawned {
             Ok(t) => threads.push(t),
@@ -99,7 +103,7 @@ pub(super) fn run(
     ready.notify_all();
     let mut metrics = Metrics::default();
     let mut arrivals = Vec::with_capacity(usize::try_from(buyers).unwrap_or(0));
-    let mut seen_all = Vec::with_capacity(thread_count);
+    let mut seen_all: Vec<Seen> = Vec::with_capacity(thread_count);
     for t in threads {
         if let Ok(seen) = t.join() {
             seen_all.push(seen);
@@ -110,6 +114,7 @@ pub(super) fn run(
     if let Some(Some(w)) = watcher {
         let _ = w.join();
     }
+    let paid = seen_all.iter().map(|s| s.paid).sum();
     for seen in seen_all {
         for (at, latency_us, outcome) in seen.requests {
             metrics.record(Sample::Attempt {
@@ -160,6 +165,8 @@ pub(super) fn run(
         threads: thread_count,
         elapsed_ms: millis(elapsed),
         complete,
+        paid,
+        wal_peak_bytes: engine.wal_stats().peak_bytes,
     };
     Ok((row, probe))
 }
@@ -186,9 +193,11 @@ fn watch(engine: &Engine, stop: &Arc<AtomicBool>) -> Option<std::thread::JoinHan
         .ok()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn buyer_loop(
     engine: &Engine,
     strategy: Strategy,
+    pay: bool,
     next: &AtomicU64,
     stop: &AtomicBool,
     buyers: u64,
@@ -221,6 +230,14 @@ fn buyer_loop(
             }
         });
         let answered = Instant::now();
+        // The payment is not part of the add-to-cart's latency (pay-first's is: its
+        // add-to-cart takes nothing).
+        let paid = match (&result, strategy) {
+            (Ok(_), Strategy::PayFirst) => true,
+            (Ok(hold), _) if pay => engine.checkout(hold).is_ok(),
+            _ => false,
+        };
+        seen.paid += u64::from(paid);
         let latency = u64::try_from((answered - began).as_micros()).unwrap_or(u64::MAX);
         let at = u64::try_from((answered - start).as_millis()).unwrap_or(u64::MAX);
         let outcome = match &result {

@@ -21,6 +21,8 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
         expiry_holds: args.expiry_holds,
         dir: args.dir.clone(),
         watch: args.watch,
+        pay: args.pay,
+        wal_bound: args.wal_bound_mib.saturating_mul(1024 * 1024),
     };
     // Rows as they finish, when someone is watching; the table itself goes to stdout.
     let chatty = std::io::stderr().is_terminal();

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 
-use super::{Engine, EngineEvent, ReturnReason, reply, writer};
+use super::{Engine, EngineEvent, ReturnReason, group};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::hold::{self, Hold, Order};
@@ -106,16 +106,17 @@ impl Engine {
         // (`now` above only turns away carts already too old; the payment is stamped
         // when the writer settles it.)
         let product = self.product_by_id(cart.product_id)?;
-        // Settled by the writer thread together with the payments queued beside it.
-        let (reply, answer) = reply::slot();
-        self.inner
-            .funnel()?
-            .submit(writer::Job::Payment(writer::Payment {
-                product: Arc::clone(&product),
-                cart: cart.clone(),
-                reply,
-            }))?;
-        let settled = answer.wait()?;
+        // Settled by the writer thread in the group commit of what is queued beside it,
+        // stamped when it is settled. It takes stock: the grants beside it are written
+        // first.
+        let settled = {
+            let (product, cart) = (Arc::clone(&product), cart.clone());
+            let buyer = cart.buyer.clone();
+            self.inner
+                .grouped(&buyer, group::Touches::Stock, move |tx, inner| {
+                    hold::pay_first(tx, &product, &cart, inner.clock.now())
+                })?
+        };
         match settled {
             Ok(order) => {
                 self.inner

@@ -1,9 +1,9 @@
-//! Operations the HTTP API needs beside the console's: a payment that tells a new order
-//! from a repeat, and a buyer's own hold read back.
+//! What the HTTP API needs beside the console's operations: a payment's outcome that
+//! tells a new order from a repeat, and a buyer's own hold read back.
 
-use super::{Engine, EngineEvent, ReturnReason};
-use crate::error::{Error, Result};
-use crate::hold::{self, Checkout, Order};
+use super::Engine;
+use crate::error::Result;
+use crate::hold::{self, Order};
 use crate::ids::HoldId;
 
 /// What a payment did: a new order, or the one an earlier payment of the hold made.
@@ -22,25 +22,6 @@ impl Paid {
 }
 
 impl Engine {
-    /// As [`Engine::checkout_id`], telling a new order from a retried payment's old one
-    /// (the HTTP API answers 201 for the first and 200 for a repeat).
-    pub fn pay(&self, id: HoldId, buyer: &str) -> Result<Paid> {
-        let now = self.inner.clock.now();
-        match self.write(|tx| hold::checkout(tx, id, buyer, now))? {
-            Checkout::Paid(order) => {
-                self.inner
-                    .events
-                    .publish(|| EngineEvent::Paid(order.clone()));
-                Ok(Paid::New(order))
-            }
-            Checkout::AlreadyPaid(order) => Ok(Paid::Again(order)),
-            Checkout::Expired(returned) => {
-                self.inner.returned(vec![returned], ReturnReason::Expired);
-                Err(Error::HoldExpired { id })
-            }
-        }
-    }
-
     /// One buyer's hold, read on a pooled connection (no transaction: one `SELECT`).
     pub fn hold(&self, id: HoldId, buyer: &str) -> Result<hold::HoldState> {
         let conn = self.inner.store.conn()?;

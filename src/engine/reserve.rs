@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rand::Rng;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Engine, queue};
+use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::hold::{self, Hold, HoldKind, ProductInfo};
 use crate::ids::HoldId;
@@ -21,10 +21,13 @@ enum Cas<W> {
     Lost((i64, i64)),
 }
 
-/// Optimistic's pause after a conflict: random up to this, doubling each time, so that
-/// thousands of buyers who read the same version do not all try again together.
+/// Optimistic's pause after a conflict ([`Backoff`]): random up to a ceiling that starts
+/// here and doubles, so that thousands of buyers who read the same version do not all
+/// try again together. The ceiling must grow to about `buyers × one commit` for the
+/// retries to stop colliding: at 20 ms, 1,000 threads never finished (6,022 of 20,000
+/// sold in the time limit, 582,000 conflicts).
 const BACKOFF_FIRST: Duration = Duration::from_millis(1);
-const BACKOFF_MAX: Duration = Duration::from_millis(20);
+const BACKOFF_MAX: Duration = Duration::from_millis(500);
 
 impl Engine {
     pub(super) fn reserve_product(
@@ -98,18 +101,18 @@ impl Engine {
         qty: i64,
     ) -> Result<Hold> {
         let retries = self.inner.config.optimistic_retries;
-        let mut backoff = BACKOFF_FIRST;
+        let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_MAX);
         // The read: no lock, a committed state (coalesced with the reads of other buyers
         // waiting at the same moment, see `reader.rs`).
         let mut seen = self.inner.reader()?.stock(product.id)?;
         for attempt in 0..=retries {
             if attempt > 0 {
                 self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
-                let pause = rand::rng().random_range(0..=backoff.as_micros());
-                std::thread::sleep(Duration::from_micros(
-                    u64::try_from(pause).unwrap_or(u64::MAX),
-                ));
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff.wait();
+                // What the lost compare-and-set found is old after the pause: read again
+                // (a coalesced read, which the writer never sees), or the next try is
+                // a conflict already decided.
+                seen = self.inner.reader()?.stock(product.id)?;
             }
             let (available, version) = seen;
             if available < qty {
@@ -248,7 +251,7 @@ impl Engine {
         super::arrival::arrived();
         let now = self.inner.clock.now();
         Hold {
-            id: HoldId::new(),
+            id: HoldId::at(now),
             product_id: product.id,
             buyer: buyer.to_owned(),
             qty,

@@ -11,10 +11,10 @@
 //! Three kinds of job, taken in one arrival order:
 //! - `Alone`: its own `BEGIN IMMEDIATE` transaction (immediate, atomic, optimistic's
 //!   compare-and-set, gate's winners): one commit per hold, as those strategies promise.
-//! - `Queue`: the queue strategy's add-to-cart; consecutive ones share one transaction
-//!   (group commit, see `queue.rs`).
-//! - `Payment`: pay-first's payments; consecutive ones share one transaction, each in
-//!   its own savepoint, so one payment's failure undoes only that payment.
+//! - `Queue`: the queue strategy's add-to-cart, and
+//! - `Change`: a payment, a release, an extension, pay-first's settlement: consecutive
+//!   `Queue` and `Change` jobs share one transaction, the changes each in a savepoint of
+//!   its own, so one failure undoes only itself (group commit, see `group.rs`).
 //!
 //! The connection is the engine's `writer` (behind its fair mutex), shared with
 //! [`super::Engine::write`] callers and the sweeper: the thread holds the lock while it
@@ -27,12 +27,10 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use parking_lot::FairMutexGuard;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
-use super::reply::Reply;
-use super::{Inner, queue};
+use super::{Inner, group, queue};
 use crate::error::{Error, Result};
-use crate::hold::{self, Hold, Order, ProductInfo, Returned};
 
 /// A job that runs alone: it opens its own transaction (through `Inner::transact`),
 /// fills in its own answer and leaves the thread to wake in the list.
@@ -41,14 +39,7 @@ pub(super) type Work = Box<dyn FnOnce(&mut Connection, &Inner, &mut Vec<Thread>)
 pub(super) enum Job {
     Alone(Work),
     Queue(queue::Request),
-    Payment(Payment),
-}
-
-/// A pay-first payment: the cart, and where its answer goes.
-pub(super) struct Payment {
-    pub product: std::sync::Arc<ProductInfo>,
-    pub cart: Hold,
-    pub reply: Reply<std::result::Result<Order, Vec<Returned>>>,
+    Change(Box<dyn group::Change>),
 }
 
 #[derive(Clone)]
@@ -171,8 +162,7 @@ struct Inputs<'a> {
 struct Desk<'a> {
     inner: &'a Inner,
     wakes: Vec<Thread>,
-    group: Vec<queue::Request>,
-    payments: Vec<Payment>,
+    group: Vec<group::Member>,
 }
 
 fn run(engine: &Weak<Inner>, inputs: &Inputs<'_>, max: usize) {
@@ -180,7 +170,6 @@ fn run(engine: &Weak<Inner>, inputs: &Inputs<'_>, max: usize) {
     let mut share = Share::default();
     let mut wakes = Vec::new();
     let mut group = Vec::with_capacity(max);
-    let mut payments = Vec::with_capacity(max);
     loop {
         // Sleep until there is work in either lane.
         let first_urgent = crossbeam_channel::select! {
@@ -205,7 +194,6 @@ fn run(engine: &Weak<Inner>, inputs: &Inputs<'_>, max: usize) {
             inner: &inner,
             wakes: std::mem::take(&mut wakes),
             group: std::mem::take(&mut group),
-            payments: std::mem::take(&mut payments),
         };
         let mut conn = inner.writer.lock();
         let mut urgent = first_urgent;
@@ -232,13 +220,12 @@ fn run(engine: &Weak<Inner>, inputs: &Inputs<'_>, max: usize) {
         drop(jobs);
         wakes = desk.wakes;
         group = desk.group;
-        payments = desk.payments;
     }
 }
 
 type Pending<'a> = std::iter::Peekable<std::vec::Drain<'a, Job>>;
 
-/// Runs one job; queue requests and payments take the ones of their kind right behind
+/// Runs one job; queue requests and changes take the ones of either kind right behind
 /// them in `rest` along into the same transaction. Returns how many jobs it served.
 fn serve(
     job: Job,
@@ -247,38 +234,27 @@ fn serve(
     rest: Option<&mut Pending<'_>>,
 ) -> usize {
     let inner = desk.inner;
-    match job {
+    let first = match job {
         Job::Alone(work) => {
             work(conn, inner, &mut desk.wakes);
-            1
+            return 1;
         }
-        Job::Queue(request) => {
-            desk.group.push(request);
-            if let Some(rest) = rest {
-                while let Some(Job::Queue(_)) = rest.peek() {
-                    if let Some(Job::Queue(r)) = rest.next() {
-                        desk.group.push(r);
-                    }
-                }
+        Job::Queue(request) => group::Member::Hold(request),
+        Job::Change(change) => group::Member::Change(change),
+    };
+    desk.group.push(first);
+    if let Some(rest) = rest {
+        while let Some(Job::Queue(_) | Job::Change(_)) = rest.peek() {
+            match rest.next() {
+                Some(Job::Queue(r)) => desk.group.push(group::Member::Hold(r)),
+                Some(Job::Change(c)) => desk.group.push(group::Member::Change(c)),
+                _ => break,
             }
-            let n = desk.group.len();
-            queue::serve(conn, inner, &mut desk.group, &mut desk.wakes);
-            n
-        }
-        Job::Payment(payment) => {
-            desk.payments.push(payment);
-            if let Some(rest) = rest {
-                while let Some(Job::Payment(_)) = rest.peek() {
-                    if let Some(Job::Payment(p)) = rest.next() {
-                        desk.payments.push(p);
-                    }
-                }
-            }
-            let n = desk.payments.len();
-            settle(conn, inner, &mut desk.payments, &mut desk.wakes);
-            n
         }
     }
+    let n = desk.group.len();
+    group::serve(conn, inner, &mut desk.group, &mut desk.wakes);
+    n
 }
 
 /// After each job: the answered buyers go to the waker, and anyone waiting on the mutex
@@ -303,48 +279,3 @@ fn hand_over(
 /// hand-overs: criterion, one thread, immediate 105 µs a hold against the bare
 /// transaction's 40 µs).
 const WAKE_HERE: usize = 2;
-
-/// Pay-first payments, one transaction for the group, a savepoint each. IMMEDIATE: each
-/// payment reads the stock and then writes. Answers go out after the commit.
-fn settle(
-    conn: &mut Connection,
-    inner: &Inner,
-    payments: &mut Vec<Payment>,
-    wakes: &mut Vec<Thread>,
-) {
-    let now = inner.clock.now();
-    let mut results = Vec::with_capacity(payments.len());
-    let outcome = (|| -> Result<()> {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for p in payments.iter() {
-            let sp = tx.savepoint()?;
-            let r = hold::pay_first(&sp, &p.product, &p.cart, now);
-            // Dropping a savepoint rolls it back: a failed payment leaves no trace.
-            if r.is_ok() {
-                sp.commit()?;
-            }
-            results.push(r);
-        }
-        tx.commit()?;
-        Ok(())
-    })();
-    match outcome {
-        Ok(()) => inner.counted_commit(),
-        Err(e) => {
-            inner.counted_failure(&e);
-            let busy = matches!(e, Error::Busy);
-            let why = e.to_string();
-            results.clear();
-            results.extend(payments.iter().map(|_| {
-                Err(if busy {
-                    Error::Busy
-                } else {
-                    Error::BatchFailed { why: why.clone() }
-                })
-            }));
-        }
-    }
-    for (p, r) in payments.drain(..).zip(results) {
-        wakes.extend(p.reply.fill(r));
-    }
-}

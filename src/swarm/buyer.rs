@@ -157,7 +157,9 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
             seq.set(Some(arrivals.fetch_add(1, Ordering::Relaxed)));
         }));
     }
-    let mut backoff = Duration::from_millis(5);
+    // Jittered, as the engine's optimistic retries (one helper for both).
+    let mut backoff =
+        crate::backoff::Backoff::new(Duration::from_millis(5), Duration::from_millis(100));
     let mut tries = 0u64;
     let mut last_refusal = None;
     let (ending, won) = loop {
@@ -210,8 +212,7 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
                     break (Ending::TurnedAway, false);
                 }
                 last_refusal = Some(refused_at);
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_millis(100));
+                backoff.wait();
                 intended = Instant::now();
             }
         }

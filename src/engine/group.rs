@@ -1,0 +1,244 @@
+//! The writer's group commit: every add-to-cart of the queue strategy and every
+//! payment, release and extension waiting in a row of the FIFO share one `BEGIN
+//! IMMEDIATE` transaction and one fsync.
+//!
+//! In arrival order: add-to-carts are decided in memory and written together at the end
+//! (`queue.rs`); each other change runs in a savepoint of its own, so one that fails (an
+//! expired hold, someone else's hold) undoes only itself. A payment, a release or an
+//! extension touches only its own committed hold (and gives units back by a relative
+//! UPDATE), so it runs beside the grants not yet written; when it gave units back
+//! or freed its buyer's limit, the decisions read the stock and that buyer again. A
+//! change that reads the stock to take it (pay-first's settlement) first has the grants
+//! written, so the database it reads is exact. Answers go out only after the commit: a
+//! hold or an order reported is a durable one. If the commit itself fails, every member
+//! hears it.
+//!
+//! Why payments join: each was its own fsync'd transaction, and the add-to-carts queued
+//! behind thousands of them (every winner paying: 3,400 buyers/s against 33,700 with
+//! nobody paying, add-to-cart p50 6.6 s).
+
+use std::thread::Thread;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::reply::Reply;
+use super::{Inner, ReturnReason, queue};
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+use crate::hold::{Hold, Returned};
+
+/// One member of a group commit.
+pub(super) enum Member {
+    /// The queue strategy's add-to-cart.
+    Hold(queue::Request),
+    /// Any other change (a payment, a release, an extension, pay-first's settlement).
+    Change(Box<dyn Change>),
+}
+
+/// A change that joins the group commit in a savepoint of its own.
+pub(super) trait Change: Send {
+    /// The database must be exact before it runs (it takes stock): unwritten grants are
+    /// written first.
+    fn needs_exact(&self) -> bool;
+    /// Runs the change inside its savepoint; true if it is to be kept.
+    fn run(&mut self, conn: &Connection, inner: &Inner) -> bool;
+    /// After a kept run: the buyer whose live units (and the stock) it may have changed.
+    fn changed(&self) -> Option<&str>;
+    /// Answers its caller after the commit (`failed`: the commit's own failure, which
+    /// overrides the change's result). Returns the thread to wake.
+    fn answer(self: Box<Self>, failed: Option<&Error>) -> Option<Thread>;
+}
+
+/// What a change may do to the books of the add-to-carts decided beside it.
+pub(super) enum Touches<T> {
+    /// It takes stock: the database must be exact first, and it changes the books.
+    Stock,
+    /// It changes the stock and its buyer's live units when its answer says so.
+    When(fn(&T) -> bool),
+}
+
+/// A change made of a closure, its buyer, and the slot its caller waits on.
+pub(super) struct ChangeOf<T, F> {
+    work: Option<F>,
+    result: Option<Result<T>>,
+    reply: Reply<T>,
+    buyer: String,
+    touches: Touches<T>,
+}
+
+impl<T, F> ChangeOf<T, F> {
+    pub(super) fn new(work: F, reply: Reply<T>, buyer: String, touches: Touches<T>) -> Self {
+        ChangeOf {
+            work: Some(work),
+            result: None,
+            reply,
+            buyer,
+            touches,
+        }
+    }
+}
+
+impl<T, F> Change for ChangeOf<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection, &Inner) -> Result<T> + Send,
+{
+    fn needs_exact(&self) -> bool {
+        matches!(self.touches, Touches::Stock)
+    }
+
+    fn changed(&self) -> Option<&str> {
+        let changed = match (&self.touches, &self.result) {
+            (_, Some(Err(_)) | None) => false,
+            (Touches::Stock, Some(Ok(_))) => true,
+            (Touches::When(says), Some(Ok(value))) => says(value),
+        };
+        changed.then_some(self.buyer.as_str())
+    }
+
+    fn run(&mut self, conn: &Connection, inner: &Inner) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let result = work(conn, inner);
+        let keep = result.is_ok();
+        self.result = Some(result);
+        keep
+    }
+
+    fn answer(self: Box<Self>, failed: Option<&Error>) -> Option<Thread> {
+        let this = *self;
+        let value = match (failed, this.result) {
+            (Some(e), _) => Err(failed_batch(e)),
+            (None, Some(result)) => result,
+            // Never ran: the transaction failed before it (then `failed` is set).
+            (None, None) => Err(Error::Stopped),
+        };
+        this.reply.fill(value)
+    }
+}
+
+/// What a member hears when the group's transaction could not commit.
+pub(super) fn failed_batch(e: &Error) -> Error {
+    if matches!(e, Error::Busy) {
+        Error::Busy
+    } else {
+        Error::BatchFailed { why: e.to_string() }
+    }
+}
+
+/// Commits the members in one transaction and answers each of them; empties `members`.
+pub(super) fn serve(
+    conn: &mut Connection,
+    inner: &Inner,
+    members: &mut Vec<Member>,
+    wakes: &mut Vec<Thread>,
+) {
+    let now = inner.clock.now();
+    let ttl = inner.ttl_ms();
+    // Apart, so the decisions can borrow the requests while the changes run.
+    let mut order = Vec::with_capacity(members.len());
+    let mut requests = Vec::with_capacity(members.len());
+    let mut changes = Vec::new();
+    for member in members.drain(..) {
+        order.push(matches!(member, Member::Hold(_)));
+        match member {
+            Member::Hold(r) => requests.push(r),
+            Member::Change(c) => changes.push(c),
+        }
+    }
+    let mut holds = Vec::with_capacity(requests.len());
+    let mut returned = Vec::new();
+    let group = Group {
+        order: &order,
+        requests: &requests,
+    };
+    let failure = match commit(
+        conn,
+        inner,
+        group,
+        &mut changes,
+        (now, ttl),
+        &mut holds,
+        &mut returned,
+    ) {
+        Ok(()) => {
+            inner.counted_commit();
+            inner.returned(returned, ReturnReason::Expired);
+            None
+        }
+        Err(e) => {
+            inner.counted_failure(&e);
+            Some(e)
+        }
+    };
+    let mut holds = holds.into_iter();
+    for request in requests {
+        let result = match &failure {
+            Some(e) => Err(failed_batch(e)),
+            None => holds.next().unwrap_or(Err(Error::Stopped)),
+        };
+        wakes.extend(request.answer(result));
+    }
+    for change in changes {
+        wakes.extend(change.answer(failure.as_ref()));
+    }
+}
+
+/// The add-to-carts of a group, and the arrival order of them among its changes (true:
+/// the next add-to-cart, false: the next change).
+#[derive(Clone, Copy)]
+struct Group<'a> {
+    order: &'a [bool],
+    requests: &'a [queue::Request],
+}
+
+/// The transaction: add-to-carts decided in memory, changes in savepoints, in order;
+/// the grants written when a change needs the database exact, and at the end.
+fn commit(
+    conn: &mut Connection,
+    inner: &Inner,
+    group: Group<'_>,
+    changes: &mut [Box<dyn Change>],
+    (now, ttl): (Millis, Millis),
+    holds: &mut Vec<Result<Hold>>,
+    returned: &mut Vec<Returned>,
+) -> Result<()> {
+    // IMMEDIATE: its members read (stock, holds) and then write.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let requests: Vec<&queue::Request> = group.requests.iter().collect();
+    let mut decisions = queue::Decisions::new(&tx, &requests, now, ttl)?;
+    let mut next_request = requests.iter();
+    let mut next_change = changes.iter_mut();
+    for &is_hold in group.order {
+        if is_hold {
+            if let Some(r) = next_request.next() {
+                holds.push(decisions.decide(&tx, r)?);
+            }
+            continue;
+        }
+        let Some(change) = next_change.next() else {
+            continue;
+        };
+        if change.needs_exact() {
+            decisions.write(&tx)?;
+        }
+        // Cached statements: a savepoint per change, parsed once.
+        tx.prepare_cached("SAVEPOINT change")?.execute([])?;
+        if change.run(&tx, inner) {
+            tx.prepare_cached("RELEASE change")?.execute([])?;
+            if let Some(buyer) = change.changed() {
+                decisions.changed(&tx, buyer)?;
+            }
+        } else {
+            // A failed change leaves no trace.
+            tx.prepare_cached("ROLLBACK TO change")?.execute([])?;
+            tx.prepare_cached("RELEASE change")?.execute([])?;
+        }
+    }
+    decisions.write(&tx)?;
+    returned.append(&mut decisions.returned);
+    drop(decisions);
+    tx.commit()?;
+    Ok(())
+}
