@@ -234,6 +234,9 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(objects, 5, "step 1's two indexes and three triggers on holds survive");
+        assert_eq!(
+            objects, 5,
+            "step 1's two indexes and three triggers on holds survive"
+        );
     }
 }

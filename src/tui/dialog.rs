@@ -227,8 +227,13 @@ fn render_swarm(app: &App, form: &SwarmForm, area: Rect, buf: &mut Buffer) {
         product,
         thousands(form.buyers.value),
         format!(
-            "{} units available at the start",
-            thousands(form.stock.value)
+            "{} {} available at the start",
+            thousands(form.stock.value),
+            if form.stock.value == 1 {
+                "unit"
+            } else {
+                "units"
+            }
         ),
         form.strategy.label(),
         form.behaviour().0.to_owned(),
