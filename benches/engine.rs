@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use flashsale::gate::Gate;
+use flashsale::gate::LocalGate;
 use flashsale::ids::ProductId;
 use flashsale::sale::{self, ProductSpec, SaleFile};
 use flashsale::{Clock, Engine, EngineConfig, Store, StoreOptions, Strategy, Synchronous};
@@ -70,7 +70,7 @@ fn reserve(c: &mut Criterion) {
 
 fn gate(c: &mut Criterion) {
     let mut group = c.benchmark_group("gate");
-    let gate = Gate::default();
+    let gate = LocalGate::default();
     let product = ProductId(1);
     gate.set(product, 0);
     group.bench_function("decision_sold_out", |b| {

@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::store::Synchronous;
 
-pub use open::{open_engine, open_existing, open_store};
+pub use open::{open_engine, open_engine_at, open_existing, open_store};
 pub use tui::TuiArgs;
 
 #[derive(Debug, Parser)]
@@ -36,6 +36,10 @@ pub struct Cli {
     /// Durability of each commit: full (default; survives power loss) or normal.
     #[arg(long, global = true, value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+    /// Keep the gate's count in Redis (redis://HOST:PORT), shared by every process
+    /// selling this stock; without it each process counts in memory.
+    #[arg(long, global = true, value_name = "redis://HOST:PORT")]
+    pub gate: Option<String>,
     /// With no command, the console opens: these are its options (`flashsale tui` takes
     /// the same).
     #[command(flatten)]

@@ -47,7 +47,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
-use crate::gate::Gate;
+use crate::gate::{Gate, LocalGate};
 use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned, Stock};
 use crate::ids::ProductId;
 use crate::sale::{self, SaleRules};
@@ -79,6 +79,9 @@ pub struct EngineConfig {
     /// so that commits never checkpoint. Zero: no checkpointer, and the writer
     /// checkpoints inside its commits as SQLite does by default.
     pub wal_bound: u64,
+    /// `redis://HOST:PORT`: keep the gate's count in Redis, shared by every process
+    /// selling this stock, instead of in this process.
+    pub gate: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -93,6 +96,7 @@ impl Default for EngineConfig {
             sweeper: true,
             hold_ttl: None,
             wal_bound: DEFAULT_WAL_BOUND,
+            gate: None,
         }
     }
 }
@@ -147,7 +151,8 @@ pub(crate) struct Inner {
     /// sku -> product facts that never change during a sale; a miss reloads from the
     /// database once before `UnknownSku`.
     catalog: RwLock<HashMap<String, Arc<ProductInfo>>>,
-    gate: Gate,
+    /// The gate seam: this process's counter, or Redis.
+    gate: Box<dyn Gate>,
     /// The earliest deadline of an active hold this process knows of (`i64::MAX` if
     /// none): lets sold-out paths and the sweeper skip the database when nothing is due.
     next_deadline: AtomicI64,
@@ -203,6 +208,7 @@ impl Engine {
         if bound > 0 {
             checkpointer::configure_writer(&writer, bound)?;
         }
+        let gate = open_gate(&store, config.gate.as_deref())?;
         let inner = Arc::new(Inner {
             id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
             clock: config.clock.clone(),
@@ -211,7 +217,7 @@ impl Engine {
             store,
             rules: RwLock::new(rules),
             catalog: RwLock::new(catalog),
-            gate: Gate::default(),
+            gate,
             next_deadline: AtomicI64::new(next),
             counters: Counters::default(),
             events: events::Bus::default(),
@@ -337,22 +343,30 @@ impl Engine {
     pub fn restock(&self, sku: &str, available: i64) -> Result<()> {
         let product = self.product(sku)?;
         self.write(|tx| hold::restock(tx, product.id, available))?;
-        self.inner.gate.set(product.id, available);
+        self.rebuild_gate()?;
         self.inner.events.publish(|| EngineEvent::StockChanged);
         Ok(())
     }
 
     /// Rebuilds the gate from the database (at start, and when switching to `gate`).
     pub fn rebuild_gate(&self) -> Result<()> {
-        for stock in self.stock()? {
-            self.inner.gate.set(stock.product_id, stock.available);
-        }
-        Ok(())
+        let available: Vec<_> = self
+            .stock()?
+            .iter()
+            .map(|s| (s.product_id, s.available))
+            .collect();
+        self.inner.gate.rebuild(&available)
     }
 
-    /// The gate's permits for a product (for the console and tests).
+    /// The gate's permits for a product (for the console and tests; 0 when the gate
+    /// holds no count).
     pub fn gate_permits(&self, product: ProductId) -> i64 {
-        self.inner.gate.permits(product)
+        self.inner.gate.permits(product).unwrap_or(0)
+    }
+
+    /// Where the gate's count lives: `in process`, or the Redis URL.
+    pub fn gate_name(&self) -> String {
+        self.inner.gate.describe()
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer funnel. IMMEDIATE because
@@ -420,12 +434,37 @@ impl Inner {
         if holds.is_empty() {
             return;
         }
+        // One release per product and one call for the hold keys: a sweep of thousands
+        // of holds is a few round trips to a Redis gate, not thousands.
+        let mut back: Vec<(ProductId, i64)> = Vec::new();
         for r in &holds {
-            self.gate.release(r.product_id, r.back());
+            match back.iter_mut().find(|(p, _)| *p == r.product_id) {
+                Some((_, qty)) => *qty += r.back(),
+                None => back.push((r.product_id, r.back())),
+            }
         }
+        for (product, qty) in back {
+            self.gate.release(product, qty);
+        }
+        let ids: Vec<_> = holds.iter().map(|r| r.hold_id).collect();
+        self.gate.forget(&ids);
         self.events
             .publish(move || EngineEvent::Returned { reason, holds });
     }
+}
+
+/// The gate for `url`, or this process's own. Every process on the same file shares one
+/// count in Redis: the key prefix is the file's canonical path.
+fn open_gate(store: &Store, url: Option<&str>) -> Result<Box<dyn Gate>> {
+    let Some(url) = url else {
+        return Ok(Box::new(LocalGate::default()));
+    };
+    let path = std::fs::canonicalize(store.path()).unwrap_or_else(|_| store.path().to_path_buf());
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(path.to_string_lossy().as_bytes());
+    let sale: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Box::new(crate::gate::redis::RedisGate::connect(
+        url, &sale,
+    )?))
 }
 
 fn run_immediate<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {

@@ -109,6 +109,10 @@ pub enum Error {
     #[error("Database error: {0}")]
     Db(rusqlite::Error),
 
+    /// The gate's store (Redis) cannot be reached, or its URL is wrong.
+    #[error(transparent)]
+    Gate(#[from] crate::gate::redis::GateError),
+
     #[error("PostgreSQL error: {0}")]
     Pg(#[from] postgres::Error),
 
@@ -189,6 +193,7 @@ impl Error {
                 | Error::CannotOpen { .. }
                 | Error::NotADatabase { .. }
                 | Error::BatchFailed { .. }
+                | Error::Gate(_)
                 | Error::Db(_)
                 | Error::Io(_)
         )

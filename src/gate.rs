@@ -1,5 +1,7 @@
-//! The gate: an in-memory count of units that may still be held, in front of the
-//! database — the Redis-style fast path that answers "sold out" without touching SQLite.
+//! The gate: a count of units that may still be held, in front of the database — the
+//! fast path that answers "sold out" without touching it. [`Gate`] is the seam; the
+//! in-process counter ([`LocalGate`]) and Redis ([`redis::RedisGate`], shared by every
+//! process selling the same stock) are its two implementations.
 //!
 //! A cache, never the truth. It is rebuilt from the database at every start, winners still
 //! go through a real `BEGIN IMMEDIATE` transaction, and whenever the database disagrees
@@ -12,9 +14,46 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 
-use crate::ids::ProductId;
+use crate::error::Result;
+use crate::hold::Hold;
+use crate::ids::{HoldId, ProductId};
 
 pub mod redis;
+
+/// What the gate said to one buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// A permit was taken: go and ask the database.
+    Granted,
+    /// Fewer permits than asked for: sold out, with what is left.
+    SoldOut { permits: i64 },
+    /// The gate holds no count (a Redis flushed or restarted empty): rebuild it from
+    /// the database before answering anyone.
+    Lost,
+}
+
+/// The gate seam. Every method but [`Gate::try_acquire`] and [`Gate::rebuild`] only
+/// corrects a cache: when it cannot reach its store it says so in the log and goes on,
+/// since the database decides every hold and the next rebuild puts the count right.
+pub trait Gate: Send + Sync {
+    /// Takes `qty` permits if there are that many; a sold-out answer writes nothing.
+    fn try_acquire(&self, product: ProductId, qty: i64) -> Result<Admit>;
+    /// The database granted `hold` to a buyer the gate let through.
+    fn held(&self, _hold: &Hold) {}
+    /// Gives permits back: units returned by a committed release or expiry, or the
+    /// permit of a winner the database turned away for another reason than stock.
+    fn release(&self, product: ProductId, qty: i64);
+    /// Holds that closed (their units are given back through [`Gate::release`]).
+    fn forget(&self, _holds: &[HoldId]) {}
+    /// The database said only `available` units are left: never promise more.
+    fn clamp(&self, product: ProductId, available: i64);
+    /// Every product's count from the database's `stock_available`.
+    fn rebuild(&self, available: &[(ProductId, i64)]) -> Result<()>;
+    /// A product's permits now (`None` when the gate holds no count).
+    fn permits(&self, product: ProductId) -> Option<i64>;
+    /// Where the count lives, for headers and reports: `in process`, `redis://…`.
+    fn describe(&self) -> String;
+}
 
 /// Products with an id below this have their counter in a fixed slot: found with one
 /// load, no lock and no reference count. (Through a lock and a shared `Arc`, every
@@ -22,8 +61,9 @@ pub mod redis;
 /// bench's sold-out probe ran at 8 million answers/s.) Others use the map.
 const SLOTS: usize = 1024;
 
+/// The in-process gate: one atomic counter per product.
 #[derive(Debug)]
-pub struct Gate {
+pub struct LocalGate {
     /// `slots[id]`: set the first time the product is seen, never replaced.
     slots: Box<[OnceLock<AtomicI64>]>,
     /// One counter per product beyond the slots; the map only grows (products are never
@@ -31,16 +71,16 @@ pub struct Gate {
     permits: RwLock<HashMap<ProductId, Arc<AtomicI64>>>,
 }
 
-impl Default for Gate {
+impl Default for LocalGate {
     fn default() -> Self {
-        Gate {
+        LocalGate {
             slots: (0..SLOTS).map(|_| OnceLock::new()).collect(),
             permits: RwLock::default(),
         }
     }
 }
 
-impl Gate {
+impl LocalGate {
     /// Sets a product's permits (at start, and after a restock or reset).
     pub fn set(&self, product: ProductId, permits: i64) {
         self.with(product, |c| c.store(permits.max(0), Ordering::SeqCst));
@@ -101,13 +141,45 @@ impl Gate {
     }
 }
 
+impl Gate for LocalGate {
+    fn try_acquire(&self, product: ProductId, qty: i64) -> Result<Admit> {
+        Ok(match LocalGate::try_acquire(self, product, qty) {
+            Ok(()) => Admit::Granted,
+            Err(permits) => Admit::SoldOut { permits },
+        })
+    }
+
+    fn release(&self, product: ProductId, qty: i64) {
+        LocalGate::release(self, product, qty);
+    }
+
+    fn clamp(&self, product: ProductId, available: i64) {
+        LocalGate::clamp(self, product, available);
+    }
+
+    fn rebuild(&self, available: &[(ProductId, i64)]) -> Result<()> {
+        for (product, permits) in available {
+            self.set(*product, *permits);
+        }
+        Ok(())
+    }
+
+    fn permits(&self, product: ProductId) -> Option<i64> {
+        Some(LocalGate::permits(self, product))
+    }
+
+    fn describe(&self) -> String {
+        "in process".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn never_hands_out_more_than_it_has() {
-        let gate = Arc::new(Gate::default());
+        let gate = Arc::new(LocalGate::default());
         let p = ProductId(1);
         gate.set(p, 50);
         let won: i64 = std::thread::scope(|s| {
@@ -128,7 +200,7 @@ mod tests {
 
     #[test]
     fn ids_past_the_slots_count_the_same() {
-        let gate = Gate::default();
+        let gate = LocalGate::default();
         for p in [ProductId(3), ProductId(5000), ProductId(-2)] {
             gate.set(p, 2);
             assert_eq!(gate.try_acquire(p, 1), Ok(()));
@@ -140,7 +212,7 @@ mod tests {
 
     #[test]
     fn clamp_only_lowers() {
-        let gate = Gate::default();
+        let gate = LocalGate::default();
         let p = ProductId(7);
         gate.set(p, 5);
         gate.clamp(p, 9);

@@ -335,7 +335,7 @@ mod tests {
     use crate::{Clock, EngineConfig};
 
     fn engine(dir: &tempfile::TempDir) -> crate::Engine {
-        crate::cli::open_engine(
+        crate::cli::open_engine_at(
             &dir.path().join("m.db"),
             crate::Synchronous::Normal,
             EngineConfig {

@@ -21,7 +21,7 @@ struct Run {
 }
 
 fn engine(dir: &tempfile::TempDir) -> Engine {
-    flashsale::cli::open_engine(
+    flashsale::cli::open_engine_at(
         &dir.path().join("flashsale.db"),
         Synchronous::Normal,
         EngineConfig {

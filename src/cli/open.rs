@@ -32,6 +32,18 @@ pub fn open_existing(path: &Path, options: StoreOptions) -> Result<Store> {
     Ok(Store::open(path, options)?.0)
 }
 
-pub fn open_engine(path: &Path, synchronous: Synchronous, config: EngineConfig) -> Result<Engine> {
+/// The engine for a writing command, on `--db`, with `--gate` unless the caller chose.
+pub fn open_engine(cli: &super::Cli, mut config: EngineConfig) -> Result<Engine> {
+    if config.gate.is_none() {
+        config.gate.clone_from(&cli.gate);
+    }
+    open_engine_at(&cli.db, cli.synchronous, config)
+}
+
+pub fn open_engine_at(
+    path: &Path,
+    synchronous: Synchronous,
+    config: EngineConfig,
+) -> Result<Engine> {
     Engine::open(open_store(path, synchronous)?, config)
 }

@@ -17,7 +17,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         hold_ttl: args.hold_ttl,
         ..EngineConfig::default()
     };
-    let engine = super::open_engine(&cli.db, cli.synchronous, config)?;
+    let engine = super::open_engine(cli, config)?;
     let log = args.log.clone().unwrap_or_else(|| {
         let name = cli
             .db

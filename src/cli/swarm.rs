@@ -76,7 +76,7 @@ pub fn run(cli: &Cli, args: &SwarmArgs) -> Result<ExitCode> {
         print(&report, args.json)?;
         return Ok(exit_code(args, &report));
     }
-    let engine = super::open_engine(&cli.db, cli.synchronous, config)?;
+    let engine = super::open_engine(cli, config)?;
     swarm.sku = match &args.sku {
         Some(s) => s.clone(),
         None => engine
@@ -142,8 +142,7 @@ pub fn run_with_progress(engine: &crate::Engine, config: &SwarmConfig) -> Result
 /// `cargo run --release` with no command: a short demo swarm on the default database.
 pub fn demo(cli: &Cli) -> Result<ExitCode> {
     let engine = super::open_engine(
-        &cli.db,
-        cli.synchronous,
+        cli,
         EngineConfig {
             strategy: Strategy::Immediate,
             ..EngineConfig::default()

@@ -16,7 +16,7 @@ pub fn run(cli: &Cli, args: &SweepArgs) -> Result<ExitCode> {
         sweeper: false,
         ..EngineConfig::default()
     };
-    let engine = super::open_engine(&cli.db, cli.synchronous, config)?;
+    let engine = super::open_engine(cli, config)?;
     let mut out = std::io::stdout().lock();
     if !args.watch {
         let holds = engine.sweep()?;

@@ -102,7 +102,7 @@ fn open_source(cli: &Cli, args: &TuiArgs, clock: &Clock) -> Result<Source> {
             clock: clock.clone(),
             ..EngineConfig::default()
         };
-        Source::Live(super::open_engine(&cli.db, cli.synchronous, config)?)
+        Source::Live(super::open_engine(cli, config)?)
     })
 }
 

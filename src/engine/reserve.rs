@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{Engine, queue};
 use crate::backoff::Backoff;
 use crate::error::{Error, Result};
+use crate::gate::Admit;
 use crate::hold::{self, Hold, HoldKind, ProductInfo};
 use crate::ids::HoldId;
 use crate::strategy::Strategy;
@@ -226,15 +227,33 @@ impl Engine {
     fn reserve_gated(&self, product: &Arc<ProductInfo>, buyer: &str, qty: i64) -> Result<Hold> {
         let gate = &self.inner.gate;
         super::arrival::arrived();
-        if let Err(permits) = gate.try_acquire(product.id, qty)
-            && !(self.inner.due()
-                && self.inner.sweep()? > 0
-                && gate.try_acquire(product.id, qty).is_ok())
-        {
-            return Err(hold::sold_out(product, permits, qty));
+        let mut admit = gate.try_acquire(product.id, qty)?;
+        if admit == Admit::Lost {
+            // Redis came back empty: its count is rebuilt from the database before anyone
+            // is answered (a guess could only refuse wrongly; the database decides holds).
+            self.rebuild_gate()?;
+            admit = gate.try_acquire(product.id, qty)?;
+        }
+        match admit {
+            Admit::Granted => {}
+            Admit::SoldOut { permits } => {
+                let returned = self.inner.due() && self.inner.sweep()? > 0;
+                if !(returned && gate.try_acquire(product.id, qty)? == Admit::Granted) {
+                    return Err(hold::sold_out(product, permits, qty));
+                }
+            }
+            Admit::Lost => {
+                return Err(Error::Usage(format!(
+                    "The gate at {} lost its count again right after it was rebuilt; check the Redis server",
+                    gate.describe()
+                )));
+            }
         }
         match self.reserve_immediate(product, buyer, qty) {
-            Ok(hold) => Ok(hold),
+            Ok(hold) => {
+                gate.held(&hold);
+                Ok(hold)
+            }
             Err(e @ Error::SoldOut { available, .. }) => {
                 gate.clamp(product.id, available);
                 Err(e)

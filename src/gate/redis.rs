@@ -6,7 +6,9 @@
 //! or lost at any moment without an oversell; at worst the gate refuses too much until it
 //! is rebuilt from the database. An epoch key tells an empty Redis from a sold-out one:
 //! every rebuild writes it, and a script that finds it missing answers [`Admit::Lost`]
-//! so the engine rebuilds the gate from the database before it answers anyone.
+//! so the engine rebuilds the gate from the database before it answers anyone. Each
+//! granted hold also gets a key of its own that expires with it, so `redis-cli` shows
+//! the live holds of every process.
 //!
 //! Each decision is one Lua script, so the check and the decrement are one step for
 //! Redis (no other client runs between them) and a sold-out answer writes nothing.
@@ -15,6 +17,9 @@ use std::time::Duration;
 
 use ::redis::{Client, Script, Value};
 
+use super::{Admit, Gate};
+use crate::error::Result;
+use crate::hold::Hold;
 use crate::ids::{HoldId, ProductId};
 
 /// How long a command may wait for Redis before the gate gives up: a Redis that is down
@@ -25,25 +30,22 @@ const TIMEOUT: Duration = Duration::from_millis(1_000);
 /// (the sold-out path is one round trip and no write).
 const POOL_SIZE: u32 = 16;
 
-/// `KEYS`: permits hash, epoch, hold key. `ARGV`: product, qty, hold TTL in ms.
-/// Answers `{1, left}` granted, `{0, permits}` sold out, `{-1, 0}` Redis lost its state.
+/// `KEYS`: permits hash, epoch. `ARGV`: product, qty. Answers `{1, left}` granted,
+/// `{0, permits}` sold out, `{-1, 0}` Redis lost its state.
 const ACQUIRE: &str = r"
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0} end
 local permits = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local qty = tonumber(ARGV[2])
 if permits < qty then return {0, permits} end
 redis.call('HINCRBY', KEYS[1], ARGV[1], -qty)
-redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
 return {1, permits - qty}
 ";
 
-/// `KEYS`: permits hash, epoch, hold key (or the epoch again when there is no hold).
-/// `ARGV`: product, qty. Gives units back unless Redis lost its state (the next rebuild
-/// reads them from the database).
+/// `KEYS`: permits hash, epoch. `ARGV`: product, qty. Gives units back unless Redis
+/// lost its state (the next rebuild reads them from the database).
 const RELEASE: &str = r"
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if KEYS[3] ~= KEYS[2] then redis.call('DEL', KEYS[3]) end
 return 1
 ";
 
@@ -64,17 +66,6 @@ for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('SET', KEYS[2], ARGV[1])
 return 1
 ";
-
-/// What the gate said to one buyer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admit {
-    /// A permit was taken: go and ask the database.
-    Granted,
-    /// Fewer permits than asked for: sold out, with what is left.
-    SoldOut { permits: i64 },
-    /// Redis holds no gate (flushed or restarted empty): rebuild it from the database.
-    Lost,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
@@ -147,23 +138,14 @@ impl RedisGate {
         f(&mut conn).map_err(|e| unavailable(&self.url, &e))
     }
 
-    /// Takes `qty` permits for `hold` if there are that many, and records the hold with
-    /// its TTL. A sold-out answer only reads.
-    pub fn try_acquire(
-        &self,
-        product: ProductId,
-        qty: i64,
-        hold: HoldId,
-        ttl_ms: i64,
-    ) -> Result<Admit, GateError> {
+    /// Takes `qty` permits if there are that many. A sold-out answer only reads.
+    pub fn acquire(&self, product: ProductId, qty: i64) -> Result<Admit, GateError> {
         let answer: Vec<i64> = self.run(|conn| {
             self.acquire
                 .key(self.key("permits"))
                 .key(self.key("epoch"))
-                .key(self.hold_key(hold))
                 .arg(product.0)
                 .arg(qty)
-                .arg(ttl_ms.max(1))
                 .invoke(conn)
         })?;
         Ok(match answer.as_slice() {
@@ -173,21 +155,25 @@ impl RedisGate {
         })
     }
 
-    /// Gives permits back: units returned by a committed release or expiry, or the permit
-    /// of a winner the database turned away for another reason than stock.
-    pub fn release(
-        &self,
-        product: ProductId,
-        qty: i64,
-        hold: Option<HoldId>,
-    ) -> Result<(), GateError> {
-        let epoch = self.key("epoch");
-        let hold_key = hold.map_or_else(|| epoch.clone(), |h| self.hold_key(h));
+    /// Records a granted hold under a key of its own that expires with it.
+    pub fn record(&self, hold: HoldId, qty: i64, ttl_ms: i64) -> Result<(), GateError> {
+        self.run(|conn| {
+            ::redis::cmd("SET")
+                .arg(self.hold_key(hold))
+                .arg(qty)
+                .arg("PX")
+                .arg(ttl_ms.max(1))
+                .query::<()>(conn)
+        })
+    }
+
+    /// Gives `qty` permits back (unless Redis lost its state: the next rebuild reads
+    /// them from the database).
+    pub fn give_back(&self, product: ProductId, qty: i64) -> Result<(), GateError> {
         self.run(|conn| {
             self.release
                 .key(self.key("permits"))
-                .key(&epoch)
-                .key(hold_key)
+                .key(self.key("epoch"))
                 .arg(product.0)
                 .arg(qty)
                 .invoke::<i64>(conn)
@@ -195,8 +181,23 @@ impl RedisGate {
         Ok(())
     }
 
+    /// Deletes the keys of holds that closed, in one command.
+    pub fn drop_holds(&self, holds: &[HoldId]) -> Result<(), GateError> {
+        if holds.is_empty() {
+            return Ok(());
+        }
+        self.run(|conn| {
+            let mut del = ::redis::cmd("DEL");
+            for hold in holds {
+                del.arg(self.hold_key(*hold));
+            }
+            del.query::<i64>(conn)
+        })?;
+        Ok(())
+    }
+
     /// The database said only `available` units are left: never promise more.
-    pub fn clamp(&self, product: ProductId, available: i64) -> Result<(), GateError> {
+    pub fn lower(&self, product: ProductId, available: i64) -> Result<(), GateError> {
         self.run(|conn| {
             self.clamp
                 .key(self.key("permits"))
@@ -209,7 +210,7 @@ impl RedisGate {
 
     /// Sets every product's permits from the database's `stock_available` and writes a
     /// new epoch: at start, after a restock or reset, and when Redis came back empty.
-    pub fn rebuild(&self, available: &[(ProductId, i64)]) -> Result<(), GateError> {
+    pub fn reset(&self, available: &[(ProductId, i64)]) -> Result<(), GateError> {
         let epoch = uuid::Uuid::now_v7().to_string();
         self.run(|conn| {
             let mut call = self.rebuild.key(self.key("permits"));
@@ -223,7 +224,7 @@ impl RedisGate {
     }
 
     /// A product's permits now (`None` when Redis holds no gate).
-    pub fn permits(&self, product: ProductId) -> Result<Option<i64>, GateError> {
+    pub fn count(&self, product: ProductId) -> Result<Option<i64>, GateError> {
         let (epoch, permits): (Value, Option<i64>) = self.run(|conn| {
             ::redis::pipe()
                 .cmd("EXISTS")
@@ -239,6 +240,51 @@ impl RedisGate {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+}
+
+/// A cache correction that could not reach Redis: said once in the log, and the sale
+/// goes on (the database decides every hold; the next rebuild puts the count right).
+fn logged(what: &str, result: Result<(), GateError>) {
+    if let Err(e) = result {
+        tracing::warn!("gate: {what} skipped: {e}");
+    }
+}
+
+impl Gate for RedisGate {
+    fn try_acquire(&self, product: ProductId, qty: i64) -> Result<Admit> {
+        Ok(self.acquire(product, qty)?)
+    }
+
+    fn held(&self, hold: &Hold) {
+        logged(
+            "hold key",
+            self.record(hold.id, hold.qty, hold.expires_at - hold.created_at),
+        );
+    }
+
+    fn release(&self, product: ProductId, qty: i64) {
+        logged("release", self.give_back(product, qty));
+    }
+
+    fn forget(&self, holds: &[HoldId]) {
+        logged("hold keys", self.drop_holds(holds));
+    }
+
+    fn clamp(&self, product: ProductId, available: i64) {
+        logged("clamp", self.lower(product, available));
+    }
+
+    fn rebuild(&self, available: &[(ProductId, i64)]) -> Result<()> {
+        Ok(self.reset(available)?)
+    }
+
+    fn permits(&self, product: ProductId) -> Option<i64> {
+        self.count(product).ok().flatten()
+    }
+
+    fn describe(&self) -> String {
+        self.url.clone()
     }
 }
 

@@ -47,7 +47,7 @@ impl Harness {
     /// A console on `dir/flashsale.db`, created with the demo sale if it is not there.
     pub fn in_dir(dir: tempfile::TempDir, width: u16, height: u16) -> Harness {
         let clock = Clock::manual(START);
-        let engine = flashsale::cli::open_engine(
+        let engine = flashsale::cli::open_engine_at(
             &dir.path().join("flashsale.db"),
             Synchronous::Normal,
             EngineConfig {
