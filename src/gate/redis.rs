@@ -28,7 +28,16 @@ const TIMEOUT: Duration = Duration::from_millis(1_000);
 
 /// Connections kept open: enough for the buyers' threads to overlap their round trips
 /// (the sold-out path is one round trip and no write).
-const POOL_SIZE: u32 = 16;
+const POOL_SIZE: u32 = 32;
+
+/// How long a buyer may wait for a free connection of the pool. Longer than a command's
+/// timeout: with a thousand buyer threads on 32 connections a turn can take a while,
+/// and a Redis that is down is told by its refused connections and command timeouts.
+const POOL_WAIT: Duration = Duration::from_secs(30);
+
+/// After a failed command, how long every caller is told at once that Redis does not
+/// answer, instead of each waiting on the pool for a connection that cannot be made.
+const DOWN_FOR: Duration = Duration::from_millis(1_000);
 
 /// `KEYS`: permits hash, epoch. `ARGV`: product, qty. Answers `{1, left}` granted,
 /// `{0, permits}` sold out, `{-1, 0}` Redis lost its state.
@@ -77,6 +86,9 @@ pub enum GateError {
 
 pub struct RedisGate {
     url: String,
+    /// When a command last failed to reach Redis (`None` while it answers), and why:
+    /// while that is recent, callers fail fast with the same sentence.
+    down: parking_lot::Mutex<Option<(std::time::Instant, String)>>,
     pool: r2d2::Pool<Client>,
     /// Key prefix: one sale's gate, so several sales can share one Redis.
     prefix: String,
@@ -104,15 +116,25 @@ impl RedisGate {
             url: url.to_owned(),
             why: e.to_string(),
         })?;
+        // One connection first, with the short timeout: a Redis that is not there is
+        // said at once, not after the pool's longer wait.
+        let first = client
+            .get_connection_with_timeout(TIMEOUT)
+            .map_err(|e| unavailable(url, &e))?;
+        drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
-            .connection_timeout(TIMEOUT)
+            // No PING before every use: it doubled the round trips. A broken connection
+            // fails its command within TIMEOUT and the pool replaces it.
+            .test_on_check_out(false)
+            .connection_timeout(POOL_WAIT)
             .connection_customizer(Box::new(Timeouts))
             .build(client)
             .map_err(|e| unavailable(url, &e))?;
         Ok(RedisGate {
             url: url.to_owned(),
+            down: parking_lot::Mutex::new(None),
             pool,
             prefix: format!("flashsale:{sale}:"),
             acquire: Script::new(ACQUIRE),
@@ -134,8 +156,24 @@ impl RedisGate {
         &self,
         f: impl FnOnce(&mut ::redis::Connection) -> ::redis::RedisResult<T>,
     ) -> Result<T, GateError> {
-        let mut conn = self.pool.get().map_err(|e| unavailable(&self.url, &e))?;
-        f(&mut conn).map_err(|e| unavailable(&self.url, &e))
+        if let Some((since, why)) = &*self.down.lock()
+            && since.elapsed() < DOWN_FOR
+        {
+            return Err(unavailable(&self.url, why));
+        }
+        let result = self
+            .pool
+            .get()
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| f(&mut conn).map_err(|e| e.to_string()));
+        match result {
+            Ok(value) => Ok(value),
+            Err(why) => {
+                let err = unavailable(&self.url, &why);
+                *self.down.lock() = Some((std::time::Instant::now(), why));
+                Err(err)
+            }
+        }
     }
 
     /// Takes `qty` permits if there are that many. A sold-out answer only reads.
