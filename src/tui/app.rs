@@ -26,6 +26,7 @@ use crate::strategy::Strategy;
 use crate::swarm::SwarmHandle;
 
 pub use super::action::{Action, FormKey};
+pub use super::panels::join::Served;
 pub use compare::{CompareState, RunRow};
 pub use lab::LabState;
 pub use run::RunState;
@@ -181,6 +182,8 @@ pub struct App {
     pub held_back: Option<Box<Snapshot>>,
     /// Something changed that the next reading should show now, not at the next tick.
     pub refresh_wanted: bool,
+    /// The sale this process serves over HTTP (`tui --serve`), for the audience to join.
+    pub served: Option<Served>,
     commands: VecDeque<Command>,
 }
 
@@ -220,6 +223,7 @@ impl App {
             frozen: None,
             held_back: None,
             refresh_wanted: false,
+            served: None,
             commands: VecDeque::new(),
         };
         if app.source.engine().is_some() {
