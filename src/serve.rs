@@ -218,6 +218,24 @@ pub async fn run(
     served.map_err(Error::Io)
 }
 
+/// The address a phone on the same network reaches `bound` at: for a wildcard address
+/// (0.0.0.0, ::) the address of the interface that routes outward, else `bound` itself.
+/// Connecting a UDP socket only picks a route; nothing is sent.
+pub fn reachable(bound: std::net::SocketAddr) -> std::net::SocketAddr {
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    let outward = std::net::UdpSocket::bind(("0.0.0.0", 0))
+        .and_then(|s| s.connect(("192.0.2.1", 9)).map(|()| s))
+        .and_then(|s| s.local_addr());
+    match outward {
+        Ok(local) if !local.ip().is_unspecified() => {
+            std::net::SocketAddr::new(local.ip(), bound.port())
+        }
+        _ => bound,
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM: what `flashsale serve` drains on.
 pub async fn signal() {
     let ctrl_c = async {

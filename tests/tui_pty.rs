@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod http_support;
+
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
 struct Session {
@@ -359,4 +361,34 @@ fn enter_enter_enter_and_esc_lose_nothing_and_do_not_quit() {
     let after = orders_in(&s.db());
     let lost: Vec<_> = before.iter().filter(|id| !after.contains(id)).collect();
     assert!(lost.is_empty(), "Enter Enter Enter lost orders: {lost:?}");
+}
+
+/// `tui --serve`: one process, one engine. A real HTTP client takes a hold at the URL the
+/// console shows, the console counts that web buyer, and `q` stops the server too.
+#[test]
+fn the_console_serves_the_sale_and_stops_the_server_when_it_quits() {
+    let mut s = Session::start(&["tui", "--serve", "127.0.0.1:0"]);
+    let screen = s.wait_for("web buyers: 0 holds, 0 orders");
+    let url = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL on the screen:\n{screen}"))
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(!url.ends_with(":0"), "the URL names the bound port: {url}");
+    let client = http_support::Client::new(&url);
+    let ann = client.buyer("ann");
+    let hold = client.add_to_cart(&ann, "BUDS-2", 1);
+    assert_eq!(hold.status, 201, "{}", hold.text);
+    s.wait_for("web buyers: 1 hold, 0 orders");
+
+    s.send("q");
+    let status = s.wait_exit();
+    assert!(status.success(), "exit {status:?}; screen:\n{}", s.screen());
+    s.assert_terminal_restored();
+    let addr = url.trim_start_matches("http://");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "{addr} still answers after the console quit"
+    );
 }
