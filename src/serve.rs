@@ -257,3 +257,22 @@ pub async fn signal() {
         () = term => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::reachable;
+
+    #[test]
+    fn a_bound_address_is_shown_as_it_is_and_a_wildcard_as_this_machines() {
+        let bound: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(reachable(bound), bound);
+        let any: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let shown = reachable(any);
+        assert_eq!(shown.port(), 8080);
+        // With no route out (a sandbox), the bound address is the honest fallback.
+        let routed = std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|s| s.connect("192.0.2.1:9"))
+            .is_ok();
+        assert_eq!(!shown.ip().is_unspecified(), routed, "{shown}");
+    }
+}
