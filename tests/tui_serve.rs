@@ -57,3 +57,22 @@ fn the_qr_code_is_white_on_black_whatever_the_terminal() {
     assert_eq!(style.fg, Some(ratatui::style::Color::White));
     assert_eq!(style.bg, Some(ratatui::style::Color::Black));
 }
+
+/// Pay-first takes no hold the phones could pay: while serving, `s`/`S` pass it over.
+#[test]
+fn switching_strategy_while_serving_passes_over_pay_first() {
+    use flashsale::Strategy;
+    use ratatui::crossterm::event::KeyCode;
+    let mut h = Harness::new();
+    h.app.served = Some(Served::new(URL));
+    h.press(KeyCode::Char('S'));
+    assert_eq!(h.engine.strategy(), Strategy::Naive);
+    h.press(KeyCode::Char('S'));
+    assert_eq!(h.engine.strategy(), Strategy::Queue, "pay-first was chosen");
+    h.press(KeyCode::Char('s'));
+    assert_eq!(h.engine.strategy(), Strategy::Naive);
+    // Not serving, the cycle is whole.
+    h.app.served = None;
+    h.press(KeyCode::Char('S'));
+    assert_eq!(h.engine.strategy(), Strategy::PayFirst);
+}

@@ -317,7 +317,24 @@ impl App {
 
     /// Queues work for the engine (run off the drawing thread by the runtime).
     pub(crate) fn queue(&mut self, command: Command) {
+        if let Command::SetStrategy(s) | Command::Launch { strategy: s, .. } = &command
+            && !self.servable(*s)
+        {
+            self.say(
+                Tone::Warn,
+                format!(
+                    "{} takes no hold at add-to-cart, so phones would have nothing to pay: not while serving",
+                    s.name()
+                ),
+            );
+            return;
+        }
         self.commands.push_back(command);
+    }
+
+    /// Whether the sale may sell with `strategy` now: any, unless it is served over HTTP.
+    pub(crate) fn servable(&self, strategy: Strategy) -> bool {
+        self.served.is_none() || crate::serve::servable(strategy).is_ok()
     }
 
     pub(crate) fn live(&mut self) -> bool {

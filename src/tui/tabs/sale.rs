@@ -95,7 +95,12 @@ pub fn update(app: &mut App, action: Action) {
                 return;
             }
             let now = app.strategy.unwrap_or(Strategy::Immediate);
-            let all = Strategy::ALL;
+            // While the sale is served, the strategies the API cannot sell with are
+            // passed over.
+            let all: Vec<_> = Strategy::ALL
+                .into_iter()
+                .filter(|s| *s == now || app.servable(*s))
+                .collect();
             let i = all.iter().position(|s| *s == now).unwrap_or(0);
             let next = if matches!(action, Action::NextStrategy) {
                 all[(i + 1) % all.len()]
