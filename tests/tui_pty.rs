@@ -448,3 +448,30 @@ fn a_taken_port_is_a_usage_error() {
         "the console drew first: {out:?}"
     );
 }
+
+/// Serving refuses what it cannot do, in a sentence, before the console draws: pay-first
+/// (no hold to pay over HTTP) and a read-only monitor (it does not sell).
+#[test]
+fn serving_pay_first_or_read_only_is_a_usage_error() {
+    for (args, said) in [
+        (
+            &["tui", "--serve", "127.0.0.1:0", "--strategy", "pay-first"][..],
+            "pay-first takes no hold",
+        ),
+        (
+            &["tui", "--serve", "127.0.0.1:0", "--read-only"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let mut s = Session::start(args);
+        let status = s.wait_exit();
+        assert_eq!(status.exit_code(), 2, "{args:?}: {status:?}");
+        let out = s.output();
+        assert!(out.contains(said), "{args:?}: {out}");
+        assert!(
+            !out.contains("\x1b[?1049h"),
+            "the console drew first: {out:?}"
+        );
+        assert!(!s.db().exists(), "{args:?} created the database");
+    }
+}

@@ -82,6 +82,10 @@ fn run_with(
                 .into(),
         ));
     }
+    if args.serve.is_some() {
+        // Before the file is created: a sale that cannot be served is not started.
+        crate::serve::servable(args.strategy)?;
+    }
     let log = args.log.clone().unwrap_or_else(|| default_log(&cli.db));
     let _log_guard = start_log(&log);
     let source = open_source(cli, args, &clock)?;
