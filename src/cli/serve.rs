@@ -1,4 +1,5 @@
 //! `flashsale serve`: the sale over HTTP until Ctrl-C or SIGTERM, then a drain and exit 0.
+//! [`Embedded`] is the same server inside the console (`tui --serve`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
