@@ -64,6 +64,14 @@ impl Default for Query {
     }
 }
 
+/// What the buyers who came over HTTP (named `web-…` by the server) have: active holds
+/// and paid orders, counted apart from the bots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebBuyers {
+    pub holds: u64,
+    pub orders: u64,
+}
+
 /// An active hold as the holds panel lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldRow {
@@ -125,6 +133,7 @@ pub struct Snapshot {
     pub returned: Option<Returned>,
     /// What the selling process says it runs.
     pub running: Option<Running>,
+    pub web: WebBuyers,
 }
 
 impl Snapshot {
@@ -162,6 +171,7 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
     let log = journal::log_entries(&tx, LOG_SHOWN)?;
     let running = journal::running(&tx)?;
     let prices = prices(&tx)?;
+    let web = web_buyers(&tx)?;
     let returned = if query.returned {
         Some(returned(&tx)?)
     } else {
@@ -184,6 +194,24 @@ pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot
         running,
         prices,
         returned,
+        web,
+    })
+}
+
+/// The web buyers' holds and orders. The `GLOB` is the partial indexes' own condition
+/// (migration `web_buyers.sql`), so SQLite reads only those rows.
+pub fn web_buyers(conn: &Connection) -> Result<WebBuyers> {
+    let holds: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM holds WHERE buyer GLOB 'web-*' AND status = 'active'",
+        )?
+        .query_row([], |r| r.get(0))?;
+    let orders: i64 = conn
+        .prepare_cached("SELECT count(*) FROM orders WHERE buyer GLOB 'web-*'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(WebBuyers {
+        holds: u64::try_from(holds).unwrap_or(0),
+        orders: u64::try_from(orders).unwrap_or(0),
     })
 }
 
@@ -368,6 +396,11 @@ mod tests {
         assert_eq!(snap.orders.len(), 1);
         assert_eq!(snap.orders[0].buyer, "ann");
         assert_eq!(snap.holds_written, 2);
+        assert_eq!(
+            snap.web,
+            WebBuyers::default(),
+            "ann and bob are not web buyers"
+        );
         assert_eq!(snap.orders_written, 1);
         assert_eq!(snap.followed[0].status, "paid");
         assert_eq!(snap.followed[1].status, "active");
@@ -397,5 +430,49 @@ mod tests {
         assert_eq!(snap.active_holds, 30);
         let buyers: Vec<_> = snap.holds.iter().map(|h| h.buyer.as_str()).collect();
         assert_eq!(buyers, ["b25", "b26", "b27", "b28", "b29"]);
+    }
+
+    #[test]
+    fn web_buyers_are_counted_apart_from_bots_on_their_own_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(&dir);
+        let paid = e.reserve("BUDS-2", "web-ann-123456", 1).unwrap();
+        e.checkout(&paid).unwrap();
+        e.reserve("BUDS-2", "web-0123456789", 1).unwrap();
+        e.reserve("PHONE-X1", "web-bob-654321", 1).unwrap();
+        let released = e.reserve("PHONE-X1", "web-cat-111111", 1).unwrap();
+        e.release(&released).unwrap();
+        for i in 0..5 {
+            let bot = e.reserve("BUDS-2", &format!("bot-{i}"), 1).unwrap();
+            if i < 2 {
+                e.checkout(&bot).unwrap();
+            }
+        }
+        // A name that merely contains "web-" is not a web buyer.
+        e.reserve("BUDS-2", "cobweb-1", 1).unwrap();
+        let mut conn = e.store().conn().unwrap();
+        let snap = read(&mut conn, &Query::default(), e.clock().now()).unwrap();
+        assert_eq!(
+            snap.web,
+            WebBuyers {
+                holds: 2,
+                orders: 1
+            }
+        );
+        for (table, sql) in [
+            (
+                "holds_by_web_buyer",
+                "SELECT count(*) FROM holds WHERE buyer GLOB 'web-*' AND status = 'active'",
+            ),
+            (
+                "orders_by_web_buyer",
+                "SELECT count(*) FROM orders WHERE buyer GLOB 'web-*'",
+            ),
+        ] {
+            let plan: String = conn
+                .query_row(&format!("EXPLAIN QUERY PLAN {sql}"), [], |r| r.get(3))
+                .unwrap();
+            assert!(plan.contains(table), "{sql} does not use {table}: {plan}");
+        }
     }
 }

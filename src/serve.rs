@@ -218,6 +218,24 @@ pub async fn run(
     served.map_err(Error::Io)
 }
 
+/// The address a phone on the same network reaches `bound` at: for a wildcard address
+/// (0.0.0.0, ::) the address of the interface that routes outward, else `bound` itself.
+/// Connecting a UDP socket only picks a route; nothing is sent.
+pub fn reachable(bound: std::net::SocketAddr) -> std::net::SocketAddr {
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    let outward = std::net::UdpSocket::bind(("0.0.0.0", 0))
+        .and_then(|s| s.connect(("192.0.2.1", 9)).map(|()| s))
+        .and_then(|s| s.local_addr());
+    match outward {
+        Ok(local) if !local.ip().is_unspecified() => {
+            std::net::SocketAddr::new(local.ip(), bound.port())
+        }
+        _ => bound,
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM: what `flashsale serve` drains on.
 pub async fn signal() {
     let ctrl_c = async {
@@ -237,5 +255,24 @@ pub async fn signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reachable;
+
+    #[test]
+    fn a_bound_address_is_shown_as_it_is_and_a_wildcard_as_this_machines() {
+        let bound: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(reachable(bound), bound);
+        let any: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let shown = reachable(any);
+        assert_eq!(shown.port(), 8080);
+        // With no route out (a sandbox), the bound address is the honest fallback.
+        let routed = std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|s| s.connect("192.0.2.1:9"))
+            .is_ok();
+        assert_eq!(!shown.ip().is_unspecified(), routed, "{shown}");
     }
 }

@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod http_support;
+
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
 struct Session {
@@ -359,4 +361,117 @@ fn enter_enter_enter_and_esc_lose_nothing_and_do_not_quit() {
     let after = orders_in(&s.db());
     let lost: Vec<_> = before.iter().filter(|id| !after.contains(id)).collect();
     assert!(lost.is_empty(), "Enter Enter Enter lost orders: {lost:?}");
+}
+
+/// `tui --serve`: one process, one engine. A real HTTP client takes a hold at the URL the
+/// console shows, the console counts that web buyer, and `q` stops the server too.
+#[test]
+fn the_console_serves_the_sale_and_stops_the_server_when_it_quits() {
+    let mut s = Session::start(&["tui", "--serve", "127.0.0.1:0"]);
+    let url = served_url(&s);
+    let client = http_support::Client::new(&url);
+    let ann = client.buyer("ann");
+    let hold = client.add_to_cart(&ann, "BUDS-2", 1);
+    assert_eq!(hold.status, 201, "{}", hold.text);
+    s.wait_for("web buyers: 1 hold, 0 orders");
+
+    s.send("q");
+    let status = s.wait_exit();
+    assert!(status.success(), "exit {status:?}; screen:\n{}", s.screen());
+    s.assert_terminal_restored();
+    let addr = url.trim_start_matches("http://");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "{addr} still answers after the console quit"
+    );
+}
+
+/// The URL a serving console shows, without its trailing slash.
+fn served_url(s: &Session) -> String {
+    let screen = s.wait_for("web buyers: 0 holds, 0 orders");
+    let url = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL on the screen:\n{screen}"))
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(!url.ends_with(":0"), "the URL names the bound port: {url}");
+    url
+}
+
+/// SIGTERM quits the console and drains the server: an open event stream is ended (it
+/// would otherwise keep the drain waiting), and the process exits 0.
+#[test]
+fn sigterm_ends_the_served_event_streams_and_exits_0() {
+    use std::io::BufRead;
+    let mut s = Session::start(&["tui", "--serve", "127.0.0.1:0"]);
+    let url = served_url(&s);
+    let events = http_support::agent()
+        .get(format!("{url}/api/events"))
+        .call()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(events.into_body().into_reader()).lines();
+    assert!(lines.next().is_some(), "the stream sends the stock first");
+    let pid = s.child.process_id().unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = s.wait_exit();
+    assert!(status.success(), "exit {status:?}");
+    s.assert_terminal_restored();
+    // The rest of the stream, to its end: it was closed, not cut off by a timeout.
+    assert!(
+        lines.all(|l| l.is_ok()),
+        "the stream broke instead of ending"
+    );
+}
+
+/// A port already taken is a plain sentence and exit 2, before the console draws.
+#[test]
+fn a_taken_port_is_a_usage_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut s = Session::start(&["tui", "--serve", &addr]);
+    let status = s.wait_exit();
+    assert_eq!(status.exit_code(), 2, "{status:?}");
+    let out = s.output();
+    assert!(
+        out.contains(&format!("cannot listen on {addr}")) && out.contains("--serve"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("\x1b[?1049h"),
+        "the console drew first: {out:?}"
+    );
+}
+
+/// Serving refuses what it cannot do, in a sentence, before the console draws: pay-first
+/// (no hold to pay over HTTP) and a read-only monitor (it does not sell).
+#[test]
+fn serving_pay_first_or_read_only_is_a_usage_error() {
+    for (args, said) in [
+        (
+            &["tui", "--serve", "127.0.0.1:0", "--strategy", "pay-first"][..],
+            "pay-first takes no hold",
+        ),
+        (
+            &["tui", "--serve", "127.0.0.1:0", "--read-only"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let mut s = Session::start(args);
+        let status = s.wait_exit();
+        assert_eq!(status.exit_code(), 2, "{args:?}: {status:?}");
+        let out = s.output();
+        assert!(out.contains(said), "{args:?}: {out}");
+        assert!(
+            !out.contains("\x1b[?1049h"),
+            "the console drew first: {out:?}"
+        );
+        assert!(!s.db().exists(), "{args:?} created the database");
+    }
 }

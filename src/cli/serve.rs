@@ -1,10 +1,15 @@
 //! `flashsale serve`: the sale over HTTP until Ctrl-C or SIGTERM, then a drain and exit 0.
+//! [`Embedded`] is the same server inside the console (`tui --serve`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use super::{Cli, ServeArgs};
 use crate::Clock;
+use crate::engine::Engine;
 use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
 use crate::serve::{self, ServeConfig};
@@ -38,19 +43,9 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         )));
     }
     let _log_guard = super::tui::start_log(&log);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("serve")
-        .build()?;
+    let runtime = runtime()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .map_err(|e| {
-                Error::Usage(format!(
-                    "cannot listen on {}: {e}; pick another --listen address or port",
-                    args.listen
-                ))
-            })?;
+        let listener = bind(&args.listen, "--listen").await?;
         let addr = listener.local_addr()?;
         // One line on stdout (scripts read the port from it); requests go to the log.
         let mut out = std::io::stdout().lock();
@@ -71,4 +66,83 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
     })?;
     tracing::info!("server stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's own runtime: its workers and blocking pool, apart from the console's.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("serve")
+        .build()?)
+}
+
+/// Listens on `addr`, or says which flag to change.
+async fn bind(addr: &str, flag: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::Usage(format!(
+            "cannot listen on {addr}: {e}; pick another {flag} address or port"
+        ))
+    })
+}
+
+/// How long quitting the console waits for requests in flight to finish.
+const DRAIN_WITHIN: Duration = Duration::from_secs(10);
+
+/// The server inside the console (`tui --serve`): the same `serve::run` on the
+/// console's engine, on its own runtime, until the console quits.
+pub(super) struct Embedded {
+    runtime: tokio::runtime::Runtime,
+    stop: oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<Result<()>>,
+    /// Where the audience joins: the bound address, or this machine's for 0.0.0.0.
+    pub url: String,
+}
+
+impl Embedded {
+    /// Binds `addr` (before the console takes the terminal, so a taken port is a plain
+    /// error) and starts serving `engine`.
+    pub(super) fn start(engine: Engine, addr: &str) -> Result<Embedded> {
+        serve::servable(engine.strategy())?;
+        let runtime = runtime()?;
+        let listener = runtime.block_on(bind(addr, "--serve"))?;
+        let bound = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel();
+        let served = runtime.spawn(serve::run(
+            engine,
+            listener,
+            ServeConfig::default(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let url = format!("http://{}/", serve::reachable(bound));
+        tracing::info!(%bound, %url, "serving the console's sale");
+        Ok(Embedded {
+            runtime,
+            stop,
+            served,
+            url,
+        })
+    }
+
+    /// Stops taking connections and lets the requests in flight finish.
+    pub(super) fn stop(self) -> Result<()> {
+        let _ = self.stop.send(());
+        // The timer is made inside the runtime: tokio's clock lives there.
+        let served = self.served;
+        let drained = self
+            .runtime
+            .block_on(async move { tokio::time::timeout(DRAIN_WITHIN, served).await });
+        self.runtime.shutdown_timeout(Duration::from_secs(1));
+        match drained {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(Error::Io(std::io::Error::other(format!(
+                "the server failed: {e}"
+            )))),
+            Err(_) => {
+                tracing::warn!("requests still in flight after {DRAIN_WITHIN:?}: left");
+                Ok(())
+            }
+        }
+    }
 }

@@ -29,6 +29,11 @@ pub struct TuiArgs {
     /// Where the console writes its log (never onto the screen).
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// Also serve the sale over HTTP on this address (e.g. 0.0.0.0:8080), from the
+    /// console's engine: the audience joins with their phones (the Sale tab shows the
+    /// URL and its QR code). Quitting the console stops the server.
+    #[arg(long, value_name = "ADDR", conflicts_with = "read_only")]
+    pub serve: Option<String>,
 }
 
 impl Default for TuiArgs {
@@ -38,6 +43,7 @@ impl Default for TuiArgs {
             strategy: Strategy::Immediate,
             warp: 1,
             log: None,
+            serve: None,
         }
     }
 }
@@ -76,13 +82,27 @@ fn run_with(
                 .into(),
         ));
     }
+    if args.serve.is_some() {
+        // Before the file is created: a sale that cannot be served is not started.
+        crate::serve::servable(args.strategy)?;
+    }
     let log = args.log.clone().unwrap_or_else(|| default_log(&cli.db));
     let _log_guard = start_log(&log);
     let source = open_source(cli, args, &clock)?;
+    // Bound before the console takes the terminal: a taken port is a plain error.
+    let server = match (&args.serve, source.engine()) {
+        (Some(addr), Some(engine)) => Some(super::serve::Embedded::start(engine.clone(), addr)?),
+        _ => None,
+    };
     tracing::info!(db = %cli.db.display(), read_only = args.read_only, "console started");
     let mut app = App::new(source, clock, Options::new(cli.db.display().to_string()));
+    app.served = server.as_ref().map(|s| tui::app::Served::new(&s.url));
     prepare(&mut app)?;
-    tui::run(app)?;
+    let ran = tui::run(app);
+    // The terminal is back; the server drains whether the console ended well or not.
+    let stopped = server.map_or(Ok(()), super::serve::Embedded::stop);
+    ran?;
+    stopped?;
     tracing::info!("console left");
     Ok(ExitCode::SUCCESS)
 }

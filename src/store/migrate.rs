@@ -23,12 +23,16 @@ const HTTP_SQL: &str = include_str!("migrations/http.sql");
 /// Step 5: the sale's journal — runs, the operator log, what the seller runs now.
 const JOURNAL_SQL: &str = include_str!("migrations/journal.sql");
 
+/// Web buyers' holds and orders indexed apart, for the console's count of them.
+const WEB_BUYERS_SQL: &str = include_str!("migrations/web_buyers.sql");
+
 const MIGRATIONS: &[&str] = &[
     SCHEMA_SQL,
     HOLDS_STATUS_CHECK,
     UNRETURNED_SQL,
     HTTP_SQL,
     JOURNAL_SQL,
+    WEB_BUYERS_SQL,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -26,6 +26,7 @@ use crate::strategy::Strategy;
 use crate::swarm::SwarmHandle;
 
 pub use super::action::{Action, FormKey};
+pub use super::panels::join::Served;
 pub use compare::{CompareState, RunRow};
 pub use lab::LabState;
 pub use run::RunState;
@@ -181,6 +182,8 @@ pub struct App {
     pub held_back: Option<Box<Snapshot>>,
     /// Something changed that the next reading should show now, not at the next tick.
     pub refresh_wanted: bool,
+    /// The sale this process serves over HTTP (`tui --serve`), for the audience to join.
+    pub served: Option<Served>,
     commands: VecDeque<Command>,
 }
 
@@ -220,6 +223,7 @@ impl App {
             frozen: None,
             held_back: None,
             refresh_wanted: false,
+            served: None,
             commands: VecDeque::new(),
         };
         if app.source.engine().is_some() {
@@ -313,7 +317,24 @@ impl App {
 
     /// Queues work for the engine (run off the drawing thread by the runtime).
     pub(crate) fn queue(&mut self, command: Command) {
+        if let Command::SetStrategy(s) | Command::Launch { strategy: s, .. } = &command
+            && !self.servable(*s)
+        {
+            self.say(
+                Tone::Warn,
+                format!(
+                    "{} takes no hold at add-to-cart, so phones would have nothing to pay: not while serving",
+                    s.name()
+                ),
+            );
+            return;
+        }
         self.commands.push_back(command);
+    }
+
+    /// Whether the sale may sell with `strategy` now: any, unless it is served over HTTP.
+    pub(crate) fn servable(&self, strategy: Strategy) -> bool {
+        self.served.is_none() || crate::serve::servable(strategy).is_ok()
     }
 
     pub(crate) fn live(&mut self) -> bool {

@@ -95,7 +95,12 @@ pub fn update(app: &mut App, action: Action) {
                 return;
             }
             let now = app.strategy.unwrap_or(Strategy::Immediate);
-            let all = Strategy::ALL;
+            // While the sale is served, the strategies the API cannot sell with are
+            // passed over.
+            let all: Vec<_> = Strategy::ALL
+                .into_iter()
+                .filter(|s| *s == now || app.servable(*s))
+                .collect();
             let i = all.iter().position(|s| *s == now).unwrap_or(0);
             let next = if matches!(action, Action::NextStrategy) {
                 all[(i + 1) % all.len()]
@@ -252,6 +257,9 @@ pub fn follow_activity(app: &mut App) {
 /// Where each panel of the Sale tab goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SaleAreas {
+    /// How the audience joins a served sale: a row, or a panel with the QR code.
+    pub join: Rect,
+    pub join_qr: bool,
     pub alarm: Rect,
     pub hero: Rect,
     pub chart: Rect,
@@ -264,6 +272,7 @@ pub struct SaleAreas {
 /// Lays the tab out in `body`: fixed heights for what must always show, the rest to the
 /// lists that scroll.
 pub fn areas(app: &App, body: Rect) -> SaleAreas {
+    let (join, join_qr, body) = join_area(app, body);
     let large = panels::hero::large(body);
     let oversold = app.snapshot.oversold().count();
     let alarm_rows = if oversold == 0 {
@@ -309,6 +318,8 @@ pub fn areas(app: &App, body: Rect) -> SaleAreas {
         Constraint::Fill(1),
     ]));
     SaleAreas {
+        join,
+        join_qr,
         alarm,
         hero,
         chart,
@@ -319,8 +330,41 @@ pub fn areas(app: &App, body: Rect) -> SaleAreas {
     }
 }
 
+/// Width the dashboard keeps beside the QR code: below it, the code gives way to a row.
+const DASHBOARD_MIN_WIDTH: u16 = 100;
+
+/// Where a served sale's join panel goes, and the body left for the dashboard: a column
+/// on the right with the QR code where it fits, else one row on top.
+fn join_area(app: &App, body: Rect) -> (Rect, bool, Rect) {
+    let Some(served) = &app.served else {
+        return (Rect::default(), false, body);
+    };
+    let (qr_w, qr_h) = served.qr_size();
+    // The code, the URL and the web buyers' line inside a border.
+    let (w, h) = (qr_w.max(32) + 2, qr_h + 4);
+    if qr_w > 0 && body.width >= w + DASHBOARD_MIN_WIDTH && body.height >= h {
+        let [rest, column] = body.layout(&Layout::horizontal([
+            Constraint::Fill(1),
+            Constraint::Length(w),
+        ]));
+        let [join, _] = column.layout(&Layout::vertical([
+            Constraint::Length(h),
+            Constraint::Fill(1),
+        ]));
+        (join, true, rest)
+    } else {
+        let [join, rest] = body.layout(&Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Fill(1),
+        ]));
+        (join, false, rest)
+    }
+}
+
 pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let SaleAreas {
+        join,
+        join_qr,
         alarm,
         hero,
         chart,
@@ -329,6 +373,13 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
         holds,
         orders,
     } = areas(app, body);
+    if let Some(served) = &app.served {
+        if join_qr {
+            panels::join::render_panel(app, served, join, buf);
+        } else {
+            panels::join::render_strip(app, served, join, buf);
+        }
+    }
     panels::alarm::render(app, alarm, buf);
     panels::hero::render(app, hero, buf);
     panels::chart::render(app, chart, buf);
