@@ -147,6 +147,14 @@ fn shown(config: &Config) -> String {
     format!("postgres://{user}{host}{port}/{db}")
 }
 
+/// A URL for a message: the password hidden.
+pub fn shown_url(url: &str) -> String {
+    match url.parse::<Config>() {
+        Ok(config) => shown(&config),
+        Err(_) => redact(url),
+    }
+}
+
 /// A URL we could not parse, with anything between `:` and `@` hidden.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

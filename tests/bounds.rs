@@ -120,3 +120,29 @@ fn the_console_checks_for_a_terminal_before_writing() {
     );
     assert!(!dir.path().join("empty.db-wal").exists());
 }
+
+#[test]
+fn a_postgres_url_is_named_as_such_not_taken_for_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [
+        ["audit"].as_slice(),
+        ["swarm", "--buyers", "5"].as_slice(),
+        ["sweep"].as_slice(),
+    ] {
+        let mut args = vec!["--db", "postgres://ann:secret@db.example/sale"];
+        args.extend_from_slice(cmd);
+        let out = common::run_bin(dir.path(), &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}: {err}");
+        assert!(
+            err.contains("PostgreSQL") && !err.contains("secret"),
+            "{cmd:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file or folder made"
+    );
+}
