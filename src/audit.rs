@@ -15,8 +15,8 @@
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::error::Result;
 use crate::hold;
+use crate::sql::Result;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -87,7 +87,7 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one; the first line printed names it).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-    #[arg(long, value_enum, default_value_t = crate::Strategy::Queue)]
+    #[arg(long, value_parser = crate::cli::strategy(), default_value_t = crate::Strategy::Queue)]
     pub strategy: crate::Strategy,
     /// Shorten every sale duration by this factor (x60: a 10-minute hold lasts 10 s).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -115,7 +115,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 20_000)]
     pub holds: u64,
     /// Only these strategies (repeat the flag); every strategy if omitted.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = crate::cli::strategy())]
     pub strategy: Vec<crate::Strategy>,
     /// A row stops taking new buyers after this long.
     #[arg(long, value_parser = crate::engine::parse_duration, default_value = "6s")]
@@ -177,7 +177,7 @@ pub struct SwarmArgs {
     /// machine allows, buyers share threads).
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<i64>,
-    #[arg(long, value_enum, default_value_t = crate::Strategy::Immediate)]
+    #[arg(long, value_parser = crate::cli::strategy(), default_value_t = crate::Strategy::Immediate)]
     pub strategy: crate::Strategy,
     /// Units per add-to-cart.
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
@@ -289,6 +289,13 @@ pub fn is_closed_pipe(e: &crate::Error) -> bool {
 }
 
 /// Errors that come from what the user typed rather than from the job: exit 2.
+/// `--strategy`: core's names, offered by clap as possible values (core has no clap).
+pub fn strategy() -> impl clap::builder::TypedValueParser<Value = crate::Strategy> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(crate::Strategy::ALL.map(crate::Strategy::name))
+        .try_map(|name| name.parse::<crate::Strategy>())
+}
+
 pub fn is_usage(e: &crate::Error) -> bool {
     use crate::Error;
     matches!(

@@ -23,7 +23,7 @@ mod carts;
 mod catalog;
 mod changes;
 mod checkpointer;
-mod events;
+use flashsale_core::events;
 mod funnel;
 mod group;
 mod journal;
@@ -51,12 +51,13 @@ use crate::gate::{Gate, LocalGate};
 use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned, Stock};
 use crate::ids::ProductId;
 use crate::sale::{self, SaleRules};
+use crate::sql::Result as SqlResult;
 use crate::store::Store;
 use crate::strategy::Strategy;
 
 pub use checkpointer::{DEFAULT_WAL_BOUND, WalStats};
-pub use events::{EngineEvent, ReturnReason};
-pub use lookup::Paid;
+pub use flashsale_core::events::{EngineEvent, ReturnReason};
+pub use flashsale_core::model::Paid;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -316,7 +317,7 @@ impl Engine {
     /// Stock of every product, read in one short transaction on a pooled connection.
     pub fn stock(&self) -> Result<Vec<Stock>> {
         let conn = self.inner.store.conn()?;
-        hold::stock(&conn)
+        Ok(hold::stock(&conn)?)
     }
 
     /// Add to cart: take a hold on `qty` units of `sku` for `buyer`, by the strategy.
@@ -330,7 +331,7 @@ impl Engine {
             Ok(cart) => self.inner.carts.issue(cart, self.inner.clock.now()),
             Err(_) => {}
         }
-        result
+        Ok(result?)
     }
 
     /// Expires every due hold now, in bounded batches, and returns how many.
@@ -373,7 +374,21 @@ impl Engine {
     /// every caller reads before it writes: a deferred transaction that later writes can
     /// be refused with SQLITE_BUSY at once, whatever the busy timeout. Any error rolls
     /// the whole transaction back.
-    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    /// Runs `f` while holding the writer connection, so that requests pile up in the
+    /// writer's queue meanwhile: how a test builds one full batch of the group commit.
+    #[doc(hidden)]
+    pub fn hold_writer<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _writer = self.inner.writer.lock();
+        f()
+    }
+
+    /// The writer connection's `wal_autocheckpoint`: 0 when commits never checkpoint
+    /// (the checkpointer thread does it on its own connection).
+    pub fn writer_autocheckpoint(&self) -> Result<i64> {
+        Ok(self.write(|conn| Ok(conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))?)
+    }
+
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> SqlResult<T>) -> SqlResult<T> {
         self.inner.write(f)
     }
 }
@@ -383,7 +398,7 @@ impl Inner {
         self.clock.scaled(self.rules.read().hold_ttl)
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> SqlResult<T>) -> SqlResult<T> {
         let mut conn = self.writer.lock();
         self.transact(&mut conn, f)
     }
@@ -393,12 +408,12 @@ impl Inner {
     fn transact<T>(
         &self,
         conn: &mut Connection,
-        f: impl FnOnce(&Connection) -> Result<T>,
-    ) -> Result<T> {
+        f: impl FnOnce(&Connection) -> SqlResult<T>,
+    ) -> SqlResult<T> {
         let result = run_immediate(conn, f);
         match &result {
             Ok(_) => self.counted_commit(),
-            Err(e) => self.counted_failure(e),
+            Err(e) => self.counted_failure(&e.0),
         }
         result
     }
@@ -467,7 +482,10 @@ fn open_gate(store: &Store, url: Option<&str>) -> Result<Box<dyn Gate>> {
     )?))
 }
 
-fn run_immediate<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+fn run_immediate<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Connection) -> SqlResult<T>,
+) -> SqlResult<T> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let value = f(&tx)?;
     tx.commit()?;

@@ -11,80 +11,17 @@ mod stock;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::sql::ids;
+
 use crate::clock::Millis;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::ids::{HoldId, OrderId, ProductId};
+use crate::sql::Result;
 
 pub use expiry::{LAZY_EXPIRY_MAX, expire_due, expire_product, give_back, next_deadline};
-pub use state::{HoldState, hold_state};
-pub(crate) use stock::restocked_total;
-pub use stock::{MAX_STOCK, Stock, restock, stock};
-
-/// The facts about a product that never change during a sale, cached by the engine.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ProductInfo {
-    pub id: ProductId,
-    pub sku: String,
-    pub name: String,
-    pub price_cents: i64,
-    pub max_per_buyer: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HoldKind {
-    /// A hold row in the database, locking stock to the buyer until `expires_at`.
-    Held,
-    /// Pay-first: only a cart entry; stock is claimed when the payment arrives.
-    Cart,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Hold {
-    pub id: HoldId,
-    pub product_id: ProductId,
-    pub buyer: String,
-    pub qty: i64,
-    pub created_at: Millis,
-    pub expires_at: Millis,
-    pub kind: HoldKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Order {
-    pub id: OrderId,
-    pub hold_id: HoldId,
-    pub product_id: ProductId,
-    pub buyer: String,
-    pub qty: i64,
-    pub held_at: Millis,
-    pub paid_at: Millis,
-}
-
-/// A hold that was closed and whose units went back on sale.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Returned {
-    pub hold_id: HoldId,
-    pub product_id: ProductId,
-    pub qty: i64,
-    /// Of `qty`, the units that could not go back: the stock was already full, because
-    /// an oversell had promised more units than exist. Usually 0.
-    pub short: i64,
-    pub expires_at: Millis,
-    pub closed_at: Millis,
-}
-
-impl Returned {
-    /// Units really back on sale.
-    pub fn back(&self) -> i64 {
-        self.qty - self.short
-    }
-}
-
-pub const ACTIVE: &str = "active";
-pub const PAID: &str = "paid";
-pub const EXPIRED: &str = "expired";
-pub const RELEASED: &str = "released";
+pub use flashsale_core::model::*;
+pub use state::hold_state;
+pub use stock::{restock, stock};
 
 pub fn product_by_sku(conn: &Connection, sku: &str) -> Result<Option<ProductInfo>> {
     Ok(conn
@@ -98,7 +35,7 @@ pub fn product_by_sku(conn: &Connection, sku: &str) -> Result<Option<ProductInfo
 /// Maps `SELECT id, sku, name, price_cents, max_per_buyer` to a product.
 fn product_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProductInfo> {
     Ok(ProductInfo {
-        id: r.get(0)?,
+        id: ids::product(r, 0)?,
         sku: r.get(1)?,
         name: r.get(2)?,
         price_cents: r.get(3)?,
@@ -118,7 +55,7 @@ pub fn all_products(conn: &Connection) -> Result<Vec<ProductInfo>> {
 pub fn available(conn: &Connection, product: ProductId) -> Result<(i64, i64)> {
     Ok(conn
         .prepare_cached("SELECT stock_available, version FROM products WHERE id = ?1")?
-        .query_row([product], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        .query_row([product.0], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// Units this buyer has live (active or paid) for the product.
@@ -128,14 +65,7 @@ pub fn live_units(conn: &Connection, product: ProductId, buyer: &str) -> Result<
             "SELECT coalesce(sum(qty), 0) FROM holds
              WHERE product_id = ?1 AND buyer = ?2 AND status IN ('active', 'paid')",
         )?
-        .query_row(params![product, buyer], |r| r.get(0))?)
-}
-
-pub fn check_quantity(qty: i64) -> Result<()> {
-    if qty < 1 {
-        return Err(Error::BadQuantity { requested: qty });
-    }
-    Ok(())
+        .query_row(params![product.0, buyer], |r| r.get(0))?)
 }
 
 /// The per-buyer limit, checked before writing so the error carries the numbers (the
@@ -143,28 +73,9 @@ pub fn check_quantity(qty: i64) -> Result<()> {
 pub fn check_limit(conn: &Connection, product: &ProductInfo, buyer: &str, qty: i64) -> Result<()> {
     let held = live_units(conn, product.id, buyer)?;
     if held + qty > product.max_per_buyer {
-        return Err(limit_reached(product, buyer, held, qty));
+        return Err(limit_reached(product, buyer, held, qty).into());
     }
     Ok(())
-}
-
-/// The per-buyer limit's refusal, with the numbers (`held` live units already).
-pub(crate) fn limit_reached(product: &ProductInfo, buyer: &str, held: i64, qty: i64) -> Error {
-    Error::LimitReached {
-        product: product.name.clone(),
-        buyer: buyer.to_owned(),
-        held,
-        limit: product.max_per_buyer,
-        requested: qty,
-    }
-}
-
-pub fn sold_out(product: &ProductInfo, available: i64, requested: i64) -> Error {
-    Error::SoldOut {
-        product: product.name.clone(),
-        available,
-        requested,
-    }
 }
 
 /// Inserts an active hold (the stock was already taken by the caller).
@@ -190,8 +101,8 @@ pub fn insert_hold(
          VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6)",
     )?
     .execute(params![
-        hold.id,
-        hold.product_id,
+        hold.id.to_string(),
+        hold.product_id.0,
         hold.buyer,
         hold.qty,
         hold.created_at,
@@ -201,21 +112,12 @@ pub fn insert_hold(
     Ok(hold)
 }
 
-/// `now + ttl` (at least 1 ms), refused rather than wrapped when a TTL is absurdly long.
-pub fn deadline(now: Millis, ttl_ms: Millis) -> Result<Millis> {
-    now.checked_add(ttl_ms.max(1)).ok_or_else(|| {
-        Error::Usage(format!(
-            "A hold TTL of {ttl_ms} ms runs past the end of time; use a TTL of at most a year"
-        ))
-    })
-}
-
 /// Maps the schema's per-buyer trigger to the typed error.
 fn trigger_error(e: rusqlite::Error, product: &ProductInfo, buyer: &str, qty: i64) -> Error {
     if e.to_string().contains("per_buyer_limit") {
         return limit_reached(product, buyer, product.max_per_buyer, qty);
     }
-    e.into()
+    crate::sql::sqlite_error(e)
 }
 
 /// Takes `qty` units if they are there: the atomic conditional decrement. Returns
@@ -226,7 +128,7 @@ pub fn take_stock(conn: &Connection, product: ProductId, qty: i64) -> Result<boo
             "UPDATE products SET stock_available = stock_available - ?1, version = version + 1
              WHERE id = ?2 AND stock_available >= ?1",
         )?
-        .execute(params![qty, product])?;
+        .execute(params![qty, product.0])?;
     Ok(changed == 1)
 }
 
@@ -236,7 +138,7 @@ pub fn return_stock(conn: &Connection, product: ProductId, qty: i64) -> Result<(
     conn.prepare_cached(
         "UPDATE products SET stock_available = stock_available + ?1, version = version + 1 WHERE id = ?2",
     )?
-    .execute(params![qty, product])?;
+    .execute(params![qty, product.0])?;
     Ok(())
 }
 
@@ -258,36 +160,24 @@ pub fn reserve_locked(
         returned = expire_product(conn, product.id, now)?;
         available = self::available(conn, product.id)?.0;
         if available < qty {
-            return Err(sold_out(product, available, qty));
+            return Err(sold_out(product, available, qty).into());
         }
     }
     check_limit(conn, product, buyer, qty)?;
     if !take_stock(conn, product.id, qty)? {
-        return Err(sold_out(product, available, qty));
+        return Err(sold_out(product, available, qty).into());
     }
     let hold = insert_hold(conn, product, buyer, qty, now, ttl_ms)?;
     Ok((hold, returned))
-}
-
-/// A hold as read before changing it: what [`refuse`] and [`extended_expiry`] judge, in
-/// either store.
-pub(crate) struct HoldRow {
-    pub(crate) product_id: ProductId,
-    pub(crate) buyer: String,
-    pub(crate) qty: i64,
-    pub(crate) status: String,
-    pub(crate) created_at: Millis,
-    pub(crate) expires_at: Millis,
-    pub(crate) extensions: i64,
 }
 
 fn hold_row(conn: &Connection, id: HoldId) -> Result<HoldRow> {
     conn.prepare_cached(
         "SELECT product_id, buyer, qty, status, created_at, expires_at, extensions FROM holds WHERE id = ?1",
     )?
-    .query_row([id], |r| {
+    .query_row([id.to_string()], |r| {
         Ok(HoldRow {
-            product_id: r.get(0)?,
+            product_id: ids::product(r, 0)?,
             buyer: r.get(1)?,
             qty: r.get(2)?,
             status: r.get(3)?,
@@ -297,34 +187,7 @@ fn hold_row(conn: &Connection, id: HoldId) -> Result<HoldRow> {
         })
     })
     .optional()?
-    .ok_or(Error::HoldNotFound { id })
-}
-
-/// Why an open-looking hold cannot be changed by this buyer now.
-pub(crate) fn refuse(id: HoldId, row: &HoldRow, buyer: &str, now: Millis) -> Option<Error> {
-    if row.buyer != buyer {
-        return Some(Error::NotYourHold { id });
-    }
-    if row.status == EXPIRED || (row.status == ACTIVE && row.expires_at <= now) {
-        return Some(Error::HoldExpired { id });
-    }
-    if row.status != ACTIVE {
-        return Some(Error::HoldClosed {
-            id,
-            status: row.status.clone(),
-        });
-    }
-    None
-}
-
-/// What a checkout did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Checkout {
-    Paid(Order),
-    /// The hold was paid before (a retried checkout): the same order again.
-    AlreadyPaid(Order),
-    /// The hold had expired unnoticed; this call expired it and returned its units.
-    Expired(Returned),
+    .ok_or(Error::HoldNotFound { id }.into())
 }
 
 /// Pays a hold, inside a transaction the caller opened with `BEGIN IMMEDIATE` (it reads
@@ -340,7 +203,7 @@ pub fn checkout(conn: &Connection, id: HoldId, buyer: &str, now: Millis) -> Resu
             .prepare_cached(
                 "UPDATE holds SET status = 'expired', closed_at = ?2 WHERE id = ?1 AND status = 'active'",
             )?
-            .execute(params![id, now])?;
+            .execute(params![id.to_string(), now])?;
         if changed == 1 {
             let mut returned = [Returned {
                 hold_id: id,
@@ -356,16 +219,16 @@ pub fn checkout(conn: &Connection, id: HoldId, buyer: &str, now: Millis) -> Resu
         }
     }
     if let Some(e) = refuse(id, &row, buyer, now) {
-        return Err(e);
+        return Err(e.into());
     }
     let changed = conn
         .prepare_cached(
             "UPDATE holds SET status = 'paid', closed_at = ?2
              WHERE id = ?1 AND status = 'active' AND expires_at > ?2",
         )?
-        .execute(params![id, now])?;
+        .execute(params![id.to_string(), now])?;
     if changed != 1 {
-        return Err(Error::HoldExpired { id });
+        return Err(Error::HoldExpired { id }.into());
     }
     let order = Order {
         id: OrderId::new(),
@@ -386,9 +249,9 @@ fn insert_order(conn: &Connection, order: &Order) -> Result<()> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        order.id,
-        order.hold_id,
-        order.product_id,
+        order.id.to_string(),
+        order.hold_id.to_string(),
+        order.product_id.0,
         order.buyer,
         order.qty,
         order.held_at,
@@ -401,11 +264,11 @@ pub fn order_of(conn: &Connection, hold: HoldId) -> Result<Order> {
     conn.prepare_cached(
         "SELECT id, hold_id, product_id, buyer, qty, held_at, paid_at FROM orders WHERE hold_id = ?1",
     )?
-    .query_row([hold], |r| {
+    .query_row([hold.to_string()], |r| {
         Ok(Order {
-            id: r.get(0)?,
-            hold_id: r.get(1)?,
-            product_id: r.get(2)?,
+            id: ids::order(r, 0)?,
+            hold_id: ids::hold(r, 1)?,
+            product_id: ids::product(r, 2)?,
             buyer: r.get(3)?,
             qty: r.get(4)?,
             held_at: r.get(5)?,
@@ -413,23 +276,23 @@ pub fn order_of(conn: &Connection, hold: HoldId) -> Result<Order> {
         })
     })
     .optional()?
-    .ok_or(Error::HoldNotFound { id: hold })
+    .ok_or(Error::HoldNotFound { id: hold }.into())
 }
 
 /// Cancels a hold and puts its units back, inside an `IMMEDIATE` transaction.
 pub fn release(conn: &Connection, id: HoldId, buyer: &str, now: Millis) -> Result<Returned> {
     let row = hold_row(conn, id)?;
     if let Some(e) = refuse(id, &row, buyer, now) {
-        return Err(e);
+        return Err(e.into());
     }
     let changed = conn
         .prepare_cached(
             "UPDATE holds SET status = 'released', closed_at = ?2
              WHERE id = ?1 AND buyer = ?3 AND status = 'active' AND expires_at > ?2",
         )?
-        .execute(params![id, now, buyer])?;
+        .execute(params![id.to_string(), now, buyer])?;
     if changed != 1 {
-        return Err(Error::HoldExpired { id });
+        return Err(Error::HoldExpired { id }.into());
     }
     let mut returned = [Returned {
         hold_id: id,
@@ -444,39 +307,6 @@ pub fn release(conn: &Connection, id: HoldId, buyer: &str, now: Millis) -> Resul
     Ok(returned)
 }
 
-/// Rules for extending a hold: activity pushes the deadline to `now + ttl`, at most
-/// `max_extensions` times and never past `created_at + max_hold`.
-#[derive(Debug, Clone, Copy)]
-pub struct ExtendRules {
-    pub ttl_ms: Millis,
-    pub max_extensions: i64,
-    pub max_hold_ms: Millis,
-}
-
-/// The deadline an extension of `row` gives now, or why it may not be extended.
-pub(crate) fn extended_expiry(
-    id: HoldId,
-    row: &HoldRow,
-    now: Millis,
-    rules: ExtendRules,
-) -> Result<Millis> {
-    if row.extensions >= rules.max_extensions {
-        return Err(Error::ExtendLimit {
-            id,
-            why: format!("it was extended {} times, the most allowed", row.extensions),
-        });
-    }
-    let cap = row.created_at.saturating_add(rules.max_hold_ms);
-    let new_expiry = now.saturating_add(rules.ttl_ms).min(cap);
-    if new_expiry <= row.expires_at {
-        return Err(Error::ExtendLimit {
-            id,
-            why: "it already runs to the longest a hold may last".into(),
-        });
-    }
-    Ok(new_expiry)
-}
-
 pub fn extend(
     conn: &Connection,
     id: HoldId,
@@ -486,7 +316,7 @@ pub fn extend(
 ) -> Result<Hold> {
     let row = hold_row(conn, id)?;
     if let Some(e) = refuse(id, &row, buyer, now) {
-        return Err(e);
+        return Err(e.into());
     }
     let new_expiry = extended_expiry(id, &row, now, rules)?;
     let changed = conn
@@ -494,9 +324,9 @@ pub fn extend(
             "UPDATE holds SET expires_at = ?2, extensions = extensions + 1
              WHERE id = ?1 AND status = 'active' AND expires_at > ?3 AND extensions = ?4",
         )?
-        .execute(params![id, new_expiry, now, row.extensions])?;
+        .execute(params![id.to_string(), new_expiry, now, row.extensions])?;
     if changed != 1 {
-        return Err(Error::HoldExpired { id });
+        return Err(Error::HoldExpired { id }.into());
     }
     Ok(Hold {
         id,
@@ -531,7 +361,7 @@ pub fn pay_first(
         conn.prepare_cached(
             "INSERT INTO refunds (product_id, buyer, qty, at) VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![product.id, cart.buyer, cart.qty, now])?;
+        .execute(params![product.id.0, cart.buyer, cart.qty, now])?;
         return Ok(Err(returned));
     }
     conn.prepare_cached(
@@ -539,8 +369,8 @@ pub fn pay_first(
          VALUES (?1, ?2, ?3, ?4, 'paid', ?5, ?6, ?7)",
     )?
     .execute(params![
-        cart.id,
-        product.id,
+        cart.id.to_string(),
+        product.id.0,
         cart.buyer,
         cart.qty,
         cart.created_at,

@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::clock::Millis;
-use crate::error::Result;
 use crate::metrics::Percentiles;
+use crate::sql::Result;
 use crate::strategy::Strategy;
 use crate::swarm::SwarmReport;
 

@@ -32,27 +32,24 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
-pub mod backoff;
 pub mod bench;
 pub mod cli;
-pub mod clock;
 pub mod engine;
-pub mod error;
 pub mod gate;
 pub mod hold;
-pub mod ids;
 pub mod journal;
 pub mod lab;
-pub mod metrics;
 pub mod monitor;
 pub mod pg;
 pub mod sale;
 pub mod serve;
+pub mod sql;
 pub mod store;
-pub mod strategy;
 pub mod swarm;
 pub mod tui;
-pub mod units;
+
+// The vocabulary lives in core; re-exported under the paths every module has used.
+pub use flashsale_core::{backoff, clock, error, ids, metrics, strategy, units};
 
 pub use clock::Clock;
 pub use engine::{Engine, EngineConfig, EngineEvent};

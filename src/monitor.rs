@@ -18,10 +18,10 @@ use crate::journal::{self, LogEntry, RunRow, Running};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Millis;
-use crate::error::Result;
 use crate::hold::{self, Stock};
 use crate::ids::{HoldId, ProductId};
 use crate::sale::{self, SaleRules};
+use crate::sql::{Result, ids};
 
 pub use history::{History, Rates, StockPoint, Totals};
 
@@ -265,8 +265,8 @@ pub fn active_window(conn: &Connection, offset: usize, limit: usize) -> Result<V
         ],
         |r| {
             Ok(HoldRow {
-                id: r.get(0)?,
-                product_id: r.get(1)?,
+                id: ids::hold(r, 0)?,
+                product_id: ids::product(r, 1)?,
                 buyer: r.get(2)?,
                 qty: r.get(3)?,
                 created_at: r.get(4)?,
@@ -287,7 +287,7 @@ pub fn newest_orders(conn: &Connection, limit: usize) -> Result<Vec<OrderRow>> {
     let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
         Ok(OrderRow {
             buyer: r.get(0)?,
-            product_id: r.get(1)?,
+            product_id: ids::product(r, 1)?,
             qty: r.get(2)?,
             held_at: r.get(3)?,
             paid_at: r.get(4)?,
@@ -312,7 +312,7 @@ fn follow(conn: &Connection, ids: &[HoldId]) -> Result<Vec<FollowedHold>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let row = stmt
-            .query_row([id], |r| {
+            .query_row([id.to_string()], |r| {
                 Ok(FollowedHold {
                     id: *id,
                     status: r.get(0)?,
@@ -344,7 +344,7 @@ pub fn may_return(conn: &Connection, product: ProductId) -> Result<MayReturn> {
             "SELECT count(*), coalesce(sum(qty), 0), min(expires_at), max(expires_at)
              FROM holds WHERE product_id = ?1 AND status = 'active'",
         )?
-        .query_row([product], |r| {
+        .query_row([product.0], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
     Ok(MayReturn {

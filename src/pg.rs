@@ -19,7 +19,8 @@ use postgres::error::SqlState;
 use postgres::{Config, NoTls};
 use r2d2_postgres::PostgresConnectionManager;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::sql::Result;
 
 pub type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
@@ -45,7 +46,7 @@ pub fn is_url(db: &str) -> bool {
 impl PgStore {
     /// Connects, checks that the database is flashsale's (or empty) and brings its schema
     /// up to date.
-    pub fn open(url: &str) -> Result<PgStore> {
+    pub fn open(url: &str) -> crate::error::Result<PgStore> {
         let mut config: Config = url.parse().map_err(|e| {
             Error::Usage(format!(
                 "{} is not a PostgreSQL URL ({e}); write it like postgres://USER@HOST:PORT/DATABASE",

@@ -8,7 +8,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Deserialize;
 
 use crate::clock::{Millis, duration_ms};
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::sql::Result;
 
 pub const DEMO_SALE_JSON: &str = include_str!("../assets/demo-sale.json");
 
@@ -119,28 +120,28 @@ impl SaleFile {
         };
         let sale: SaleFile = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         if sale.products.is_empty() {
-            return Err(bad("it lists no products".into()));
+            return Err(bad("it lists no products".into()).into());
         }
         check_hold_ttl(sale.hold_ttl).map_err(|why| bad(format!("hold_ttl {why}")))?;
         if let Some(max_hold) = sale.max_hold {
             check_hold_ttl(max_hold).map_err(|why| bad(format!("max_hold {why}")))?;
         }
         if sale.max_per_buyer < 1 {
-            return Err(bad("max_per_buyer must be at least 1".into()));
+            return Err(bad("max_per_buyer must be at least 1".into()).into());
         }
         if !(0..=1000).contains(&sale.max_extensions) {
-            return Err(bad("max_extensions must be from 0 to 1000".into()));
+            return Err(bad("max_extensions must be from 0 to 1000".into()).into());
         }
         if sale.max_hold.is_some_and(|m| m < sale.hold_ttl) {
-            return Err(bad("max_hold cannot be shorter than hold_ttl".into()));
+            return Err(bad("max_hold cannot be shorter than hold_ttl".into()).into());
         }
         let mut seen = std::collections::HashSet::new();
         for p in &sale.products {
             if p.sku.trim().is_empty() {
-                return Err(bad("a product has an empty sku".into()));
+                return Err(bad("a product has an empty sku".into()).into());
             }
             if !seen.insert(p.sku.as_str()) {
-                return Err(bad(format!("sku {:?} appears twice", p.sku)));
+                return Err(bad(format!("sku {:?} appears twice", p.sku)).into());
             }
             let max = crate::hold::MAX_STOCK;
             if !(0..=max).contains(&p.stock)
@@ -150,7 +151,7 @@ impl SaleFile {
                 return Err(bad(format!(
                     "product {:?} needs stock from 0 to {max}, price_cents >= 0 and max_per_buyer >= 1",
                     p.sku
-                )));
+                )).into());
             }
         }
         Ok(sale)
@@ -175,7 +176,8 @@ pub fn load(conn: &mut Connection, sale: &SaleFile, now: Millis) -> Result<()> {
             why: format!(
                 "it already holds the sale {name:?}; use `flashsale init --force` to replace it"
             ),
-        });
+        }
+        .into());
     }
     tx.execute(
         "INSERT INTO sale (id, name, hold_ttl_ms, max_extensions, max_hold_ms, created_at)

@@ -15,7 +15,8 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::sql::Result;
 
 pub use check::{FileKind, check_before_writing, probe};
 pub use migrate::SCHEMA_VERSION;
@@ -149,7 +150,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e))
+    Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e).into())
 }
 
 fn manager(path: &Path, options: &StoreOptions) -> SqliteConnectionManager {
@@ -188,14 +189,16 @@ fn prepare_file(path: &Path) -> Result<Opened> {
         return Err(Error::CannotOpen {
             path: path.to_path_buf(),
             why: format!("the folder {} does not exist", parent.display()),
-        });
+        }
+        .into());
     }
     let existed = path.exists();
     if existed && path.is_dir() {
         return Err(Error::CannotOpen {
             path: path.to_path_buf(),
             why: "it is a folder, not a file".into(),
-        });
+        }
+        .into());
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -211,7 +214,8 @@ fn prepare_file(path: &Path) -> Result<Opened> {
         return Err(Error::CannotOpen {
             path: path.to_path_buf(),
             why: format!("SQLite refused WAL mode (journal_mode is {mode})"),
-        });
+        }
+        .into());
     }
     migrate::apply(&mut conn, version).map_err(|e| classify_open(path, e))?;
     Ok(if version == 0 {
@@ -226,7 +230,8 @@ fn check_readable(path: &Path) -> Result<()> {
         return Err(Error::CannotOpen {
             path: path.to_path_buf(),
             why: "no such file (a read-only monitor needs an existing database)".into(),
-        });
+        }
+        .into());
     }
     let conn = open_connection(path, true)?;
     let version = migrate::check_ours(&conn, path)?;
@@ -234,7 +239,8 @@ fn check_readable(path: &Path) -> Result<()> {
         return Err(Error::NotADatabase {
             path: path.to_path_buf(),
             why: "it has no flashsale schema yet".into(),
-        });
+        }
+        .into());
     }
     Ok(())
 }
@@ -259,6 +265,6 @@ pub(crate) fn classify_open(path: &Path, e: rusqlite::Error) -> Error {
             why: "check the file's and folder's permissions, or use --read-only to watch it".into(),
         },
         Some(ErrorCode::CannotOpen) => open_error(path, &e),
-        _ => Error::from(e),
+        _ => crate::sql::sqlite_error(e),
     }
 }

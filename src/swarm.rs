@@ -341,7 +341,7 @@ impl Run {
             .map_err(|_| Error::Io(std::io::Error::other("the swarm's collector panicked")))?;
         let after = self.engine.counters();
         let metrics = self.metrics.lock().clone();
-        report::build(report::Inputs {
+        Ok(report::build(report::Inputs {
             engine: &self.engine,
             config: &self.config,
             product_id: self.product_id,
@@ -353,7 +353,7 @@ impl Run {
             before,
             after,
             collected,
-        })
+        })?)
     }
 
     /// Waits until the holds this run's buyers walked away from have expired and their

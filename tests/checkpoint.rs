@@ -29,9 +29,7 @@ fn the_wal_stays_bounded_while_the_writer_never_checkpoints() {
         },
     )
     .expect("engine");
-    let autocheckpoint: i64 = engine
-        .write(|conn| Ok(conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
-        .expect("pragma");
+    let autocheckpoint = engine.writer_autocheckpoint().expect("pragma");
     assert_eq!(autocheckpoint, 0, "the writer's commits never checkpoint");
     // One commit per hold: about 4 pages each, some 60 MiB of WAL if nobody checkpointed.
     // After every 64 holds the test lets the checkpointer look once (on a loaded 2-core

@@ -16,6 +16,7 @@ use flashsale::ids::HoldId;
 use flashsale::pg::hold::{self as pg, Cas};
 use flashsale::pg::{PgStore, sale as pg_sale};
 use flashsale::sale::{ProductSpec, SaleFile};
+use flashsale::sql::SqlError;
 
 const NOW: i64 = 1_800_000_000_000;
 const TTL: i64 = 600_000;
@@ -54,7 +55,7 @@ enum Way {
 }
 
 /// One buyer's attempt, the way `way` takes a hold, in its own transaction(s).
-fn attempt(store: &PgStore, product: &ProductInfo, buyer: &str, way: Way) -> Result<(), Error> {
+fn attempt(store: &PgStore, product: &ProductInfo, buyer: &str, way: Way) -> Result<(), SqlError> {
     let mut conn = store.conn()?;
     match way {
         Way::Immediate | Way::Atomic => {
@@ -98,8 +99,10 @@ fn attempt(store: &PgStore, product: &ProductInfo, buyer: &str, way: Way) -> Res
             let mut tx = conn.transaction()?;
             let paid = pg::pay_first(&mut tx, product, &cart, NOW + 1)?;
             tx.commit()?;
-            paid.map(|_| ()).map_err(|_| Error::Refunded {
-                product: product.name.clone(),
+            paid.map(|_| ()).map_err(|_| {
+                SqlError(Error::Refunded {
+                    product: product.name.clone(),
+                })
             })
         }
     }
@@ -131,7 +134,7 @@ fn race(
                     format!("b{i}")
                 };
                 start.wait();
-                let result = attempt(&store, &product, &buyer, way);
+                let result = attempt(&store, &product, &buyer, way).map_err(Error::from);
                 let mut o = outcomes.lock().unwrap();
                 match result {
                     Ok(()) => o.0 += 1,
@@ -290,7 +293,7 @@ fn checkouts_racing_two_sweepers_give_each_hold_exactly_one_end() {
                         tx.commit().unwrap();
                         paid += 1;
                     }
-                    Err(Error::HoldExpired { .. }) => {}
+                    Err(SqlError(Error::HoldExpired { .. })) => {}
                     other => panic!("unexpected {other:?}"),
                 }
             }

@@ -35,16 +35,13 @@ fn all_queued<T: Send + 'static>(engine: &Engine, jobs: Vec<Job<T>>) -> Vec<T> {
         })
         .collect();
     // Hold the writer connection while the jobs pile up in its queue.
-    engine
-        .write(|_| {
-            barrier.wait();
-            while started.load(Ordering::SeqCst) < n {
-                std::thread::yield_now();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-            Ok(())
-        })
-        .expect("hold the writer");
+    engine.hold_writer(|| {
+        barrier.wait();
+        while started.load(Ordering::SeqCst) < n {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    });
     handles
         .into_iter()
         .map(|h| h.join().expect("buyer"))

@@ -9,7 +9,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{START, books, db_with, run_bin as run, stdout_of as text};
-use flashsale::hold;
 use flashsale::swarm::{self, Behaviour, SwarmConfig};
 use flashsale::{Clock, Engine, EngineConfig, Store, Strategy};
 
@@ -164,17 +163,11 @@ fn retry_ends_when_another_process_took_the_units() {
     // The other process, an hour later by its clock: expire, then sell both units.
     let later = START.max(Clock::real().now()) + 3_600_000;
     let other = open(Clock::manual(later), false);
-    let product = other.product("FS").unwrap();
-    other
-        .write(|tx| {
-            assert_eq!(hold::expire_due(tx, later, 100)?.len(), 2);
-            for buyer in ["other-1", "other-2"] {
-                let (h, _) = hold::reserve_locked(tx, &product, buyer, 1, later, 600_000)?;
-                hold::checkout(tx, h.id, buyer, later)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    assert_eq!(other.sweep().unwrap(), 2);
+    for buyer in ["other-1", "other-2"] {
+        let h = other.reserve("FS", buyer, 1).unwrap();
+        other.checkout(&h).unwrap();
+    }
     let (done, finished) = crossbeam_channel::bounded(1);
     std::thread::spawn(move || {
         let _ = done.send(handle.join());

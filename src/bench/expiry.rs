@@ -14,9 +14,9 @@ use serde::Serialize;
 use super::{BenchConfig, fresh_db, units};
 use crate::clock::Millis;
 use crate::engine::{Engine, EngineConfig, EngineEvent, ReturnReason};
-use crate::error::Result;
 use crate::ids::HoldId;
 use crate::metrics::{Metrics, Outcome, Percentiles, Sample};
+use crate::sql::Result;
 use crate::strategy::Strategy;
 
 const EXPIRING: &str = "EXPIRE";
@@ -84,7 +84,7 @@ pub(super) fn run(config: &BenchConfig, base: &Path) -> Result<ExpiryReport> {
             )?;
             for i in 0..n {
                 insert.execute(params![
-                    HoldId::at(now),
+                    HoldId::at(now).to_string(),
                     product,
                     format!("e{i}"),
                     now,

@@ -9,9 +9,9 @@ use std::time::Instant;
 use rusqlite::TransactionBehavior;
 
 use super::{BenchConfig, BenchRow, SKU, fresh_db, millis, units};
-use crate::error::Result;
 use crate::hold;
 use crate::metrics::{Metrics, Outcome, Sample};
+use crate::sql::Result;
 
 pub(super) fn run(config: &BenchConfig, base: &Path) -> Result<BenchRow> {
     run_for(config, base, config.holds)
@@ -46,7 +46,7 @@ pub(super) fn run_for(config: &BenchConfig, base: &Path, holds: u64) -> Result<B
                 commits += 1;
                 Outcome::Held
             }
-            Err(e) => Outcome::Rejected(e.rejection()),
+            Err(e) => Outcome::Rejected(e.0.rejection()),
         };
         let answered = Instant::now();
         metrics.record(Sample::Attempt {

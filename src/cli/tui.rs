@@ -21,7 +21,7 @@ pub struct TuiArgs {
     #[arg(long)]
     pub read_only: bool,
     /// The strategy to sell with at first (s switches it in the console).
-    #[arg(long, value_enum, default_value_t = Strategy::Immediate)]
+    #[arg(long, value_parser = crate::cli::strategy(), default_value_t = Strategy::Immediate)]
     pub strategy: Strategy,
     /// Shorten every sale duration by this factor (w changes it in the console).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]

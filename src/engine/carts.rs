@@ -86,7 +86,7 @@ impl Engine {
                 return match hold::order_of(&conn, cart.id) {
                     Ok(order) if order.buyer == cart.buyer => Ok(order),
                     Ok(_) => Err(Error::NotYourHold { id: cart.id }),
-                    Err(e) => Err(e),
+                    Err(e) => Err(e.into()),
                 };
             }
         }

@@ -81,9 +81,10 @@ impl Engine {
             }
         };
         let owner = buyer.to_owned();
-        self.inner
+        Ok(self
+            .inner
             .grouped(buyer, group::Touches::When(|_| false), move |tx, _| {
                 hold::extend(tx, id, &owner, now, rules)
-            })
+            })?)
     }
 }

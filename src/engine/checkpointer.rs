@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 
 use super::Inner;
-use crate::error::Result;
+use crate::sql::Result;
 
 /// How often the PASSIVE checkpoint runs: about as often as SQLite's 1,000-page default
 /// triggers one at group-commit rates, and few enough fsyncs of the database file that

@@ -6,11 +6,12 @@ use parking_lot::FairMutexGuard;
 use rusqlite::Connection;
 
 use super::{Inner, arrival, group, reader, reply, writer};
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::sql::Result;
 
 impl Inner {
     pub(super) fn funnel(&self) -> Result<&writer::WriterHandle> {
-        self.funnel.get().ok_or(Error::Stopped)
+        self.funnel.get().ok_or(Error::Stopped.into())
     }
 
     /// The reader thread, started on first use on a connection of its own.

@@ -24,8 +24,9 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::reply::Reply;
 use super::{Inner, ReturnReason, queue};
 use crate::clock::Millis;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::hold::{Hold, Returned};
+use crate::sql::Result;
 
 /// One member of a group commit.
 pub(super) enum Member {
@@ -109,10 +110,10 @@ where
     fn answer(self: Box<Self>, failed: Option<&Error>) -> Option<Thread> {
         let this = *self;
         let value = match (failed, this.result) {
-            (Some(e), _) => Err(failed_batch(e)),
+            (Some(e), _) => Err(failed_batch(e).into()),
             (None, Some(result)) => result,
             // Never ran: the transaction failed before it (then `failed` is set).
-            (None, None) => Err(Error::Stopped),
+            (None, None) => Err(Error::Stopped.into()),
         };
         this.reply.fill(value)
     }
@@ -168,20 +169,20 @@ pub(super) fn serve(
             None
         }
         Err(e) => {
-            inner.counted_failure(&e);
+            inner.counted_failure(&e.0);
             Some(e)
         }
     };
     let mut holds = holds.into_iter();
     for request in requests {
         let result = match &failure {
-            Some(e) => Err(failed_batch(e)),
-            None => holds.next().unwrap_or(Err(Error::Stopped)),
+            Some(e) => Err(failed_batch(&e.0).into()),
+            None => holds.next().unwrap_or(Err(Error::Stopped.into())),
         };
         wakes.extend(request.answer(result));
     }
     for change in changes {
-        wakes.extend(change.answer(failure.as_ref()));
+        wakes.extend(change.answer(failure.as_ref().map(|e| &e.0)));
     }
 }
 

@@ -8,13 +8,13 @@ use crate::journal::{self, RunRow, Running};
 impl Engine {
     /// Stores a finished run; returns its id.
     pub fn record_run(&self, run: &RunRow) -> Result<i64> {
-        self.write(|tx| journal::insert_run(tx, run))
+        Ok(self.write(|tx| journal::insert_run(tx, run))?)
     }
 
     /// Notes in the operator log that `who` did `what`, now.
     pub fn log_change(&self, who: &str, what: &str) -> Result<()> {
         let at = self.clock().now();
-        self.write(|tx| journal::log(tx, at, who, what))
+        Ok(self.write(|tx| journal::log(tx, at, who, what))?)
     }
 
     /// Says in the database what this engine runs (strategy, warp, hold TTL), so a
@@ -27,6 +27,6 @@ impl Engine {
             hold_ttl_ms: i64::try_from(self.rules().hold_ttl.as_millis()).unwrap_or(i64::MAX),
             updated_at: self.clock().now(),
         };
-        self.write(|tx| journal::set_running(tx, &running))
+        Ok(self.write(|tx| journal::set_running(tx, &running))?)
     }
 }

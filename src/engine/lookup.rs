@@ -3,28 +3,13 @@
 
 use super::Engine;
 use crate::error::Result;
-use crate::hold::{self, Order};
+use crate::hold;
 use crate::ids::HoldId;
-
-/// What a payment did: a new order, or the one an earlier payment of the hold made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Paid {
-    New(Order),
-    Again(Order),
-}
-
-impl Paid {
-    pub fn into_order(self) -> Order {
-        match self {
-            Paid::New(order) | Paid::Again(order) => order,
-        }
-    }
-}
 
 impl Engine {
     /// One buyer's hold, read on a pooled connection (no transaction: one `SELECT`).
     pub fn hold(&self, id: HoldId, buyer: &str) -> Result<hold::HoldState> {
         let conn = self.inner.store.conn()?;
-        hold::hold_state(&conn, id, buyer)
+        Ok(hold::hold_state(&conn, id, buyer)?)
     }
 }

@@ -12,9 +12,10 @@ use super::reply::{self, Reply};
 use super::rows;
 use super::writer::{Job, WriterHandle};
 use crate::clock::Millis;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned};
 use crate::ids::{HoldId, ProductId};
+use crate::sql::Result;
 
 pub(super) struct Request {
     product: Arc<ProductInfo>,
@@ -114,7 +115,8 @@ impl<'b> Decisions<'b> {
         let Some(at) = self.books.iter().position(|b| b.id == r.product.id) else {
             return Err(Error::BatchFailed {
                 why: format!("no books for product #{}", r.product.id.0),
-            });
+            }
+            .into());
         };
         if self.books[at].left < r.qty && !self.books[at].swept {
             self.books[at].swept = true;
@@ -122,7 +124,7 @@ impl<'b> Decisions<'b> {
         }
         let b = &mut self.books[at];
         if b.left < r.qty {
-            return Ok(Err(hold::sold_out(&r.product, b.left, r.qty)));
+            return Ok(Err(hold::sold_out(&r.product, b.left, r.qty).into()));
         }
         let buyer = r.buyer.as_str();
         let live = match b.live.get(buyer) {
@@ -141,7 +143,8 @@ impl<'b> Decisions<'b> {
                 held: live,
                 limit: r.product.max_per_buyer,
                 requested: r.qty,
-            }));
+            }
+            .into()));
         }
         b.left -= r.qty;
         b.used += r.qty;
@@ -191,7 +194,7 @@ impl<'b> Decisions<'b> {
             tx.prepare_cached(
                 "UPDATE products SET stock_available = stock_available - ?1, version = version + 1 WHERE id = ?2",
             )?
-            .execute(params![b.used, b.id])?;
+            .execute(params![b.used, b.id.0])?;
             b.used = 0;
         }
         rows::insert_holds(tx, &self.granted)?;

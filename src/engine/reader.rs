@@ -14,9 +14,9 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 use rusqlite::Connection;
 
 use super::reply::{self, Reply};
-use crate::error::Result;
 use crate::hold;
 use crate::ids::ProductId;
+use crate::sql::Result;
 
 /// The most requests answered in one round.
 const MAX: usize = 8192;

@@ -12,7 +12,8 @@ use std::thread::Thread;
 
 use parking_lot::Mutex;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::sql::Result;
 
 struct Slot<T> {
     /// `None` until answered; the lock is held only to put or take the answer.
@@ -63,7 +64,7 @@ impl<T> Reply<T> {
 impl<T> Drop for Reply<T> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            put(&slot, Err(Error::Stopped));
+            put(&slot, Err(Error::Stopped.into()));
         }
     }
 }
@@ -96,6 +97,9 @@ mod tests {
         assert_eq!(answer.wait().ok(), Some(7));
         let (reply, answer) = slot::<u32>();
         std::thread::spawn(move || drop(reply));
-        assert!(matches!(answer.wait(), Err(Error::Stopped)));
+        assert!(matches!(
+            answer.wait(),
+            Err(crate::sql::SqlError(Error::Stopped))
+        ));
     }
 }

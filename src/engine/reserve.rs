@@ -9,10 +9,11 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Engine, queue};
 use crate::backoff::Backoff;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::gate::Admit;
 use crate::hold::{self, Hold, HoldKind, ProductInfo};
 use crate::ids::HoldId;
+use crate::sql::{Result, SqlError};
 use crate::strategy::Strategy;
 
 /// What optimistic's compare-and-set came to.
@@ -51,13 +52,13 @@ impl Engine {
     /// UNSAFE on purpose. Autocommit on a pooled connection, no transaction: between the
     /// read and the write another buyer reads the same stock, and both write `stock - 1`.
     fn reserve_naive(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
-        let result = (|| {
+        let result = (|| -> Result<Hold> {
             let conn = self.inner.store.conn()?;
             super::arrival::arrived();
             let now = self.inner.clock.now();
             let (available, _) = hold::available(&conn, product.id)?;
             if available < qty {
-                return Err(hold::sold_out(product, available, qty));
+                return Err(hold::sold_out(product, available, qty).into());
             }
             let window = self.inner.config.race_window;
             if !window.is_zero() {
@@ -66,10 +67,10 @@ impl Engine {
             conn.prepare_cached(
                 "UPDATE products SET stock_available = ?1, version = version + 1 WHERE id = ?2",
             )?
-            .execute(params![available - qty, product.id])?;
+            .execute(params![available - qty, product.id.0])?;
             hold::insert_hold(&conn, product, buyer, qty, now, self.inner.ttl_ms())
         })();
-        if matches!(result, Err(Error::Busy)) {
+        if matches!(result, Err(SqlError(Error::Busy))) {
             self.inner.counters.busy.fetch_add(1, Ordering::Relaxed);
         }
         result
@@ -121,7 +122,7 @@ impl Engine {
                     seen = self.inner.reader()?.stock(product.id)?;
                     continue;
                 }
-                return Err(hold::sold_out(product, available, qty));
+                return Err(hold::sold_out(product, available, qty).into());
             }
             match self.compare_and_set(product, buyer, qty, version)? {
                 Cas::Won(hold) => return Ok(hold),
@@ -137,7 +138,8 @@ impl Engine {
         Err(Error::Conflict {
             product: product.name.clone(),
             retries,
-        })
+        }
+        .into())
     }
 
     /// Optimistic's write, on the writer thread: take the units only if the version is
@@ -166,7 +168,7 @@ impl Engine {
                              WHERE id = ?2 AND version = ?3 AND stock_available >= ?1
                              RETURNING stock_available, version",
                         )?
-                        .query_row(params![qty, id, version], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .query_row(params![qty, id.0, version], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;
                     let Some(after) = after else {
                         return Ok(Cas::Lost(hold::available(tx, id)?));
@@ -209,7 +211,7 @@ impl Engine {
                 returned = hold::expire_product(tx, product.id, now)?;
                 if returned.is_empty() || !hold::take_stock(tx, product.id, qty)? {
                     let (available, _) = hold::available(tx, product.id)?;
-                    return Err(hold::sold_out(&product, available, qty));
+                    return Err(hold::sold_out(&product, available, qty).into());
                 }
             }
             hold::check_limit(tx, &product, &buyer, qty)?;
@@ -239,14 +241,14 @@ impl Engine {
             Admit::SoldOut { permits } => {
                 let returned = self.inner.due() && self.inner.sweep()? > 0;
                 if !(returned && gate.try_acquire(product.id, qty)? == Admit::Granted) {
-                    return Err(hold::sold_out(product, permits, qty));
+                    return Err(hold::sold_out(product, permits, qty).into());
                 }
             }
             Admit::Lost => {
                 return Err(Error::Usage(format!(
                     "The gate at {} lost its count again right after it was rebuilt; check the Redis server",
                     gate.describe()
-                )));
+                )).into());
             }
         }
         match self.reserve_immediate(product, buyer, qty) {
@@ -254,9 +256,9 @@ impl Engine {
                 gate.held(&hold);
                 Ok(hold)
             }
-            Err(e @ Error::SoldOut { available, .. }) => {
+            Err(SqlError(e @ Error::SoldOut { available, .. })) => {
                 gate.clamp(product.id, available);
-                Err(e)
+                Err(e.into())
             }
             Err(e) => {
                 gate.release(product.id, qty);

@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 
 use rusqlite::Connection;
 
-use crate::error::Result;
 use crate::hold::Hold;
+use crate::sql::Result;
 
 /// Rows per INSERT statement, largest first.
 const ARITIES: [usize; 4] = [64, 16, 4, 1];
@@ -55,7 +55,7 @@ pub(super) fn insert_holds(conn: &Connection, holds: &[Hold]) -> Result<()> {
         for (i, h) in chunk.iter().enumerate() {
             let at = i * 6;
             stmt.raw_bind_parameter(at + 1, &*h.id.0.hyphenated().encode_lower(&mut id_text))?;
-            stmt.raw_bind_parameter(at + 2, h.product_id)?;
+            stmt.raw_bind_parameter(at + 2, h.product_id.0)?;
             stmt.raw_bind_parameter(at + 3, h.buyer.as_str())?;
             stmt.raw_bind_parameter(at + 4, h.qty)?;
             stmt.raw_bind_parameter(at + 5, h.created_at)?;

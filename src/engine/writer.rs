@@ -30,7 +30,8 @@ use parking_lot::FairMutexGuard;
 use rusqlite::Connection;
 
 use super::{Inner, group, queue};
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::sql::Result;
 
 /// A job that runs alone: it opens its own transaction (through `Inner::transact`),
 /// fills in its own answer and leaves the thread to wake in the list.
@@ -65,12 +66,12 @@ impl WriterHandle {
     pub(super) fn submit(&self, job: Job) -> Result<()> {
         super::arrival::arrived();
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.jobs.send(job).map_err(|_| Error::Stopped)
+        self.jobs.send(job).map_err(|_| Error::Stopped.into())
     }
 
     pub(super) fn submit_urgent(&self, job: Job) -> Result<()> {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.urgent.send(job).map_err(|_| Error::Stopped)
+        self.urgent.send(job).map_err(|_| Error::Stopped.into())
     }
 
     /// No job waits or runs. Asked by a caller holding the writer connection's lock (so

@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use ::redis::{Client, Script, Value};
 
+pub use super::GateError;
 use super::{Admit, Gate};
-use crate::error::Result;
 use crate::hold::Hold;
 use crate::ids::{HoldId, ProductId};
+use crate::sql::Result;
 
 /// How long a command may wait for Redis before the gate gives up: a Redis that is down
 /// or stuck turns into an error a person can read, never a hang.
@@ -75,14 +76,6 @@ for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('SET', KEYS[2], ARGV[1])
 return 1
 ";
-
-#[derive(Debug, thiserror::Error)]
-pub enum GateError {
-    #[error("The Redis gate at {url} does not answer ({why}); start Redis, or run without --gate")]
-    Unavailable { url: String, why: String },
-    #[error("{url} is not a Redis URL ({why}); write it like redis://127.0.0.1:6379")]
-    BadUrl { url: String, why: String },
-}
 
 pub struct RedisGate {
     url: String,
@@ -290,7 +283,7 @@ fn logged(what: &str, result: Result<(), GateError>) {
 }
 
 impl Gate for RedisGate {
-    fn try_acquire(&self, product: ProductId, qty: i64) -> Result<Admit> {
+    fn try_acquire(&self, product: ProductId, qty: i64) -> crate::error::Result<Admit> {
         Ok(self.acquire(product, qty)?)
     }
 
@@ -313,7 +306,7 @@ impl Gate for RedisGate {
         logged("clamp", self.lower(product, available));
     }
 
-    fn rebuild(&self, available: &[(ProductId, i64)]) -> Result<()> {
+    fn rebuild(&self, available: &[(ProductId, i64)]) -> crate::error::Result<()> {
         Ok(self.reset(available)?)
     }
 

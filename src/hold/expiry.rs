@@ -3,10 +3,12 @@
 
 use rusqlite::{Connection, params};
 
+use crate::sql::ids;
+
 use super::{Returned, return_stock};
 use crate::clock::Millis;
-use crate::error::Result;
 use crate::ids::ProductId;
+use crate::sql::Result;
 
 /// The most holds one lazy expiry (inside a reservation) closes: enough for any
 /// reservation, and bounded so that 100,000 holds due at once cannot turn one buyer's
@@ -27,7 +29,7 @@ pub fn expire_product(conn: &Connection, product: ProductId, now: Millis) -> Res
             "SELECT EXISTS (SELECT 1 FROM holds
                             WHERE status = 'active' AND expires_at <= ?1 AND product_id = ?2)",
         )?
-        .query_row(params![now, product], |r| r.get(0))?;
+        .query_row(params![now, product.0], |r| r.get(0))?;
     if !due {
         return Ok(Vec::new());
     }
@@ -39,7 +41,8 @@ pub fn expire_product(conn: &Connection, product: ProductId, now: Millis) -> Res
            AND status = 'active'
          RETURNING id, product_id, qty, expires_at",
     )?;
-    let mut returned = collect_returned(stmt.query(params![now, product, LAZY_EXPIRY_MAX])?, now)?;
+    let mut returned =
+        collect_returned(stmt.query(params![now, product.0, LAZY_EXPIRY_MAX])?, now)?;
     give_back(conn, &mut returned)?;
     Ok(returned)
 }
@@ -65,8 +68,8 @@ fn collect_returned(mut rows: rusqlite::Rows<'_>, now: Millis) -> Result<Vec<Ret
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         out.push(Returned {
-            hold_id: r.get(0)?,
-            product_id: r.get(1)?,
+            hold_id: ids::hold(r, 0)?,
+            product_id: ids::product(r, 1)?,
             qty: r.get(2)?,
             short: 0,
             expires_at: r.get(3)?,
@@ -89,7 +92,7 @@ pub fn give_back(conn: &Connection, returned: &mut [Returned]) -> Result<()> {
     for product in products {
         let mut room: i64 = conn
             .prepare_cached("SELECT stock_total - stock_available FROM products WHERE id = ?1")?
-            .query_row([product], |r| r.get(0))?;
+            .query_row([product.0], |r| r.get(0))?;
         let mut back = 0;
         for r in returned.iter_mut().filter(|r| r.product_id == product) {
             let fits = r.qty.min(room.max(0));
@@ -98,7 +101,7 @@ pub fn give_back(conn: &Connection, returned: &mut [Returned]) -> Result<()> {
             r.short = r.qty - fits;
             if r.short > 0 {
                 conn.prepare_cached("UPDATE holds SET short = ?2 WHERE id = ?1")?
-                    .execute(params![r.hold_id, r.short])?;
+                    .execute(params![r.hold_id.to_string(), r.short])?;
             }
         }
         if back > 0 {

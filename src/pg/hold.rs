@@ -14,9 +14,10 @@ use postgres::GenericClient;
 use postgres::error::SqlState;
 
 use crate::clock::Millis;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned, Stock};
 use crate::ids::{HoldId, ProductId};
+use crate::sql::Result;
 
 /// The most holds one lazy expiry (inside a reservation) closes, as on SQLite.
 pub use crate::hold::LAZY_EXPIRY_MAX;
@@ -99,7 +100,7 @@ fn check_limit(
 ) -> Result<()> {
     let held = live_units(c, product.id, buyer)?;
     if held + qty > product.max_per_buyer {
-        return Err(hold::limit_reached(product, buyer, held, qty));
+        return Err(hold::limit_reached(product, buyer, held, qty).into());
     }
     Ok(())
 }
@@ -160,7 +161,7 @@ pub fn classify(e: postgres::Error) -> Error {
             Error::Busy
         }
         Some(c) if *c == SqlState::DISK_FULL => Error::DiskFull,
-        _ => Error::Pg(e),
+        _ => Error::Server { why: e.to_string() },
     }
 }
 
@@ -197,12 +198,12 @@ pub fn reserve_locked(
         returned = expire_product(c, product.id, now)?;
         available = self::available(c, product.id)?.0;
         if available < qty {
-            return Err(hold::sold_out(product, available, qty));
+            return Err(hold::sold_out(product, available, qty).into());
         }
     }
     check_limit(c, product, buyer, qty)?;
     if !take_stock(c, product.id, qty)? {
-        return Err(hold::sold_out(product, available, qty));
+        return Err(hold::sold_out(product, available, qty).into());
     }
     let hold = insert_hold(c, product, buyer, qty, now, ttl_ms)?;
     Ok((hold, returned))
@@ -222,7 +223,7 @@ pub fn reserve_atomic(
         returned = expire_product(c, product.id, now)?;
         if returned.is_empty() || !take_stock(c, product.id, qty)? {
             let (available, _) = available(c, product.id)?;
-            return Err(hold::sold_out(product, available, qty));
+            return Err(hold::sold_out(product, available, qty).into());
         }
     }
     check_limit(c, product, buyer, qty)?;
@@ -251,7 +252,7 @@ pub fn reserve_cas(
 ) -> Result<Cas> {
     let (available, version) = seen;
     if available < qty {
-        return Err(hold::sold_out(product, available, qty));
+        return Err(hold::sold_out(product, available, qty).into());
     }
     let changed = c.execute(
         "UPDATE products SET stock_available = stock_available - $2, version = version + 1
@@ -279,7 +280,7 @@ pub fn reserve_naive(
 ) -> Result<Hold> {
     let (available, _) = available(c, product.id)?;
     if available < qty {
-        return Err(hold::sold_out(product, available, qty));
+        return Err(hold::sold_out(product, available, qty).into());
     }
     if !race_window.is_zero() {
         std::thread::sleep(race_window);
@@ -352,6 +353,7 @@ fn hold_id(text: String) -> Result<HoldId> {
         Error::Usage(format!(
             "The database holds a hold id that is not a UUID: {text}"
         ))
+        .into()
     })
 }
 

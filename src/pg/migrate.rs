@@ -3,7 +3,8 @@
 
 use postgres::Client;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::sql::Result;
 
 const STEPS: &[&str] = &[include_str!("schema.sql")];
 
@@ -23,7 +24,7 @@ pub fn check_ours(client: &mut Client, url: &str) -> Result<i32> {
                 why: format!(
                     "its schema version {version} is newer than this binary's {SCHEMA_VERSION}; upgrade flashsale"
                 ),
-            });
+            }.into());
         }
         return Ok(version);
     }
@@ -39,7 +40,7 @@ pub fn check_ours(client: &mut Client, url: &str) -> Result<i32> {
             why: format!(
                 "it holds {tables} tables of some other program; it was left untouched (create an empty database with `createdb`)"
             ),
-        });
+        }.into());
     }
     Ok(0)
 }

@@ -4,8 +4,9 @@
 use postgres::GenericClient;
 
 use crate::clock::{Millis, duration_ms};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::sale::{SaleFile, SaleRules, ms_duration};
+use crate::sql::Result;
 
 /// Writes the sale into an empty database (one transaction: all or nothing). The `sale`
 /// row is locked first, so two processes loading at once cannot both see it empty.
@@ -19,7 +20,8 @@ pub fn load(client: &mut postgres::Client, sale: &SaleFile, now: Millis) -> Resu
             why: format!(
                 "it already holds the sale {name:?}; use `flashsale init --force` to replace it"
             ),
-        });
+        }
+        .into());
     }
     tx.execute(
         "INSERT INTO sale (id, name, hold_ttl_ms, max_extensions, max_hold_ms, created_at)

@@ -15,7 +15,7 @@ use sha2::Sha256;
 use super::AppState;
 use super::problem::Problem;
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::sql::Result;
 
 type HmacSha256 = Hmac<Sha256>;
 

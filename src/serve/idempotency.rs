@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::problem::Problem;
 use crate::clock::Millis;
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::sql::Result;
 
 /// How long a key is remembered: a day, far beyond any client's retries.
 pub const LIFETIME_MS: Millis = 24 * 3600 * 1000;

@@ -136,7 +136,7 @@ impl From<Error> for Problem {
             Error::ExtendLimit { .. } => {
                 Problem::new(StatusCode::CONFLICT, "extension_limit", detail)
             }
-            Error::Conflict { .. } | Error::Busy | Error::Pool(_) | Error::Stopped => {
+            Error::Conflict { .. } | Error::Busy | Error::PoolTimeout { .. } | Error::Stopped => {
                 Problem::unavailable(detail)
             }
             Error::Usage(_) => Problem::bad_request(detail),

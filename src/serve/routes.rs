@@ -146,7 +146,7 @@ async fn idempotent(
         let claim = {
             let (buyer, key) = (buyer.clone(), key.clone());
             state
-                .blocking(move |e| idempotency::claim(e, &buyer, &key, &fingerprint))
+                .blocking(move |e| Ok(idempotency::claim(e, &buyer, &key, &fingerprint)?))
                 .await
         };
         match claim {
@@ -159,7 +159,7 @@ async fn idempotent(
             // Turned away for a passing reason: forget the claim so the retry is served.
             Err(p) if p.retry_after.is_some() => {
                 let _ = state
-                    .blocking(move |e| idempotency::abandon(e, &buyer, &key))
+                    .blocking(move |e| Ok(idempotency::abandon(e, &buyer, &key)?))
                     .await;
                 return p.into_response();
             }
@@ -171,7 +171,7 @@ async fn idempotent(
         };
         let to_store = stored.clone();
         let _ = state
-            .blocking(move |e| idempotency::finish(e, &buyer, &key, &to_store))
+            .blocking(move |e| Ok(idempotency::finish(e, &buyer, &key, &to_store)?))
             .await;
         respond(stored, false)
     });

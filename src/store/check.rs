@@ -8,7 +8,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::sql::Result;
 
 /// What a file's first 100 bytes (SQLite's header) say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,8 @@ pub fn probe(path: &Path) -> Result<FileKind> {
         return Err(Error::NotADatabase {
             path: path.to_path_buf(),
             why: "the file is not an SQLite database".into(),
-        });
+        }
+        .into());
     }
     // The header's user_version (offset 60, big-endian): where our migrations count.
     let version = i64::from(u32::from_be_bytes([
@@ -73,7 +75,8 @@ pub fn check_before_writing(path: &Path) -> Result<()> {
                 why: format!(
                     "{e}; make it writable, or use `flashsale tui --read-only` to watch it"
                 ),
-            });
+            }
+            .into());
         }
     }
     // SQLite's report spans lines ("*** in database main ***\nTree 11 page 161: …"):
@@ -95,10 +98,10 @@ pub fn check_before_writing(path: &Path) -> Result<()> {
                 damaged(e.to_string())
             }
             // Not the file's fault (a full disk, a failing one): say that instead.
-            _ => Error::from(e),
+            _ => crate::sql::sqlite_error(e),
         })?;
     if verdict != "ok" {
-        return Err(damaged(verdict));
+        return Err(damaged(verdict).into());
     }
     Ok(())
 }
@@ -108,5 +111,5 @@ fn read_only(path: &Path) -> Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| super::classify_open(path, e))
+    .map_err(|e| super::classify_open(path, e).into())
 }

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::sql::Result;
 
 /// The schema the binary embeds (top-level `schema.sql`).
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
@@ -53,7 +54,8 @@ pub(super) fn check_ours(conn: &Connection, path: &Path) -> Result<i64> {
         return Err(Error::NotADatabase {
             path: path.to_path_buf(),
             why: "it is an SQLite database of some other program; it was left untouched".into(),
-        });
+        }
+        .into());
     }
     if version > SCHEMA_VERSION {
         return Err(Error::NotADatabase {
@@ -61,7 +63,7 @@ pub(super) fn check_ours(conn: &Connection, path: &Path) -> Result<i64> {
             why: format!(
                 "its schema version {version} is newer than this binary's {SCHEMA_VERSION}; upgrade flashsale"
             ),
-        });
+        }.into());
     }
     Ok(version)
 }

@@ -14,10 +14,11 @@ use serde::Serialize;
 use super::SwarmConfig;
 use super::collect::{Collected, Endings};
 use crate::engine::{CounterSnapshot, Engine};
-use crate::error::{Rejection, Result};
+use crate::error::Rejection;
 use crate::hold::Stock;
 use crate::ids::ProductId;
 use crate::metrics::{Metrics, Percentiles};
+use crate::sql::Result;
 
 pub(super) struct Inputs<'a> {
     pub engine: &'a Engine,
@@ -146,7 +147,7 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
             "SELECT status, coalesce(sum(qty), 0) FROM holds
              WHERE product_id = ?1 AND buyer >= ?2 AND buyer < ?3 GROUP BY status",
         )?;
-        let rows = stmt.query_map(params![i.product_id, prefix, end], |r| {
+        let rows = stmt.query_map(params![i.product_id.0, prefix, end], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
         })?;
         for row in rows {
@@ -238,7 +239,7 @@ pub(super) fn units_in_play(
                                 AND status IN ('active', 'paid') AND status = 'active'), 0)
              FROM products WHERE id = ?1",
         )?
-        .query_row(params![product, qty], |r| r.get(0))?)
+        .query_row(params![product.0, qty], |r| r.get(0))?)
 }
 
 /// Units this run's buyers (their names share the run's prefix) still hold.
@@ -254,7 +255,7 @@ pub(super) fn run_active_units(
              WHERE product_id = ?1 AND buyer >= ?2 AND buyer < ?3
                AND status IN ('active', 'paid') AND status = 'active'",
         )?
-        .query_row(params![product, prefix, end], |r| r.get(0))?)
+        .query_row(params![product.0, prefix, end], |r| r.get(0))?)
 }
 
 impl SwarmReport {

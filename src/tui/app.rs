@@ -390,7 +390,7 @@ impl App {
 
 fn read_snapshot(store: &Store, query: &Query, at: Millis) -> crate::Result<Snapshot> {
     let mut conn = store.conn()?;
-    monitor::read(&mut conn, query, at)
+    Ok(monitor::read(&mut conn, query, at)?)
 }
 
 /// The one place the console's state changes.

@@ -5,11 +5,12 @@ use postgres::GenericClient;
 
 use super::{check_limit, close_and_give_back, expire_product, take_stock};
 use crate::clock::Millis;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::hold::{
     self, Checkout, ExtendRules, Hold, HoldKind, HoldRow, Order, ProductInfo, Returned,
 };
 use crate::ids::{HoldId, OrderId, ProductId};
+use crate::sql::Result;
 
 /// The hold, locked for this transaction (a checkout and the sweeper never both close it).
 fn hold_row(c: &mut impl GenericClient, id: HoldId) -> Result<HoldRow> {
@@ -54,7 +55,7 @@ pub fn checkout(
         }
     }
     if let Some(e) = hold::refuse(id, &row, buyer, now) {
-        return Err(e);
+        return Err(e.into());
     }
     let changed = c.execute(
         "UPDATE holds SET status = 'paid', closed_at = $2
@@ -62,7 +63,7 @@ pub fn checkout(
         &[&id.to_string(), &now],
     )?;
     if changed != 1 {
-        return Err(Error::HoldExpired { id });
+        return Err(Error::HoldExpired { id }.into());
     }
     let order = Order {
         id: OrderId::new(),
@@ -126,7 +127,7 @@ pub fn release(
 ) -> Result<Returned> {
     let row = hold_row(c, id)?;
     if let Some(e) = hold::refuse(id, &row, buyer, now) {
-        return Err(e);
+        return Err(e.into());
     }
     let rows = c.query(
         "UPDATE holds SET status = 'released', closed_at = $2
@@ -136,7 +137,7 @@ pub fn release(
     )?;
     close_and_give_back(c, &rows, now)?
         .pop()
-        .ok_or(Error::HoldExpired { id })
+        .ok_or(Error::HoldExpired { id }.into())
 }
 
 /// Activity on a hold pushes its deadline out, within the sale's caps.
@@ -149,7 +150,7 @@ pub fn extend(
 ) -> Result<Hold> {
     let row = hold_row(c, id)?;
     if let Some(e) = hold::refuse(id, &row, buyer, now) {
-        return Err(e);
+        return Err(e.into());
     }
     let new_expiry = hold::extended_expiry(id, &row, now, rules)?;
     let changed = c.execute(
@@ -158,7 +159,7 @@ pub fn extend(
         &[&id.to_string(), &new_expiry, &now, &row.extensions],
     )?;
     if changed != 1 {
-        return Err(Error::HoldExpired { id });
+        return Err(Error::HoldExpired { id }.into());
     }
     Ok(Hold {
         id,

@@ -106,43 +106,27 @@ pub enum Error {
     #[error("The engine has stopped")]
     Stopped,
 
-    #[error("Database error: {0}")]
-    Db(rusqlite::Error),
+    /// A storage error the store could not name more precisely (the store's own
+    /// message, as text: core carries no driver's type).
+    #[error("Database error: {why}")]
+    Storage { why: String },
 
     /// The gate's store (Redis) cannot be reached, or its URL is wrong.
     #[error(transparent)]
-    Gate(#[from] crate::gate::redis::GateError),
+    Gate(#[from] crate::gate::GateError),
 
-    #[error("PostgreSQL error: {0}")]
-    Pg(#[from] postgres::Error),
+    #[error("PostgreSQL error: {why}")]
+    Server { why: String },
 
-    #[error("Database pool error: {0}")]
-    Pool(#[from] r2d2::Error),
+    /// No connection came free in time: the store is overloaded, not broken.
+    #[error("Database pool error: {why}")]
+    PoolTimeout { why: String },
 
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode;
-        // Growing the shared-memory file fails this way when the disk has no room left
-        // (measured on a full tmpfs), before any page could be written.
-        let shm_full = e
-            .sqlite_error()
-            .is_some_and(|f| f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE);
-        match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Busy,
-            Some(ErrorCode::DiskFull) => Error::DiskFull,
-            _ if shm_full => Error::DiskFull,
-            Some(ErrorCode::ReadOnly) => Error::WriteRefused,
-            Some(ErrorCode::SystemIoFailure) => Error::DiskFailed { why: e.to_string() },
-            _ => Error::Db(e),
-        }
-    }
-}
 
 /// Why an attempt to take a hold did not get one: the rows of every rejection table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -194,7 +178,7 @@ impl Error {
                 | Error::NotADatabase { .. }
                 | Error::BatchFailed { .. }
                 | Error::Gate(_)
-                | Error::Db(_)
+                | Error::Storage { .. }
                 | Error::Io(_)
         )
     }
@@ -206,7 +190,7 @@ impl Error {
             Error::LimitReached { .. } => Rejection::Limit,
             Error::Conflict { .. } => Rejection::Conflict,
             Error::Busy => Rejection::Busy,
-            Error::Pool(_) => Rejection::Timeout,
+            Error::PoolTimeout { .. } => Rejection::Timeout,
             _ => Rejection::Other,
         }
     }

@@ -3,10 +3,23 @@
 
 use std::fmt;
 
+/// Its names (`pay-first`) come from strum, so the command line, the HTTP API, the
+/// journal and the reports spell them one way.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Strategy {
     /// Read stock, (race window), write `stock - 1`, insert hold; autocommit, no
     /// transaction. The classic lost update: UNSAFE, it oversells on purpose.
@@ -26,6 +39,7 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// Every strategy, in the order the reports list them (the declaration order).
     pub const ALL: [Strategy; 7] = [
         Strategy::Naive,
         Strategy::Immediate,
@@ -47,15 +61,7 @@ impl Strategy {
     ];
 
     pub fn name(self) -> &'static str {
-        match self {
-            Strategy::Naive => "naive",
-            Strategy::Immediate => "immediate",
-            Strategy::Optimistic => "optimistic",
-            Strategy::Atomic => "atomic",
-            Strategy::Gate => "gate",
-            Strategy::Queue => "queue",
-            Strategy::PayFirst => "pay-first",
-        }
+        self.into()
     }
 
     pub fn is_safe(self) -> bool {
@@ -83,14 +89,14 @@ impl Strategy {
         }
     }
 
-    pub(crate) fn to_u8(self) -> u8 {
+    pub fn to_u8(self) -> u8 {
         Strategy::ALL
             .iter()
             .position(|s| *s == self)
             .map_or(0, |i| i as u8)
     }
 
-    pub(crate) fn from_u8(n: u8) -> Strategy {
+    pub fn from_u8(n: u8) -> Strategy {
         Strategy::ALL
             .get(usize::from(n))
             .copied()
@@ -124,6 +130,7 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for s in Strategy::ALL {
+            assert!(<Strategy as strum::VariantArray>::VARIANTS.contains(&s));
             assert_eq!(s.name().parse::<Strategy>().unwrap(), s);
             assert_eq!(Strategy::from_u8(s.to_u8()), s);
         }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use parking_lot::Mutex;
 
-use crate::hold::{Hold, Order, Returned};
 use crate::ids::ProductId;
+use crate::model::{Hold, Order, Returned};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,15 +34,16 @@ pub enum EngineEvent {
     StockChanged,
 }
 
+/// The engine's one-way channel to its watchers.
 #[derive(Default)]
-pub(super) struct Bus {
+pub struct Bus {
     any: AtomicBool,
     /// Subscribers; a std-style lock is enough, it is taken only when someone listens.
     subscribers: Mutex<Vec<Sender<EngineEvent>>>,
 }
 
 impl Bus {
-    pub(super) fn subscribe(&self) -> Receiver<EngineEvent> {
+    pub fn subscribe(&self) -> Receiver<EngineEvent> {
         let (tx, rx) = unbounded();
         let mut subs = self.subscribers.lock();
         subs.push(tx);
@@ -51,7 +52,7 @@ impl Bus {
     }
 
     /// Builds the event only when somebody listens.
-    pub(super) fn publish(&self, event: impl FnOnce() -> EngineEvent) {
+    pub fn publish(&self, event: impl FnOnce() -> EngineEvent) {
         if !self.any.load(Ordering::Acquire) {
             return;
         }

@@ -1,0 +1,30 @@
+//! flashsale's core: the model of a flash sale, its rules, and the two seams every
+//! store and front end meets.
+//!
+//! It names no storage and no front end: no SQLite, PostgreSQL or Redis, no terminal, no
+//! HTTP, no command line (the binary package's `tests/core_deps.rs` holds it to that).
+//! The stores implement [`gate::Gate`] and the store seam; the console, the command
+//! line, the swarm and the HTTP server call the operations through them.
+//!
+//! - [`model`]: products, holds, orders, stock, and the pure rules that judge them.
+//! - [`strategy`], [`clock`], [`ids`], [`error`]: the vocabulary.
+//! - [`gate`]: the count in front of the database, and the in-process one.
+//! - [`events`]: what the engine tells whoever watches.
+//! - [`metrics`]: the one aggregate of outcomes and latencies.
+//! - [`backoff`], [`units`]: small shared helpers.
+#![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod clock;
+pub mod error;
+pub mod events;
+pub mod gate;
+pub mod ids;
+pub mod metrics;
+pub mod model;
+pub mod strategy;
+pub mod units;
+
+pub use clock::Clock;
+pub use error::{Error, Rejection, Result};
+pub use strategy::Strategy;
