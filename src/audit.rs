@@ -179,7 +179,7 @@ impl std::fmt::Display for Violation {
                     "Hold {hold_id} is {status} but its closed_at says otherwise"
                 )
             }
-            Violation::Integrity { message } => write!(f, "SQLite integrity check: {message}"),
+            Violation::Integrity { message } => write!(f, "Integrity check: {message}"),
         }
     }
 }
@@ -195,13 +195,12 @@ pub struct AuditReport {
     pub violations: Vec<Violation>,
 }
 
-/// Runs every check. `now` only tells overdue holds apart; it decides no violation.
-pub fn audit(conn: &mut Connection, now: i64) -> Result<AuditReport> {
-    // A read transaction: one consistent snapshot for every check below.
-    let tx = conn.transaction()?;
+/// The books of every product: stock never negative, and every unit available, held,
+/// sold or short — no more (an oversell) and no fewer (lost units). The one place the
+/// equation is judged, for every store.
+pub fn books(products: &[hold::Stock]) -> Vec<Violation> {
     let mut violations = Vec::new();
-    let products = hold::stock(&tx)?;
-    for p in &products {
+    for p in products {
         if p.available < 0 {
             violations.push(Violation::NegativeStock {
                 sku: p.sku.clone(),
@@ -228,6 +227,15 @@ pub fn audit(conn: &mut Connection, now: i64) -> Result<AuditReport> {
             });
         }
     }
+    violations
+}
+
+/// Runs every check. `now` only tells overdue holds apart; it decides no violation.
+pub fn audit(conn: &mut Connection, now: i64) -> Result<AuditReport> {
+    // A read transaction: one consistent snapshot for every check below.
+    let tx = conn.transaction()?;
+    let products = hold::stock(&tx)?;
+    let mut violations = books(&products);
     rows(&tx, "SELECT p.sku, h.buyer, sum(h.qty), p.max_per_buyer FROM holds h JOIN products p ON p.id = h.product_id
                WHERE h.status IN ('active', 'paid') GROUP BY h.product_id, h.buyer HAVING sum(h.qty) > p.max_per_buyer",
         |r| Ok(Violation::OverLimit { sku: r.get(0)?, buyer: r.get(1)?, units: r.get(2)?, limit: r.get(3)? }),

@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::store::Synchronous;
 
-pub use open::{open_engine, open_engine_at, open_existing, open_store};
+pub use open::{open_engine, open_engine_at, open_existing, open_server, open_store, server_url};
 pub use tui::TuiArgs;
 
 #[derive(Debug, Parser)]

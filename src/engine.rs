@@ -26,6 +26,7 @@ mod checkpointer;
 use flashsale_core::events;
 mod funnel;
 mod group;
+mod handle;
 mod journal;
 mod lookup;
 mod queue;
@@ -58,6 +59,7 @@ use crate::strategy::Strategy;
 pub use checkpointer::{DEFAULT_WAL_BOUND, WalStats};
 pub use flashsale_core::events::{EngineEvent, ReturnReason};
 pub use flashsale_core::model::Paid;
+pub use handle::Engine;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -102,34 +104,14 @@ impl Default for EngineConfig {
     }
 }
 
-/// Counters of what the strategies met along the way (the outcomes themselves are
-/// counted by whoever calls the engine, from the typed results).
-#[derive(Debug, Default)]
-struct Counters {
-    conflicts: AtomicU64,
-    retries: AtomicU64,
-    busy: AtomicU64,
-    refunds: AtomicU64,
-    rollbacks: AtomicU64,
-    commits: AtomicU64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CounterSnapshot {
-    pub conflicts: u64,
-    pub retries: u64,
-    pub busy: u64,
-    pub refunds: u64,
-    pub rollbacks: u64,
-    pub commits: u64,
-}
+pub use flashsale_core::metrics::{CounterSnapshot, Counters};
 
 #[derive(Clone)]
-pub struct Engine {
+pub struct FileEngine {
     inner: Arc<Inner>,
 }
 
-/// Engine ids, for the per-thread caches (an address could be reused by a later engine).
+/// FileEngine ids, for the per-thread caches (an address could be reused by a later engine).
 static ENGINE_IDS: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) struct Inner {
@@ -137,7 +119,7 @@ pub(crate) struct Inner {
     id: u64,
     store: Store,
     /// The one writer connection of this process. The writer thread (`writer.rs`) runs
-    /// the reservations, payments and sweeps on it in arrival order; [`Engine::write`]
+    /// the reservations, payments and sweeps on it in arrival order; [`FileEngine::write`]
     /// callers (checkout, release, extend, restock, the console) take turns with it
     /// through this *fair* mutex, first-come, first-served, instead of sleeping in
     /// SQLite's busy handler (which wakes them in no order and wastes the single
@@ -182,9 +164,9 @@ pub(crate) struct Inner {
     wal: checkpointer::Stats,
 }
 
-impl Engine {
+impl FileEngine {
     /// Opens the engine on a store that already holds a sale.
-    pub fn open(store: Store, config: EngineConfig) -> Result<Engine> {
+    pub fn open(store: Store, config: EngineConfig) -> Result<FileEngine> {
         let writer = store.dedicated()?;
         let mut rules = sale::rules(&writer)?.ok_or_else(|| Error::NotADatabase {
             path: store.path().to_path_buf(),
@@ -241,7 +223,7 @@ impl Engine {
         }
         let funnel = writer::spawn(Arc::downgrade(&inner), inner.config.queue_batch)?;
         let _ = inner.funnel.set(funnel);
-        let engine = Engine { inner };
+        let engine = FileEngine { inner };
         // The gate is a cache: rebuilt from the database at every start.
         engine.rebuild_gate()?;
         if engine.inner.config.sweeper {
@@ -293,15 +275,7 @@ impl Engine {
     }
 
     pub fn counters(&self) -> CounterSnapshot {
-        let c = &self.inner.counters;
-        CounterSnapshot {
-            conflicts: c.conflicts.load(Ordering::Relaxed),
-            retries: c.retries.load(Ordering::Relaxed),
-            busy: c.busy.load(Ordering::Relaxed),
-            refunds: c.refunds.load(Ordering::Relaxed),
-            rollbacks: c.rollbacks.load(Ordering::Relaxed),
-            commits: c.commits.load(Ordering::Relaxed),
-        }
+        self.inner.counters.snapshot()
     }
 
     /// The checkpointer's figures: the largest WAL it saw, and its checkpoints.
@@ -502,6 +476,6 @@ mod tests {
     #[test]
     fn the_handle_crosses_threads() {
         fn is<T: Send + Sync + Clone>() {}
-        is::<super::Engine>();
+        is::<super::FileEngine>();
     }
 }

@@ -6,6 +6,7 @@
 //! transactions; each caller says why its transaction is `IMMEDIATE`.
 
 mod expiry;
+mod run;
 mod state;
 mod stock;
 
@@ -20,6 +21,7 @@ use crate::sql::Result;
 
 pub use expiry::{LAZY_EXPIRY_MAX, expire_due, expire_product, give_back, next_deadline};
 pub use flashsale_core::model::*;
+pub use run::{units_by_status, units_in_play};
 pub use state::hold_state;
 pub use stock::{restock, stock};
 

@@ -327,15 +327,7 @@ fn follow(conn: &Connection, ids: &[HoldId]) -> Result<Vec<FollowedHold>> {
     Ok(out)
 }
 
-/// Units of a product that are held and may come back: how many holds, and when the
-/// first and the last of them run out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MayReturn {
-    pub holds: u64,
-    pub units: i64,
-    pub first: Option<Millis>,
-    pub last: Option<Millis>,
-}
+pub use flashsale_core::model::MayReturn;
 
 /// What could come back of a sold-out product (for "3 holds may return within 4:12").
 pub fn may_return(conn: &Connection, product: ProductId) -> Result<MayReturn> {
@@ -384,7 +376,7 @@ mod tests {
         let second = e.reserve("BUDS-2", "bob", 1).unwrap();
         e.clock().advance(Duration::from_secs(5));
         e.checkout(&first).unwrap();
-        let mut conn = e.store().conn().unwrap();
+        let mut conn = e.sqlite().unwrap().conn().unwrap();
         let query = Query {
             follow: vec![first.id, second.id],
             ..Query::default()
@@ -420,7 +412,7 @@ mod tests {
             e.reserve("BUDS-2", &format!("b{i:02}"), 1).unwrap();
             e.clock().advance(Duration::from_millis(10));
         }
-        let mut conn = e.store().conn().unwrap();
+        let mut conn = e.sqlite().unwrap().conn().unwrap();
         let query = Query {
             holds_offset: 25,
             holds_limit: 10,
@@ -450,7 +442,7 @@ mod tests {
         }
         // A name that merely contains "web-" is not a web buyer.
         e.reserve("BUDS-2", "cobweb-1", 1).unwrap();
-        let mut conn = e.store().conn().unwrap();
+        let mut conn = e.sqlite().unwrap().conn().unwrap();
         let snap = read(&mut conn, &Query::default(), e.clock().now()).unwrap();
         assert_eq!(
             snap.web,

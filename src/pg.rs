@@ -8,9 +8,11 @@
 //! sweeper), and a blocking call on a pooled connection is what they need; the HTTP
 //! server reaches the engine through `spawn_blocking` either way.
 
+pub mod audit;
 pub mod hold;
 pub mod migrate;
 pub mod sale;
+mod store;
 
 use std::time::Duration;
 
@@ -36,6 +38,8 @@ pub struct PgStore {
     /// The URL without its password, for messages.
     shown: String,
     pool: Pool,
+    /// How long `naive` waits between reading and writing the stock (as on SQLite).
+    race_window: Duration,
 }
 
 /// True for the URLs this module serves.
@@ -72,12 +76,35 @@ impl PgStore {
                 what: shown.clone(),
                 why: e.to_string(),
             })?;
-        Ok(PgStore { shown, pool })
+        Ok(PgStore {
+            shown,
+            pool,
+            race_window: Duration::from_millis(1),
+        })
     }
 
     /// A pooled connection.
     pub fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
         Ok(self.pool.get()?)
+    }
+
+    /// Loads `sale` unless the database already holds one (then keeps that one).
+    pub fn load_if_empty(
+        &self,
+        sale: &crate::sale::SaleFile,
+        now: crate::clock::Millis,
+    ) -> crate::error::Result<()> {
+        Ok(sale::load_as(
+            &mut *self.conn()?,
+            sale,
+            now,
+            sale::Existing::Keep,
+        )?)
+    }
+
+    /// How long `naive` waits between its read and its write.
+    pub fn set_race_window(&mut self, window: Duration) {
+        self.race_window = window;
     }
 
     /// `postgres://USER@HOST/DATABASE`, without the password.

@@ -89,14 +89,7 @@ mod humantime_serde_compat {
     }
 }
 
-/// The rules of the sale in the database, as the engine uses them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SaleRules {
-    pub name: String,
-    pub hold_ttl: Duration,
-    pub max_extensions: i64,
-    pub max_hold: Duration,
-}
+pub use flashsale_core::model::SaleRules;
 
 impl SaleFile {
     pub fn demo() -> SaleFile {

@@ -53,7 +53,7 @@ impl From<r2d2::Error> for SqlError {
 
 impl From<postgres::Error> for SqlError {
     fn from(e: postgres::Error) -> Self {
-        SqlError(Error::Server { why: e.to_string() })
+        SqlError(crate::pg::hold::classify(e))
     }
 }
 

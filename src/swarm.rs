@@ -341,7 +341,7 @@ impl Run {
             .map_err(|_| Error::Io(std::io::Error::other("the swarm's collector panicked")))?;
         let after = self.engine.counters();
         let metrics = self.metrics.lock().clone();
-        Ok(report::build(report::Inputs {
+        report::build(report::Inputs {
             engine: &self.engine,
             config: &self.config,
             product_id: self.product_id,
@@ -353,7 +353,7 @@ impl Run {
             before,
             after,
             collected,
-        })?)
+        })
     }
 
     /// Waits until the holds this run's buyers walked away from have expired and their
@@ -364,11 +364,14 @@ impl Run {
             .saturating_add(Duration::from_secs(10));
         let waiting = Instant::now();
         while !self.stop.load(Ordering::Relaxed) && waiting.elapsed() < limit {
-            let conn = self.engine.store().conn()?;
-            if report::run_active_units(&conn, self.product_id, &self.config.buyer_prefix)? == 0 {
+            let active = self
+                .engine
+                .units_by_status(self.product_id, &self.config.buyer_prefix)?
+                .into_iter()
+                .any(|(status, units)| status == crate::hold::ACTIVE && units > 0);
+            if !active {
                 break;
             }
-            drop(conn);
             std::thread::sleep(collect::POLL);
         }
         // One more round of the collector, for the last expiries.

@@ -44,5 +44,8 @@ fn core_depends_on_no_store_and_no_front_end() {
         .collect();
     assert!(names.contains(&"flashsale-core"), "{tree}");
     let found: Vec<&&str> = FORBIDDEN.iter().filter(|f| names.contains(f)).collect();
-    assert!(found.is_empty(), "flashsale-core depends on {found:?}:\n{tree}");
+    assert!(
+        found.is_empty(),
+        "flashsale-core depends on {found:?}:\n{tree}"
+    );
 }

@@ -130,7 +130,7 @@ fn a_run_stopped_early_shows_the_buyers_that_came() {
     assert!(run.stopped, "{run:?}");
     assert_eq!(run.buyers_planned, 1_000_000);
     assert!(run.buyers < 1_000_000, "{run:?}");
-    let stored = journal::runs(&h.engine.store().conn().unwrap()).unwrap();
+    let stored = journal::runs(&h.engine.sqlite().unwrap().conn().unwrap()).unwrap();
     assert_eq!(
         stored[0].buyers, run.buyers,
         "the database keeps the real count"

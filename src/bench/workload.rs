@@ -176,7 +176,7 @@ const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 /// A console's reads during the row: its read model on a connection of its own.
 fn watch(engine: &Engine, stop: &Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> {
-    let mut conn = engine.store().dedicated().ok()?;
+    let mut conn = engine.sqlite()?.dedicated().ok()?;
     let clock = engine.clock().clone();
     let stop = Arc::clone(stop);
     std::thread::Builder::new()

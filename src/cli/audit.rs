@@ -11,9 +11,15 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> Result<ExitCode> {
         pool_size: 1,
         ..StoreOptions::default()
     };
-    let store = super::open::open_existing(&cli.db, options)?;
-    let mut conn = store.dedicated()?;
-    let report = crate::audit::audit(&mut conn, crate::Clock::real().now())?;
+    let now = crate::Clock::real().now();
+    let report = match super::server_url(&cli.db) {
+        Some(url) => crate::pg::audit::audit(&crate::pg::PgStore::open(url)?, now)?,
+        None => {
+            let store = super::open::open_existing(&cli.db, options)?;
+            let mut conn = store.dedicated()?;
+            crate::audit::audit(&mut conn, now)?
+        }
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         super::write_json(&mut out, &report)?;

@@ -12,6 +12,9 @@ pub fn run(cli: &Cli, args: &InitArgs) -> Result<ExitCode> {
         Some(path) => SaleFile::read(path)?,
         None => SaleFile::demo(),
     };
+    if let Some(url) = super::server_url(&cli.db) {
+        return init_server(url, &sale, args.force);
+    }
     if cli.db.exists() {
         if !args.force {
             return Err(Error::Usage(format!(
@@ -46,6 +49,29 @@ pub fn run(cli: &Cli, args: &InitArgs) -> Result<ExitCode> {
         "Created {} with the sale {:?}: {}, hold TTL {}",
         cli.db.display(),
         sale.name,
+        crate::units::count(sale.products.len() as u64, "product", "products"),
+        humantime::format_duration(sale.hold_ttl)
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `init --db postgres://…`: the sale into the database (migrated first), refused when
+/// one is there unless `--force` replaces it.
+fn init_server(url: &str, sale: &SaleFile, force: bool) -> Result<ExitCode> {
+    use crate::pg::sale::{Existing, load_as};
+    let store = crate::pg::PgStore::open(url)?;
+    let existing = if force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    let mut conn = store.conn()?;
+    load_as(&mut conn, sale, crate::Clock::real().now(), existing)?;
+    writeln!(
+        std::io::stdout().lock(),
+        "Created the sale {:?} in {}: {}, hold TTL {}",
+        sale.name,
+        store.shown(),
         crate::units::count(sale.products.len() as u64, "product", "products"),
         humantime::format_duration(sale.hold_ttl)
     )?;

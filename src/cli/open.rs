@@ -1,7 +1,13 @@
 use std::path::Path;
+use std::sync::Arc;
+
+use flashsale_core::shop::{Shop, ShopConfig};
 
 use crate::engine::{Engine, EngineConfig};
 use crate::error::{Error, Result};
+use crate::gate::redis::RedisGate;
+use crate::gate::{Gate, LocalGate};
+use crate::pg::PgStore;
 use crate::sale::{self, SaleFile};
 use crate::store::{Opened, Store, StoreOptions, Synchronous};
 
@@ -39,6 +45,9 @@ pub fn open_engine(cli: &super::Cli, mut config: EngineConfig) -> Result<Engine>
     if config.gate.is_none() {
         config.gate.clone_from(&cli.gate);
     }
+    if let Some(url) = server_url(&cli.db) {
+        return open_server(url, config);
+    }
     open_engine_at(&cli.db, cli.synchronous, config)
 }
 
@@ -50,16 +59,51 @@ pub fn open_engine_at(
     Engine::open(open_store(path, synchronous)?, config)
 }
 
-/// A `postgres://` URL is not a file name: say so, instead of looking for a folder
-/// called `postgres:`. (The PostgreSQL store exists, `crate::pg`; the commands reach it
-/// once the engine has its storage seam.)
+/// A `postgres://` URL is not a file name: the commands that work on a file only say
+/// so, instead of looking for a folder called `postgres:`.
 fn refuse_server_url(path: &Path) -> Result<()> {
-    let text = path.to_string_lossy();
-    if crate::pg::is_url(&text) {
+    if let Some(url) = server_url(path) {
         return Err(Error::Usage(format!(
-            "--db {} names a PostgreSQL database, and this version's commands run on an SQLite file only; pass a file name",
-            crate::pg::shown_url(&text)
+            "--db {} names a PostgreSQL database, and this command runs on an SQLite file only; pass a file name",
+            crate::pg::shown_url(url)
         )));
     }
     Ok(())
+}
+
+/// The engine of a sale on a PostgreSQL server (`--db postgres://…`): core's shop over
+/// the server's store, with the gate in Redis when `--gate` names one (a count in this
+/// process otherwise: right for one process, and still never an oversell for many,
+/// since the database decides every hold). A database without a sale gets the demo
+/// sale, as a new file does.
+pub fn open_server(url: &str, config: EngineConfig) -> Result<Engine> {
+    let mut store = PgStore::open(url)?;
+    store.set_race_window(config.race_window);
+    store.load_if_empty(&SaleFile::demo(), crate::Clock::real().now())?;
+    let gate: Box<dyn Gate> = match &config.gate {
+        Some(gate) => {
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(store.shown().as_bytes());
+            let sale: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            Box::new(RedisGate::connect(gate, &sale)?)
+        }
+        None => Box::new(LocalGate::default()),
+    };
+    let shop = Shop::open(
+        Arc::new(store),
+        gate,
+        ShopConfig {
+            clock: config.clock,
+            strategy: config.strategy,
+            sweeper: config.sweeper,
+            sweep_batch: config.sweep_batch,
+            max_batch: config.queue_batch,
+            hold_ttl: config.hold_ttl,
+        },
+    )?;
+    Ok(Engine::Server(shop))
+}
+
+/// The `--db` value as a PostgreSQL URL, if it is one.
+pub fn server_url(db: &Path) -> Option<&str> {
+    db.to_str().filter(|text| crate::pg::is_url(text))
 }

@@ -23,7 +23,11 @@ pub fn run(cli: &Cli, args: &SweepArgs) -> Result<ExitCode> {
         writeln!(out, "{}", summary(holds))?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(out, "sweeping {} until Ctrl-C or SIGTERM", cli.db.display())?;
+    writeln!(
+        out,
+        "sweeping {} until Ctrl-C or SIGTERM",
+        engine.describe()
+    )?;
     drop(out);
     let events = engine.subscribe();
     engine.start_sweeper();

@@ -122,7 +122,14 @@ fn open_source(cli: &Cli, args: &TuiArgs, clock: &Clock) -> Result<Source> {
             clock: clock.clone(),
             ..EngineConfig::default()
         };
-        Source::Live(super::open_engine(cli, config)?)
+        let engine = super::open_engine(cli, config)?;
+        let Some(store) = engine.sqlite().cloned() else {
+            return Err(Error::Usage(format!(
+                "The console reads its figures from an SQLite file; on {} watch the sale with `flashsale audit` or serve it with `flashsale serve`",
+                engine.describe()
+            )));
+        };
+        Source::Live(engine, store)
     })
 }
 

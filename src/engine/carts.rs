@@ -1,81 +1,17 @@
-//! Pay-first's carts: nothing is written at add-to-cart, so the engine keeps its own
+//! Pay-first's carts: nothing is written at add-to-cart, so the engine keeps its own (core's `carts`)
 //! record of every cart it handed out, and a payment is taken only for a cart that is
 //! exactly one of them. A `Hold` has public fields: a caller could otherwise build a
 //! "cart" for any buyer, quantity or deadline and have the engine settle it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use parking_lot::Mutex;
-
-use super::{Engine, EngineEvent, ReturnReason, group};
-use crate::clock::Millis;
+use super::{EngineEvent, FileEngine, ReturnReason, group};
 use crate::error::{Error, Result};
 use crate::hold::{self, Hold, Order};
-use crate::ids::HoldId;
+pub(super) use flashsale_core::carts::{Carts, Claim};
 
-/// Carts kept before the first sweep of abandoned ones.
-const FIRST_PRUNE: usize = 65_536;
-
-#[derive(Default)]
-pub(super) struct Carts {
-    /// The carts handed out and not yet paid, refunded or cancelled; and the size at
-    /// which expired ones are dropped next (doubling, so pruning stays cheap).
-    inner: Mutex<(HashMap<HoldId, Hold>, usize)>,
-}
-
-/// What the record says about a cart someone wants to pay.
-pub(super) enum Claim {
-    /// One of ours, as handed out: taken off the record (put it back if the payment
-    /// fails for a reason that may pass).
-    Issued,
-    /// A cart with this id was handed out, but not this one (another buyer, quantity or
-    /// deadline).
-    Forged,
-    /// Not on the record: never handed out, or already paid or refunded.
-    Unknown,
-}
-
-impl Carts {
-    pub(super) fn issue(&self, cart: &Hold, now: Millis) {
-        let mut guard = self.inner.lock();
-        let (carts, next_prune) = &mut *guard;
-        if carts.len() >= (*next_prune).max(FIRST_PRUNE) {
-            // Abandoned carts: their deadline passed, nobody can pay them any more.
-            carts.retain(|_, c| c.expires_at > now);
-            *next_prune = (carts.len() * 2).max(FIRST_PRUNE);
-        }
-        carts.insert(cart.id, cart.clone());
-    }
-
-    pub(super) fn claim(&self, cart: &Hold) -> Claim {
-        let mut guard = self.inner.lock();
-        match guard.0.get(&cart.id) {
-            Some(issued) if issued == cart => {
-                guard.0.remove(&cart.id);
-                Claim::Issued
-            }
-            Some(_) => Claim::Forged,
-            None => Claim::Unknown,
-        }
-    }
-
-    /// Puts back a cart whose payment did not go through for a passing reason.
-    pub(super) fn restore(&self, cart: &Hold) {
-        self.inner.lock().0.insert(cart.id, cart.clone());
-    }
-
-    /// A cancelled cart: off the record.
-    pub(super) fn cancel(&self, cart: &Hold) {
-        let mut guard = self.inner.lock();
-        if guard.0.get(&cart.id) == Some(cart) {
-            guard.0.remove(&cart.id);
-        }
-    }
-}
-
-impl Engine {
+impl FileEngine {
     pub(super) fn pay_first(&self, cart: &Hold) -> Result<Order> {
         match self.inner.carts.claim(cart) {
             Claim::Issued => {}

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use super::Engine;
+use super::FileEngine;
 use crate::error::{Error, Result};
 use crate::hold::{self, ProductInfo};
 use crate::ids::ProductId;
 
-/// Products a thread remembers in [`Engine::product_here`] (engines in tests come and
+/// Products a thread remembers in [`FileEngine::product_here`] (engines in tests come and
 /// go: the oldest entry makes room).
 const PRODUCTS_PER_THREAD: usize = 16;
 
@@ -21,7 +21,7 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-impl Engine {
+impl FileEngine {
     /// The product with this SKU.
     pub fn product(&self, sku: &str) -> Result<Arc<ProductInfo>> {
         if let Some(p) = self.inner.catalog.read().get(sku) {
@@ -39,7 +39,7 @@ impl Engine {
         })
     }
 
-    /// [`Engine::product`] through a small per-thread cache holding this thread's own
+    /// [`FileEngine::product`] through a small per-thread cache holding this thread's own
     /// copy of the facts (they never change during a sale). The catalog's lock and a
     /// shared `Arc`'s reference count are cache lines every buyer thread writes to: on
     /// the gate's sold-out path they were most of the cost, and the two cores took turns.

@@ -3,12 +3,12 @@
 //! payments share fsyncs instead of each taking one, and add-to-carts do not queue
 //! behind them.
 
-use super::{Engine, EngineEvent, Paid, ReturnReason, group};
+use super::{EngineEvent, FileEngine, Paid, ReturnReason, group};
 use crate::error::{Error, Result};
 use crate::hold::{self, Checkout, ExtendRules, Hold, HoldKind, Order};
 use crate::ids::HoldId;
 
-impl Engine {
+impl FileEngine {
     /// Pays a hold (or, for pay-first, a cart). Idempotent for the hold's own buyer.
     pub fn checkout(&self, hold: &Hold) -> Result<Order> {
         match hold.kind {

@@ -1,11 +1,11 @@
 //! The engine's part in the sale's journal ([`crate::journal`]): runs, the operator log
 //! and what this process runs now are written through the writer like any change.
 
-use super::Engine;
+use super::FileEngine;
 use crate::error::Result;
 use crate::journal::{self, RunRow, Running};
 
-impl Engine {
+impl FileEngine {
     /// Stores a finished run; returns its id.
     pub fn record_run(&self, run: &RunRow) -> Result<i64> {
         Ok(self.write(|tx| journal::insert_run(tx, run))?)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Engine, queue};
+use super::{FileEngine, queue};
 use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::gate::Admit;
@@ -31,7 +31,7 @@ enum Cas<W> {
 const BACKOFF_FIRST: Duration = Duration::from_millis(1);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
 
-impl Engine {
+impl FileEngine {
     pub(super) fn reserve_product(
         &self,
         product: &Arc<ProductInfo>,

@@ -2,10 +2,10 @@
 //! full stock, so the next run starts clean. The one operation that rewrites history, so
 //! front ends ask before they call it.
 
-use super::{Engine, EngineEvent};
+use super::{EngineEvent, FileEngine};
 use crate::error::Result;
 
-impl Engine {
+impl FileEngine {
     /// Deletes every hold, order and refund and puts every product back to its total, in
     /// one `BEGIN IMMEDIATE` transaction on the writer funnel; then rebuilds the gate
     /// from the database, as at start.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
-use super::{Engine, Inner, ReturnReason};
+use super::{FileEngine, Inner, ReturnReason};
 use crate::error::Result;
 use crate::hold;
 
@@ -179,7 +179,7 @@ fn sleep_out(woken: &Receiver<()>, pause: Duration) -> bool {
     }
 }
 
-impl Engine {
+impl FileEngine {
     /// `(rounds, failed rounds)` of the background sweeper so far.
     pub fn sweeper_stats(&self) -> (u64, u64) {
         (

@@ -17,7 +17,7 @@
 //!   its own, so one failure undoes only itself (group commit, see `group.rs`).
 //!
 //! The connection is the engine's `writer` (behind its fair mutex), shared with
-//! [`super::Engine::write`] callers and the sweeper: the thread holds the lock while it
+//! [`super::FileEngine::write`] callers and the sweeper: the thread holds the lock while it
 //! works through what is waiting and lets anyone queued on the mutex in between jobs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -259,7 +259,7 @@ fn serve(
 }
 
 /// After each job: the answered buyers go to the waker, and anyone waiting on the mutex
-/// (a checkout, `Engine::write`) goes next, in turn. False when the waker is gone.
+/// (a checkout, `FileEngine::write`) goes next, in turn. False when the waker is gone.
 fn hand_over(
     conn: &mut FairMutexGuard<'_, Connection>,
     wakes: &mut Vec<Thread>,

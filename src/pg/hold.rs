@@ -22,8 +22,10 @@ use crate::sql::Result;
 /// The most holds one lazy expiry (inside a reservation) closes, as on SQLite.
 pub use crate::hold::LAZY_EXPIRY_MAX;
 
+mod batch;
 mod changes;
 
+pub use batch::reserve_batch;
 pub use changes::{checkout, extend, order_of, pay_first, release, restock};
 
 pub fn all_products(c: &mut impl GenericClient) -> Result<Vec<ProductInfo>> {

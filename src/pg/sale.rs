@@ -11,17 +11,45 @@ use crate::sql::Result;
 /// Writes the sale into an empty database (one transaction: all or nothing). The `sale`
 /// row is locked first, so two processes loading at once cannot both see it empty.
 pub fn load(client: &mut postgres::Client, sale: &SaleFile, now: Millis) -> Result<()> {
+    load_as(client, sale, now, Existing::Refuse)
+}
+
+/// What to do when the database already holds a sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Say so (`init` without `--force`).
+    Refuse,
+    /// Keep it and load nothing (a writing command on a database someone set up).
+    Keep,
+    /// Delete it with every hold, order and refund, then load (`init --force`).
+    Replace,
+}
+
+pub fn load_as(
+    client: &mut postgres::Client,
+    sale: &SaleFile,
+    now: Millis,
+    existing: Existing,
+) -> Result<()> {
     let mut tx = client.transaction()?;
     tx.execute("LOCK TABLE sale IN EXCLUSIVE MODE", &[])?;
-    if let Some(r) = tx.query_opt("SELECT name FROM sale WHERE id = 1", &[])? {
-        let name: String = r.get(0);
-        return Err(Error::BadSale {
-            path: "database".into(),
-            why: format!(
-                "it already holds the sale {name:?}; use `flashsale init --force` to replace it"
-            ),
+    let present = tx.query_opt("SELECT name FROM sale WHERE id = 1", &[])?;
+    match (present, existing) {
+        (Some(_), Existing::Keep) => return Ok(()),
+        (Some(_), Existing::Replace) => {
+            tx.batch_execute(
+                "DELETE FROM orders; DELETE FROM refunds; DELETE FROM holds;
+                 DELETE FROM products; DELETE FROM sale;",
+            )?;
         }
-        .into());
+        (Some(r), Existing::Refuse) => {
+            let name: String = r.get(0);
+            return Err(Error::Usage(format!(
+                "The database already holds the sale {name:?}; use `flashsale init --force` to replace it (its holds and orders will be deleted)"
+            ))
+            .into());
+        }
+        (None, _) => {}
     }
     tx.execute(
         "INSERT INTO sale (id, name, hold_ttl_ms, max_extensions, max_hold_ms, created_at)

@@ -42,7 +42,7 @@ impl Signer {
     pub fn load(engine: &Engine) -> Result<Signer> {
         let fresh: [u8; 32] = rand::random();
         let now = engine.clock().now();
-        let key: Vec<u8> = engine.write(|tx| {
+        let key: Vec<u8> = super::idempotency::file(engine)?.write(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO server_secrets (name, secret, created_at) VALUES (?1, ?2, ?3)",
                 params![SECRET_NAME, &fresh[..], now],

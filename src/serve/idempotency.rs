@@ -56,7 +56,7 @@ type Row = (Vec<u8>, Option<u16>, Option<String>, Option<String>, Millis);
 /// of two requests racing with one key, exactly one is `Fresh`.
 pub fn claim(engine: &Engine, buyer: &str, key: &str, fingerprint: &[u8]) -> Result<Claim> {
     let now = engine.clock().now();
-    engine.write(|tx| {
+    file(engine)?.write(|tx| {
         let row: Option<Row> = tx
             .prepare_cached(
                 "SELECT fingerprint, status, body, location, created_at FROM idempotency_keys
@@ -105,7 +105,7 @@ pub fn claim(engine: &Engine, buyer: &str, key: &str, fingerprint: &[u8]) -> Res
 
 /// Stores the answer to replay for this key.
 pub fn finish(engine: &Engine, buyer: &str, key: &str, answer: &Stored) -> Result<()> {
-    engine.write(|tx| {
+    file(engine)?.write(|tx| {
         tx.prepare_cached(
             "UPDATE idempotency_keys SET status = ?3, body = ?4, location = ?5
              WHERE buyer = ?1 AND key = ?2",
@@ -124,7 +124,7 @@ pub fn finish(engine: &Engine, buyer: &str, key: &str, answer: &Stored) -> Resul
 /// Forgets a claim whose request was turned away for a passing reason (overloaded,
 /// unavailable), so the client's retry is served rather than replayed the refusal.
 pub fn abandon(engine: &Engine, buyer: &str, key: &str) -> Result<()> {
-    engine.write(|tx| {
+    file(engine)?.write(|tx| {
         tx.prepare_cached(
             "DELETE FROM idempotency_keys WHERE buyer = ?1 AND key = ?2 AND status IS NULL",
         )?
@@ -136,9 +136,20 @@ pub fn abandon(engine: &Engine, buyer: &str, key: &str) -> Result<()> {
 /// Deletes keys past their lifetime; returns how many.
 pub fn purge(engine: &Engine) -> Result<usize> {
     let before = engine.clock().now() - LIFETIME_MS;
-    engine.write(|tx| {
+    file(engine)?.write(|tx| {
         Ok(tx
             .prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?
             .execute([before])?)
+    })
+}
+
+/// The SQLite file the keys are kept in. (A server's sale keeps no keys yet: `serve`
+/// refuses to start on one, see `serve::servable`.)
+pub(super) fn file(engine: &Engine) -> Result<&crate::engine::FileEngine> {
+    engine.file().ok_or_else(|| {
+        crate::Error::Usage(
+            "flashsale serve keeps its buyers' keys in an SQLite file; on a PostgreSQL database it is not available yet".into(),
+        )
+        .into()
     })
 }

@@ -202,7 +202,7 @@ async fn healthz(State(state): State<AppState>) -> Result<Json, Problem> {
     Ok(Json(
         StatusCode::OK,
         json!({"status": "ok", "strategy": strategy.name(), "safe": strategy.is_safe(),
-               "synchronous": state.engine.store().synchronous().label()}),
+               "synchronous": state.engine.durability()}),
     ))
 }
 
@@ -349,10 +349,10 @@ fn reserve(
 ) -> Result<crate::hold::Hold, Refused> {
     engine.reserve(sku, buyer, qty).map_err(|e| {
         let back = match &e {
-            Error::SoldOut { .. } => engine.product(sku).ok().and_then(|p| {
-                let conn = engine.store().conn().ok()?;
-                crate::monitor::may_return(&conn, p.id).ok()
-            }),
+            Error::SoldOut { .. } => engine
+                .product(sku)
+                .ok()
+                .and_then(|p| engine.may_return(p.id).ok()),
             _ => None,
         };
         (e, back)

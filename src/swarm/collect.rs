@@ -189,10 +189,7 @@ impl Collector<'_> {
 /// a little longer, never give up too early).
 fn read_in_play(engine: &Engine, product: ProductId, qty: i64, in_play: &InPlay, start: Instant) {
     let began = micros_since(start);
-    let units = engine
-        .store()
-        .conn()
-        .and_then(|conn| super::report::units_in_play(&conn, product, qty));
+    let units = engine.units_in_play(product, qty);
     if let Ok(units) = units {
         in_play.units.store(units, Ordering::Release);
         in_play.read_at.store(began, Ordering::Release);

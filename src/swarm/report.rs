@@ -8,17 +8,16 @@
 use crate::units;
 use std::time::Duration;
 
-use rusqlite::params;
 use serde::Serialize;
 
 use super::SwarmConfig;
 use super::collect::{Collected, Endings};
 use crate::engine::{CounterSnapshot, Engine};
 use crate::error::Rejection;
+use crate::error::Result;
 use crate::hold::Stock;
 use crate::ids::ProductId;
 use crate::metrics::{Metrics, Percentiles};
-use crate::sql::Result;
 
 pub(super) struct Inputs<'a> {
     pub engine: &'a Engine,
@@ -137,24 +136,11 @@ fn peak_rss_mb() -> f64 {
 }
 
 pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
-    let conn = i.engine.store().conn()?;
-    // This run's buyers share a prefix: a range on the buyer column finds their holds.
-    let prefix = &i.config.buyer_prefix;
-    let end = format!("{prefix}\u{10FFFF}");
-    let mut by_status = std::collections::HashMap::new();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT status, coalesce(sum(qty), 0) FROM holds
-             WHERE product_id = ?1 AND buyer >= ?2 AND buyer < ?3 GROUP BY status",
-        )?;
-        let rows = stmt.query_map(params![i.product_id.0, prefix, end], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        for row in rows {
-            let (status, qty) = row?;
-            by_status.insert(status, qty);
-        }
-    }
+    let by_status: std::collections::HashMap<String, i64> = i
+        .engine
+        .units_by_status(i.product_id, &i.config.buyer_prefix)?
+        .into_iter()
+        .collect();
     let units = |s: &str| by_status.get(s).copied().unwrap_or(0);
     let stock = i
         .engine
@@ -179,7 +165,7 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         product,
         strategy: strategy.name().to_owned(),
         safe: strategy.is_safe(),
-        synchronous: i.engine.store().synchronous().label().to_owned(),
+        synchronous: i.engine.durability().to_owned(),
         buyers: i.config.buyers,
         threads: i.threads,
         stock: i.stock_at_start,
@@ -222,40 +208,6 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         },
         peak_rss_mb: peak_rss_mb(),
     })
-}
-
-/// Units that may still come to a refused buyer: held by anyone (they may expire or be
-/// released), plus the available ones when they are enough for one add-to-cart.
-pub(super) fn units_in_play(
-    conn: &rusqlite::Connection,
-    product: ProductId,
-    qty: i64,
-) -> Result<i64> {
-    // `status IN ('active', 'paid')` spelled so, for the partial index of live holds.
-    Ok(conn
-        .prepare_cached(
-            "SELECT CASE WHEN stock_available >= ?2 THEN stock_available ELSE 0 END
-                    + coalesce((SELECT sum(qty) FROM holds WHERE product_id = ?1
-                                AND status IN ('active', 'paid') AND status = 'active'), 0)
-             FROM products WHERE id = ?1",
-        )?
-        .query_row(params![product.0, qty], |r| r.get(0))?)
-}
-
-/// Units this run's buyers (their names share the run's prefix) still hold.
-pub(super) fn run_active_units(
-    conn: &rusqlite::Connection,
-    product: ProductId,
-    prefix: &str,
-) -> Result<i64> {
-    let end = format!("{prefix}\u{10FFFF}");
-    Ok(conn
-        .prepare_cached(
-            "SELECT coalesce(sum(qty), 0) FROM holds
-             WHERE product_id = ?1 AND buyer >= ?2 AND buyer < ?3
-               AND status IN ('active', 'paid') AND status = 'active'",
-        )?
-        .query_row(params![product.0, prefix, end], |r| r.get(0))?)
 }
 
 impl SwarmReport {

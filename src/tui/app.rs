@@ -36,8 +36,9 @@ pub use storefront::{MyHold, MyStatus, ShopState};
 /// Where the console's figures come from.
 #[derive(Clone)]
 pub enum Source {
-    /// This process sells: it owns the engine and can run swarms and take holds.
-    Live(Engine),
+    /// This process sells: it owns the engine and can run swarms and take holds; the
+    /// console reads the engine's file.
+    Live(Engine, Store),
     /// Another process sells; this console only reads the file.
     ReadOnly(Store),
 }
@@ -45,14 +46,14 @@ pub enum Source {
 impl Source {
     pub fn store(&self) -> &Store {
         match self {
-            Source::Live(engine) => engine.store(),
+            Source::Live(_, store) => store,
             Source::ReadOnly(store) => store,
         }
     }
 
     pub fn engine(&self) -> Option<&Engine> {
         match self {
-            Source::Live(engine) => Some(engine),
+            Source::Live(engine, _) => Some(engine),
             Source::ReadOnly(_) => None,
         }
     }

@@ -16,7 +16,7 @@ use crate::hold::{Hold, Order};
 use crate::ids::HoldId;
 use crate::journal::RunRow;
 use crate::lab::ui::{LabMove, LabView, Mode};
-use crate::monitor::{self, MayReturn};
+use crate::monitor::MayReturn;
 use crate::strategy::Strategy;
 use crate::swarm::{self, SwarmConfig, SwarmHandle};
 
@@ -180,10 +180,10 @@ impl Command {
             Command::Reserve { sku, buyer } => {
                 let result = engine.reserve(&sku, &buyer, 1);
                 let may_return = match &result {
-                    Err(Error::SoldOut { .. }) => engine.product(&sku).ok().and_then(|p| {
-                        let conn = engine.store().conn().ok()?;
-                        monitor::may_return(&conn, p.id).ok()
-                    }),
+                    Err(Error::SoldOut { .. }) => engine
+                        .product(&sku)
+                        .ok()
+                        .and_then(|p| engine.may_return(p.id).ok()),
                     _ => None,
                 };
                 Outcome::Reserved {
@@ -254,7 +254,7 @@ fn join(engine: &Engine, handle: SwarmHandle, template: RunRow) -> Result<RunRow
         .load(std::sync::atomic::Ordering::Relaxed);
     let mut row = template.with_report(&report, arrived);
     match engine.record_run(&row) {
-        Ok(id) => row.id = Some(id),
+        Ok(id) => row.id = id,
         Err(e) => tracing::warn!("could not keep the run in the database: {e}"),
     }
     Ok(row)

@@ -148,7 +148,7 @@ pub fn watch_swarm(app: &mut App) {
             .progress
             .buyers_done
             .load(std::sync::atomic::Ordering::Relaxed);
-        run.counters = counter_delta(counters, run.counters_before);
+        run.counters = counters.since(run.counters_before);
         run.elapsed = run.started.elapsed();
     }
     if handle.is_finished()
@@ -168,17 +168,6 @@ pub fn watch_swarm(app: &mut App) {
             handle: Box::new(handle),
             template,
         });
-    }
-}
-
-fn counter_delta(now: CounterSnapshot, before: CounterSnapshot) -> CounterSnapshot {
-    CounterSnapshot {
-        conflicts: now.conflicts.saturating_sub(before.conflicts),
-        retries: now.retries.saturating_sub(before.retries),
-        busy: now.busy.saturating_sub(before.busy),
-        refunds: now.refunds.saturating_sub(before.refunds),
-        rollbacks: now.rollbacks.saturating_sub(before.rollbacks),
-        commits: now.commits.saturating_sub(before.commits),
     }
 }
 

@@ -182,10 +182,7 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         None => vec![Span::styled("strategy: the seller's", t.dim)],
     };
     let sync: Vec<Span> = match app.source.engine() {
-        Some(e) => vec![
-            Span::styled("sync ", t.dim),
-            Span::raw(e.store().synchronous().label()),
-        ],
+        Some(e) => vec![Span::styled("sync ", t.dim), Span::raw(e.durability())],
         // Durability is a setting of the writer's connections, not of the file.
         None => Vec::new(),
     };

@@ -58,7 +58,8 @@ impl Harness {
         )
         .unwrap();
         let options = options();
-        let mut app = App::new(Source::Live(engine.clone()), clock, options);
+        let store = engine.sqlite().unwrap().clone();
+        let mut app = App::new(Source::Live(engine.clone(), store), clock, options);
         app.export_dir = dir.path().to_path_buf();
         app.settle();
         app.refresh();

@@ -8,13 +8,18 @@
 //!
 //! - [`model`]: products, holds, orders, stock, and the pure rules that judge them.
 //! - [`strategy`], [`clock`], [`ids`], [`error`]: the vocabulary.
+//! - [`store`]: the storage seam — the sale's state changes, as each store makes them.
+//! - [`shop`]: the application's operations over any store: strategies, rules, gate,
+//!   events, the sweeper.
 //! - [`gate`]: the count in front of the database, and the in-process one.
+//! - [`carts`]: pay-first's record of the carts it handed out.
 //! - [`events`]: what the engine tells whoever watches.
 //! - [`metrics`]: the one aggregate of outcomes and latencies.
 //! - [`backoff`], [`units`]: small shared helpers.
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod carts;
 pub mod clock;
 pub mod error;
 pub mod events;
@@ -22,6 +27,8 @@ pub mod gate;
 pub mod ids;
 pub mod metrics;
 pub mod model;
+pub mod shop;
+pub mod store;
 pub mod strategy;
 pub mod units;
 

@@ -3,6 +3,8 @@
 //! [`Sample`]s one way; whoever owns the `Metrics` folds them in. The swarm's report, the
 //! console and `bench` all read this same aggregate — there is no second copy.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -215,6 +217,57 @@ fn percentiles(h: &Histogram<u64>) -> Percentiles {
         p95: h.value_at_quantile(0.95),
         p99: h.value_at_quantile(0.99),
         max: h.max(),
+    }
+}
+
+/// Counters of what the strategies met along the way (the outcomes themselves are
+/// counted by whoever calls the engine, from the typed results).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub conflicts: AtomicU64,
+    pub retries: AtomicU64,
+    pub busy: AtomicU64,
+    pub refunds: AtomicU64,
+    pub rollbacks: AtomicU64,
+    pub commits: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CounterSnapshot {
+            conflicts: read(&self.conflicts),
+            retries: read(&self.retries),
+            busy: read(&self.busy),
+            refunds: read(&self.refunds),
+            rollbacks: read(&self.rollbacks),
+            commits: read(&self.commits),
+        }
+    }
+}
+
+/// The counters at one moment; a run's own figures are the difference of two.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CounterSnapshot {
+    pub conflicts: u64,
+    pub retries: u64,
+    pub busy: u64,
+    pub refunds: u64,
+    pub rollbacks: u64,
+    pub commits: u64,
+}
+
+impl CounterSnapshot {
+    /// What happened since `before` (never negative: counters only grow).
+    pub fn since(self, before: CounterSnapshot) -> CounterSnapshot {
+        CounterSnapshot {
+            conflicts: self.conflicts.saturating_sub(before.conflicts),
+            retries: self.retries.saturating_sub(before.retries),
+            busy: self.busy.saturating_sub(before.busy),
+            refunds: self.refunds.saturating_sub(before.refunds),
+            rollbacks: self.rollbacks.saturating_sub(before.rollbacks),
+            commits: self.commits.saturating_sub(before.commits),
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! change before any store makes it. Every store (SQLite, PostgreSQL) reads its rows into
 //! these types and asks these functions, so the two cannot disagree on what is allowed.
 
+use std::time::Duration;
+
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::ids::{HoldId, OrderId, ProductId};
@@ -263,4 +265,23 @@ impl Paid {
             Paid::New(order) | Paid::Again(order) => order,
         }
     }
+}
+
+/// The rules of the sale in the database, as the engine uses them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SaleRules {
+    pub name: String,
+    pub hold_ttl: Duration,
+    pub max_extensions: i64,
+    pub max_hold: Duration,
+}
+
+/// Units of a product that are held and may come back: how many holds, and when the
+/// first and the last of them run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MayReturn {
+    pub holds: u64,
+    pub units: i64,
+    pub first: Option<Millis>,
+    pub last: Option<Millis>,
 }
