@@ -122,24 +122,39 @@ fn the_console_checks_for_a_terminal_before_writing() {
 }
 
 #[test]
-fn a_postgres_url_is_named_as_such_not_taken_for_a_file() {
+fn a_postgres_url_is_a_server_to_reach_not_a_file_to_make() {
     let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: every command that runs on a server says it cannot
+    // reach it (exit 1), without the password.
     for cmd in [
         ["audit"].as_slice(),
         ["swarm", "--buyers", "5"].as_slice(),
         ["sweep"].as_slice(),
+        ["init"].as_slice(),
     ] {
-        let mut args = vec!["--db", "postgres://ann:secret@db.example/sale"];
+        let mut args = vec!["--db", "postgres://ann:secret@127.0.0.1:1/sale"];
         args.extend_from_slice(cmd);
         let out = common::run_bin(dir.path(), &args);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{cmd:?}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {err}");
         assert!(
-            err.contains("PostgreSQL") && !err.contains("secret"),
+            err.contains("Cannot reach the database server of postgres://ann@127.0.0.1:1/sale")
+                && !err.contains("secret"),
             "{cmd:?}: {err}"
         );
         assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
     }
+    // A command that reads a file only names the URL for what it is (exit 2).
+    let out = common::run_bin(
+        dir.path(),
+        &["--db", "postgres://ann:secret@127.0.0.1:1/sale", "runs"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("PostgreSQL") && !err.contains("secret"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         0,

@@ -2,6 +2,7 @@
 //! for the test, and an engine on it.
 #![allow(dead_code)]
 
+pub mod both;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,16 @@ pub struct Db {
 pub fn db_with(sku: &str, stock: i64, limit: i64) -> Db {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("sale.db");
-    let sale = SaleFile {
+    let sale = test_sale(sku, stock, limit);
+    let (store, _) = Store::open(&path, options()).expect("open");
+    let mut conn = store.dedicated().expect("conn");
+    sale::load(&mut conn, &sale, START).expect("load sale");
+    Db { dir, path }
+}
+
+/// One product `sku` with `stock` units (per-buyer limit `limit`), a 10-minute hold TTL.
+pub fn test_sale(sku: &str, stock: i64, limit: i64) -> SaleFile {
+    SaleFile {
         name: "Test sale".into(),
         hold_ttl: Duration::from_secs(600),
         max_per_buyer: 1,
@@ -35,11 +45,7 @@ pub fn db_with(sku: &str, stock: i64, limit: i64) -> Db {
             stock,
             max_per_buyer: Some(limit),
         }],
-    };
-    let (store, _) = Store::open(&path, options()).expect("open");
-    let mut conn = store.dedicated().expect("conn");
-    sale::load(&mut conn, &sale, START).expect("load sale");
-    Db { dir, path }
+    }
 }
 
 pub fn options() -> StoreOptions {
