@@ -24,6 +24,7 @@
 
 mod expiry;
 mod limit;
+mod server;
 mod table;
 mod workload;
 
@@ -71,6 +72,11 @@ pub struct BenchConfig {
     /// The engines' WAL bound (`EngineConfig::wal_bound`; zero: the writer checkpoints
     /// inside its commits, SQLite's default).
     pub wal_bound: u64,
+    /// `postgres://…`: run every row on this database (emptied before each row)
+    /// instead of on temporary files.
+    pub server: Option<String>,
+    /// `redis://…`: the gate row's count in Redis.
+    pub gate: Option<String>,
 }
 
 impl Default for BenchConfig {
@@ -87,6 +93,8 @@ impl Default for BenchConfig {
             watch: false,
             pay: false,
             wal_bound: crate::engine::DEFAULT_WAL_BOUND,
+            server: None,
+            gate: None,
         }
     }
 }
@@ -208,7 +216,8 @@ pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Bench
     let again = limit::run_for(config, &base, config.holds.div_ceil(4))?;
     let limit_at_end = again.holds_per_sec;
     progress(&format!("limit again: {limit_at_end:.0} holds/s"));
-    let expiry = if config.expiry_holds > 0 {
+    // The expiry scenario reads an SQLite file's deadline index directly.
+    let expiry = if config.expiry_holds > 0 && config.server.is_none() {
         let e = expiry::run(config, &base)?;
         progress(&e.line());
         Some(e)
@@ -216,7 +225,11 @@ pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Bench
         None
     };
     Ok(BenchReport {
-        synchronous: config.synchronous.label().to_owned(),
+        synchronous: if config.server.is_some() {
+            "server".to_owned()
+        } else {
+            config.synchronous.label().to_owned()
+        },
         watched: config.watch,
         pay: config.pay,
         wal_bound: config.wal_bound,
@@ -240,6 +253,82 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The bench's sale: products `(sku, units)`, one unit per buyer, holds that outlive
+/// the run.
+fn bench_sale(products: &[(&str, i64)]) -> SaleFile {
+    SaleFile {
+        name: "Bench sale".into(),
+        hold_ttl: Duration::from_secs(3600),
+        max_per_buyer: 1,
+        max_extensions: 0,
+        max_hold: None,
+        products: products
+            .iter()
+            .map(|(sku, units)| ProductSpec {
+                sku: (*sku).to_owned(),
+                name: format!("Bench unit {sku}"),
+                price_cents: 100,
+                stock: *units,
+                max_per_buyer: Some(1),
+            })
+            .collect(),
+    }
+}
+
+/// A `limit` row from what it measured.
+fn limit_row(
+    metrics: &crate::metrics::Metrics,
+    stock: &crate::hold::Stock,
+    commits: u64,
+    elapsed: Duration,
+    complete: bool,
+) -> BenchRow {
+    let lat = metrics.latency_us();
+    BenchRow {
+        strategy: "limit".into(),
+        holds_per_sec: metrics.held as f64 / elapsed.as_secs_f64().max(1e-9),
+        ratio_to_limit: 1.0,
+        p50_us: lat.p50,
+        p99_us: lat.p99,
+        max_us: lat.max,
+        sold: stock.held + stock.sold,
+        oversold: stock.oversold(),
+        fairness: 1.0,
+        inversions: 0,
+        conflicts: 0,
+        busy: 0,
+        attempts: metrics.attempts,
+        held: metrics.held,
+        rejected: metrics.rejected_total(),
+        commits,
+        threads: 1,
+        elapsed_ms: millis(elapsed),
+        complete,
+        paid: 0,
+        wal_peak_bytes: 0,
+    }
+}
+
+/// A row's engine on a fresh sale: a temporary file, or the server's database emptied
+/// and loaded again. The folder (for a file) lives as long as the engine is used.
+fn fresh_engine(
+    base: &Path,
+    config: &BenchConfig,
+    products: &[(&str, i64)],
+    engine: crate::EngineConfig,
+) -> Result<(Option<tempfile::TempDir>, crate::Engine)> {
+    if let Some(url) = &config.server {
+        server::fresh(url, products)?;
+        let engine = crate::EngineConfig {
+            gate: config.gate.clone(),
+            ..engine
+        };
+        return Ok((None, crate::cli::open_server(url, engine)?));
+    }
+    let (dir, store) = fresh_db(base, config, products)?;
+    Ok((Some(dir), crate::Engine::open(store, engine)?))
+}
+
 /// A fresh database in its own temporary folder (removed when the folder is dropped),
 /// holding one sale: products `(sku, units)`, one unit per buyer, holds that outlive
 /// the run.
@@ -261,23 +350,7 @@ fn fresh_db(
         ..StoreOptions::default()
     };
     let (store, _) = Store::open(&path, options)?;
-    let sale = SaleFile {
-        name: "Bench sale".into(),
-        hold_ttl: Duration::from_secs(3600),
-        max_per_buyer: 1,
-        max_extensions: 0,
-        max_hold: None,
-        products: products
-            .iter()
-            .map(|(sku, units)| ProductSpec {
-                sku: (*sku).to_owned(),
-                name: format!("Bench unit {sku}"),
-                price_cents: 100,
-                stock: *units,
-                max_per_buyer: Some(1),
-            })
-            .collect(),
-    };
+    let sale = bench_sale(products);
     let mut conn = store.dedicated()?;
     sale::load(&mut conn, &sale, crate::Clock::real().now())?;
     Ok((dir, store))

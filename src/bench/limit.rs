@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rusqlite::TransactionBehavior;
 
-use super::{BenchConfig, BenchRow, SKU, fresh_db, millis, units};
+use super::{BenchConfig, BenchRow, SKU, fresh_db, units};
 use crate::hold;
 use crate::metrics::{Metrics, Outcome, Sample};
 use crate::sql::Result;
@@ -19,6 +19,9 @@ pub(super) fn run(config: &BenchConfig, base: &Path) -> Result<BenchRow> {
 
 /// The limit row over `holds` transactions (the end-of-run check uses fewer).
 pub(super) fn run_for(config: &BenchConfig, base: &Path, holds: u64) -> Result<BenchRow> {
+    if let Some(url) = &config.server {
+        return Ok(super::server::limit(config, url, holds)?);
+    }
     let (_dir, store) = fresh_db(base, config, &[(SKU, units(holds))])?;
     let mut conn = store.dedicated()?;
     let product = hold::product_by_sku(&conn, SKU)?
@@ -60,28 +63,5 @@ pub(super) fn run_for(config: &BenchConfig, base: &Path, holds: u64) -> Result<B
         .into_iter()
         .find(|s| s.sku == SKU)
         .ok_or_else(|| crate::Error::Usage("the bench product vanished".into()))?;
-    let lat = metrics.latency_us();
-    Ok(BenchRow {
-        strategy: "limit".into(),
-        holds_per_sec: metrics.held as f64 / elapsed.as_secs_f64().max(1e-9),
-        ratio_to_limit: 1.0,
-        p50_us: lat.p50,
-        p99_us: lat.p99,
-        max_us: lat.max,
-        sold: stock.held + stock.sold,
-        oversold: stock.oversold(),
-        fairness: 1.0,
-        inversions: 0,
-        conflicts: 0,
-        busy: 0,
-        attempts: metrics.attempts,
-        held: metrics.held,
-        rejected: metrics.rejected_total(),
-        commits,
-        threads: 1,
-        elapsed_ms: millis(elapsed),
-        complete,
-        paid: 0,
-        wal_peak_bytes: 0,
-    })
+    Ok(super::limit_row(&metrics, &stock, commits, elapsed, complete))
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{BenchConfig, BenchRow, SKU, fresh_db, millis, units};
+use super::{BenchConfig, BenchRow, SKU, fresh_engine, millis, units};
 use crate::engine::{Engine, EngineConfig};
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, Outcome, Sample};
@@ -39,9 +39,10 @@ pub(super) fn run(
     base: &Path,
     strategy: Strategy,
 ) -> Result<(BenchRow, Option<GateProbe>)> {
-    let (_dir, store) = fresh_db(base, config, &[(SKU, units(config.holds))])?;
-    let engine = Engine::open(
-        store,
+    let (_dir, engine) = fresh_engine(
+        base,
+        config,
+        &[(SKU, units(config.holds))],
         EngineConfig {
             strategy,
             wal_bound: config.wal_bound,

@@ -23,6 +23,8 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
         watch: args.watch,
         pay: args.pay,
         wal_bound: args.wal_bound_mib.saturating_mul(1024 * 1024),
+        server: super::server_url(&cli.db).map(str::to_owned),
+        gate: cli.gate.clone(),
     };
     // Rows as they finish, when someone is watching; the table itself goes to stdout.
     let chatty = std::io::stderr().is_terminal();
