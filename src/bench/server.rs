@@ -17,6 +17,16 @@ use crate::pg::sale::{Existing, load_as};
 pub(super) fn fresh(url: &str, products: &[(&str, i64)]) -> Result<PgStore> {
     let store = PgStore::open(url)?;
     let sale = super::bench_sale(products);
+    // The bench empties its database before every row: never someone's real sale.
+    if let Some(rules) = crate::pg::sale::rules(&mut *store.conn()?)?
+        && rules.name != sale.name
+    {
+        return Err(Error::Usage(format!(
+            "{} holds the sale {:?}, and the bench empties its database before every row; give the bench a database of its own (createdb flashsale_bench)",
+            store.shown(),
+            rules.name
+        )));
+    }
     load_as(
         &mut *store.conn()?,
         &sale,
