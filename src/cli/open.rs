@@ -88,8 +88,9 @@ pub fn open_server(url: &str, config: EngineConfig) -> Result<Engine> {
         }
         None => Box::new(LocalGate::default()),
     };
+    let store = Arc::new(store);
     let shop = Shop::open(
-        Arc::new(store),
+        Arc::clone(&store) as Arc<dyn flashsale_core::store::Store>,
         gate,
         ShopConfig {
             clock: config.clock,
@@ -100,7 +101,7 @@ pub fn open_server(url: &str, config: EngineConfig) -> Result<Engine> {
             hold_ttl: config.hold_ttl,
         },
     )?;
-    Ok(Engine::Server(shop))
+    Ok(Engine::Server(shop, store))
 }
 
 /// The `--db` value as a PostgreSQL URL, if it is one.

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::hold::{Hold, HoldState, Order, ProductInfo, SaleRules, Stock};
 use crate::ids::{HoldId, ProductId};
 use crate::journal::RunRow;
+use crate::pg::PgStore;
 use crate::store::Store;
 use crate::strategy::Strategy;
 
@@ -24,8 +25,9 @@ use crate::strategy::Strategy;
 pub enum Engine {
     /// An SQLite file (the default).
     File(FileEngine),
-    /// A database server shared by many processes (`--db postgres://…`).
-    Server(Shop),
+    /// A database server shared by many processes (`--db postgres://…`): core's shop
+    /// over it, and the store itself for what is not the sale's (the HTTP keys).
+    Server(Shop, Arc<PgStore>),
 }
 
 /// Runs the same call on whichever engine this is.
@@ -33,7 +35,7 @@ macro_rules! each {
     ($self:ident, $e:ident => $call:expr) => {
         match $self {
             Engine::File($e) => $call,
-            Engine::Server($e) => $call,
+            Engine::Server($e, _) => $call,
         }
     };
 }
@@ -48,7 +50,15 @@ impl Engine {
     pub fn file(&self) -> Option<&FileEngine> {
         match self {
             Engine::File(e) => Some(e),
-            Engine::Server(_) => None,
+            Engine::Server(..) => None,
+        }
+    }
+
+    /// The PostgreSQL store under this engine, if it is one.
+    pub fn server(&self) -> Option<&PgStore> {
+        match self {
+            Engine::File(_) => None,
+            Engine::Server(_, store) => Some(store),
         }
     }
 
@@ -61,7 +71,7 @@ impl Engine {
     pub fn describe(&self) -> String {
         match self {
             Engine::File(e) => e.store().path().display().to_string(),
-            Engine::Server(s) => s.describe(),
+            Engine::Server(s, _) => s.describe(),
         }
     }
 
@@ -69,7 +79,7 @@ impl Engine {
     pub fn durability(&self) -> &'static str {
         match self {
             Engine::File(e) => e.store().synchronous().label(),
-            Engine::Server(_) => "server",
+            Engine::Server(..) => "server",
         }
     }
 
@@ -107,7 +117,7 @@ impl Engine {
     pub fn wal_stats(&self) -> WalStats {
         match self {
             Engine::File(e) => e.wal_stats(),
-            Engine::Server(_) => WalStats::default(),
+            Engine::Server(..) => WalStats::default(),
         }
     }
 
@@ -206,7 +216,7 @@ impl Engine {
     pub fn sweeper_stats(&self) -> (u64, u64) {
         match self {
             Engine::File(e) => e.sweeper_stats(),
-            Engine::Server(_) => (0, 0),
+            Engine::Server(..) => (0, 0),
         }
     }
 
@@ -215,7 +225,7 @@ impl Engine {
     pub fn record_run(&self, run: &RunRow) -> Result<Option<i64>> {
         match self {
             Engine::File(e) => e.record_run(run).map(Some),
-            Engine::Server(_) => Ok(None),
+            Engine::Server(..) => Ok(None),
         }
     }
 
@@ -223,7 +233,7 @@ impl Engine {
     pub fn log_change(&self, who: &str, what: &str) -> Result<()> {
         match self {
             Engine::File(e) => e.log_change(who, what),
-            Engine::Server(_) => {
+            Engine::Server(..) => {
                 tracing::info!("{who}: {what}");
                 Ok(())
             }
@@ -234,7 +244,7 @@ impl Engine {
     pub fn publish_running(&self, who: &str) -> Result<()> {
         match self {
             Engine::File(e) => e.publish_running(who),
-            Engine::Server(_) => Ok(()),
+            Engine::Server(..) => Ok(()),
         }
     }
 
@@ -242,14 +252,14 @@ impl Engine {
     pub fn hold_writer<T>(&self, f: impl FnOnce() -> T) -> T {
         match self {
             Engine::File(e) => e.hold_writer(f),
-            Engine::Server(_) => f(),
+            Engine::Server(..) => f(),
         }
     }
 
     pub fn writer_autocheckpoint(&self) -> Result<i64> {
         match self {
             Engine::File(e) => e.writer_autocheckpoint(),
-            Engine::Server(_) => Ok(0),
+            Engine::Server(..) => Ok(0),
         }
     }
 }

@@ -6,7 +6,7 @@ use postgres::Client;
 use crate::error::Error;
 use crate::sql::Result;
 
-const STEPS: &[&str] = &[include_str!("schema.sql")];
+const STEPS: &[&str] = &[include_str!("schema.sql"), include_str!("http.sql")];
 
 pub const SCHEMA_VERSION: i32 = STEPS.len() as i32;
 

@@ -10,6 +10,10 @@
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+mod server;
+
+pub(super) use server::secret as server_secret;
+
 use super::problem::Problem;
 use crate::clock::Millis;
 use crate::engine::Engine;
@@ -52,10 +56,13 @@ pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
 
 type Row = (Vec<u8>, Option<u16>, Option<String>, Option<String>, Millis);
 
-/// Claims `key` for this request, in one IMMEDIATE transaction (it reads, then writes):
-/// of two requests racing with one key, exactly one is `Fresh`.
+/// Claims `key` for this request, in one transaction that reads, then writes: of two
+/// requests racing with one key, exactly one is `Fresh`.
 pub fn claim(engine: &Engine, buyer: &str, key: &str, fingerprint: &[u8]) -> Result<Claim> {
     let now = engine.clock().now();
+    if let Some(pg) = engine.server() {
+        return server::claim(pg, buyer, key, fingerprint, now);
+    }
     file(engine)?.write(|tx| {
         let row: Option<Row> = tx
             .prepare_cached(
@@ -66,45 +73,48 @@ pub fn claim(engine: &Engine, buyer: &str, key: &str, fingerprint: &[u8]) -> Res
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .optional()?;
-        let take = match row {
-            None => true,
-            Some((_, _, _, _, at)) if at + LIFETIME_MS <= now => true,
-            Some((fp, _, _, _, _)) if fp != fingerprint => {
-                return Ok(Claim::Refused(Problem::new(
-                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad_request",
-                    "This Idempotency-Key was used with another request; use a new key for a new request",
-                )));
-            }
-            Some((_, Some(status), body, location, _)) => {
-                return Ok(Claim::Replay(Stored {
-                    status,
-                    body: body.unwrap_or_default(),
-                    location,
-                }));
-            }
-            Some((_, None, _, _, at)) if at + STALE_MS <= now => true,
-            Some(_) => {
-                return Ok(Claim::Refused(Problem::new(
-                    axum::http::StatusCode::CONFLICT,
-                    "in_progress",
-                    "A request with this Idempotency-Key is still being answered; retry in a moment",
-                )));
-            }
-        };
-        if take {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO idempotency_keys (buyer, key, fingerprint, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![buyer, key, fingerprint, now])?;
+        if let Some(answer) = judge(row, fingerprint, now) {
+            return Ok(answer);
         }
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO idempotency_keys (buyer, key, fingerprint, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![buyer, key, fingerprint, now])?;
         Ok(Claim::Fresh)
     })
 }
 
+/// What a key's stored row says about a new request with `fingerprint`: `None` to take
+/// the key and run the request, or the answer to give instead.
+fn judge(row: Option<Row>, fingerprint: &[u8], now: Millis) -> Option<Claim> {
+    match row {
+        None => None,
+        Some((_, _, _, _, at)) if at + LIFETIME_MS <= now => None,
+        Some((fp, _, _, _, _)) if fp != fingerprint => Some(Claim::Refused(Problem::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+            "This Idempotency-Key was used with another request; use a new key for a new request",
+        ))),
+        Some((_, Some(status), body, location, _)) => Some(Claim::Replay(Stored {
+            status,
+            body: body.unwrap_or_default(),
+            location,
+        })),
+        Some((_, None, _, _, at)) if at + STALE_MS <= now => None,
+        Some(_) => Some(Claim::Refused(Problem::new(
+            axum::http::StatusCode::CONFLICT,
+            "in_progress",
+            "A request with this Idempotency-Key is still being answered; retry in a moment",
+        ))),
+    }
+}
+
 /// Stores the answer to replay for this key.
 pub fn finish(engine: &Engine, buyer: &str, key: &str, answer: &Stored) -> Result<()> {
+    if let Some(pg) = engine.server() {
+        return server::finish(pg, buyer, key, answer);
+    }
     file(engine)?.write(|tx| {
         tx.prepare_cached(
             "UPDATE idempotency_keys SET status = ?3, body = ?4, location = ?5
@@ -124,6 +134,9 @@ pub fn finish(engine: &Engine, buyer: &str, key: &str, answer: &Stored) -> Resul
 /// Forgets a claim whose request was turned away for a passing reason (overloaded,
 /// unavailable), so the client's retry is served rather than replayed the refusal.
 pub fn abandon(engine: &Engine, buyer: &str, key: &str) -> Result<()> {
+    if let Some(pg) = engine.server() {
+        return server::abandon(pg, buyer, key);
+    }
     file(engine)?.write(|tx| {
         tx.prepare_cached(
             "DELETE FROM idempotency_keys WHERE buyer = ?1 AND key = ?2 AND status IS NULL",
@@ -136,6 +149,9 @@ pub fn abandon(engine: &Engine, buyer: &str, key: &str) -> Result<()> {
 /// Deletes keys past their lifetime; returns how many.
 pub fn purge(engine: &Engine) -> Result<usize> {
     let before = engine.clock().now() - LIFETIME_MS;
+    if let Some(pg) = engine.server() {
+        return server::purge(pg, before);
+    }
     file(engine)?.write(|tx| {
         Ok(tx
             .prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?
@@ -143,13 +159,9 @@ pub fn purge(engine: &Engine) -> Result<usize> {
     })
 }
 
-/// The SQLite file the keys are kept in. (A server's sale keeps no keys yet: `serve`
-/// refuses to start on one, see `serve::servable`.)
+/// The SQLite file the keys are kept in, when the sale is on one.
 pub(super) fn file(engine: &Engine) -> Result<&crate::engine::FileEngine> {
-    engine.file().ok_or_else(|| {
-        crate::Error::Usage(
-            "flashsale serve keeps its buyers' keys in an SQLite file; on a PostgreSQL database it is not available yet".into(),
-        )
-        .into()
-    })
+    engine
+        .file()
+        .ok_or_else(|| crate::Error::Usage("this sale is not on an SQLite file".into()).into())
 }
