@@ -63,5 +63,7 @@ pub(super) fn run_for(config: &BenchConfig, base: &Path, holds: u64) -> Result<B
         .into_iter()
         .find(|s| s.sku == SKU)
         .ok_or_else(|| crate::Error::Usage("the bench product vanished".into()))?;
-    Ok(super::limit_row(&metrics, &stock, commits, elapsed, complete))
+    Ok(super::limit_row(
+        &metrics, &stock, commits, elapsed, complete,
+    ))
 }

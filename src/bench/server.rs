@@ -77,5 +77,7 @@ pub(super) fn limit(config: &BenchConfig, url: &str, holds: u64) -> Result<Bench
         .into_iter()
         .find(|s| s.sku == SKU)
         .ok_or_else(|| Error::Usage("the bench product vanished".into()))?;
-    Ok(super::limit_row(&metrics, &stock, commits, elapsed, complete))
+    Ok(super::limit_row(
+        &metrics, &stock, commits, elapsed, complete,
+    ))
 }

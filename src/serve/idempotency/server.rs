@@ -94,7 +94,9 @@ pub(crate) fn secret(pg: &PgStore, name: &str, fresh: &[u8], now: Millis) -> Res
         &[&name, &fresh, &now],
     )?;
     Ok(conn
-        .query_one("SELECT secret FROM server_secrets WHERE name = $1", &[&name])?
+        .query_one(
+            "SELECT secret FROM server_secrets WHERE name = $1",
+            &[&name],
+        )?
         .get(0))
 }
-
