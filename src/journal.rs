@@ -20,7 +20,7 @@ use crate::strategy::Strategy;
 use crate::swarm::SwarmReport;
 
 /// One swarm run: how it was set up and what it came to (the columns of `bench`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RunRow {
     /// Its number in the database (None until stored).
     pub id: Option<i64>,

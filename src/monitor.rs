@@ -147,6 +147,46 @@ impl Snapshot {
     }
 }
 
+/// Where a watcher reads the sale from: an SQLite file's pool, or a PostgreSQL store.
+#[derive(Clone)]
+pub enum Reader {
+    File(crate::store::Store),
+    Server(std::sync::Arc<crate::pg::PgStore>),
+}
+
+/// A watcher's own way in, for reading again and again: a connection of its own to a
+/// file (so it never waits for the pool), or the server's pool.
+pub enum Session {
+    File(rusqlite::Connection),
+    Server(std::sync::Arc<crate::pg::PgStore>),
+}
+
+impl Reader {
+    /// One reading, on a pooled connection.
+    pub fn read(&self, query: &Query, at: Millis) -> crate::Result<Snapshot> {
+        Ok(match self {
+            Reader::File(store) => read(&mut *store.conn()?, query, at)?,
+            Reader::Server(pg) => crate::pg::monitor::read(pg, query, at)?,
+        })
+    }
+
+    pub fn session(&self) -> crate::Result<Session> {
+        Ok(match self {
+            Reader::File(store) => Session::File(store.dedicated()?),
+            Reader::Server(pg) => Session::Server(std::sync::Arc::clone(pg)),
+        })
+    }
+}
+
+impl Session {
+    pub fn read(&mut self, query: &Query, at: Millis) -> crate::Result<Snapshot> {
+        Ok(match self {
+            Session::File(conn) => read(conn, query, at)?,
+            Session::Server(pg) => crate::pg::monitor::read(pg, query, at)?,
+        })
+    }
+}
+
 /// How many operator log entries a reading brings.
 const LOG_SHOWN: usize = 20;
 

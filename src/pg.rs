@@ -10,7 +10,9 @@
 
 pub mod audit;
 pub mod hold;
+pub mod journal;
 pub mod migrate;
+pub mod monitor;
 pub mod sale;
 mod store;
 

@@ -69,6 +69,9 @@ pub const REFRESH_EVERY: Duration = Duration::from_millis(200);
 /// Runs the console until the user quits (or a signal asks it to). The terminal is
 /// restored however it ends.
 pub fn run(mut app: App) -> Result<()> {
+    // The first reading, before the runtime: a store's blocking client (PostgreSQL's
+    // starts a runtime of its own) must never run on the event loop's thread.
+    app.refresh();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -85,7 +88,6 @@ async fn run_loop(app: &mut App) -> Result<()> {
     } = events::Sources::start(app);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    app.refresh();
     let mut query = app.query();
     let mut dirty = true;
     // A deliberate bug on demand, for the test that the terminal survives one.

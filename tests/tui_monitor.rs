@@ -90,7 +90,11 @@ fn a_read_only_console_watches_another_process_sell() {
         theme: &THEME,
         buyer: "you".into(),
     };
-    let mut app = App::new(Source::ReadOnly(store.clone()), clock, options);
+    let mut app = App::new(
+        Source::ReadOnly(flashsale::monitor::Reader::File(store.clone())),
+        clock,
+        options,
+    );
     app.refresh();
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
     terminal.draw(|f| tui::render(&app, f)).unwrap();

@@ -54,8 +54,7 @@ fn with_console(buyers: u64, stock: i64) -> Run {
         theme: &THEME,
         buyer: "you".into(),
     };
-    let store = engine.sqlite().unwrap().clone();
-    let mut app = App::new(Source::Live(engine.clone(), store), Clock::real(), options);
+    let mut app = App::new(Source::Live(engine.clone()), Clock::real(), options);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
     app.refresh();
     let press = |app: &mut App, code| {

@@ -161,7 +161,7 @@ fn a_read_only_console_shows_what_the_seller_runs() {
     .unwrap();
     let options = console::options();
     let mut monitor = App::new(
-        Source::ReadOnly(store),
+        Source::ReadOnly(flashsale::monitor::Reader::File(store)),
         flashsale::Clock::manual(console::START),
         options,
     );

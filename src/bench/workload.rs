@@ -177,7 +177,7 @@ const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 /// A console's reads during the row: its read model on a connection of its own.
 fn watch(engine: &Engine, stop: &Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> {
-    let mut conn = engine.sqlite()?.dedicated().ok()?;
+    let mut session = engine.reader().session().ok()?;
     let clock = engine.clock().clone();
     let stop = Arc::clone(stop);
     std::thread::Builder::new()
@@ -185,7 +185,7 @@ fn watch(engine: &Engine, stop: &Arc<AtomicBool>) -> Option<std::thread::JoinHan
         .spawn(move || {
             let query = crate::monitor::Query::default();
             while !stop.load(Ordering::Relaxed) {
-                if let Err(e) = crate::monitor::read(&mut conn, &query, clock.now()) {
+                if let Err(e) = session.read(&query, clock.now()) {
                     tracing::warn!("bench watcher: {e}");
                 }
                 std::thread::sleep(WATCH_EVERY);

@@ -32,9 +32,13 @@ pub fn run(cli: &Cli, args: &RunsArgs) -> Result<ExitCode> {
         pool_size: 1,
         ..StoreOptions::default()
     };
-    let store = super::open::open_existing(&cli.db, options)?;
-    let conn = store.dedicated()?;
-    let runs = crate::journal::runs(&conn)?;
+    let runs = match super::server_url(&cli.db) {
+        Some(url) => crate::pg::journal::runs(&mut *crate::pg::PgStore::open(url)?.conn()?)?,
+        None => {
+            let store = super::open::open_existing(&cli.db, options)?;
+            crate::journal::runs(&store.dedicated()?)?
+        }
+    };
     let format = if args.json {
         Format::Json
     } else if args.csv {

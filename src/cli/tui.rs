@@ -10,6 +10,7 @@ use clap::Args;
 use super::Cli;
 use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
+use crate::monitor::Reader;
 use crate::store::StoreOptions;
 use crate::tui::{self, App, Options, Source};
 use crate::{Clock, Strategy};
@@ -94,8 +95,11 @@ fn run_with(
         (Some(addr), Some(engine)) => Some(super::serve::Embedded::start(engine.clone(), addr)?),
         _ => None,
     };
-    tracing::info!(db = %cli.db.display(), read_only = args.read_only, "console started");
-    let mut app = App::new(source, clock, Options::new(cli.db.display().to_string()));
+    // A server's URL is shown without its password.
+    let label = super::server_url(&cli.db)
+        .map_or_else(|| cli.db.display().to_string(), crate::pg::shown_url);
+    tracing::info!(db = %label, read_only = args.read_only, "console started");
+    let mut app = App::new(source, clock, Options::new(label));
     app.served = server.as_ref().map(|s| tui::app::Served::new(&s.url));
     prepare(&mut app)?;
     let ran = tui::run(app);
@@ -115,21 +119,19 @@ fn open_source(cli: &Cli, args: &TuiArgs, clock: &Clock) -> Result<Source> {
             pool_size: 2,
             ..StoreOptions::default()
         };
-        Source::ReadOnly(super::open_existing(&cli.db, options)?)
+        match super::server_url(&cli.db) {
+            Some(url) => Source::ReadOnly(Reader::Server(std::sync::Arc::new(
+                crate::pg::PgStore::open(url)?,
+            ))),
+            None => Source::ReadOnly(Reader::File(super::open_existing(&cli.db, options)?)),
+        }
     } else {
         let config = EngineConfig {
             strategy: args.strategy,
             clock: clock.clone(),
             ..EngineConfig::default()
         };
-        let engine = super::open_engine(cli, config)?;
-        let Some(store) = engine.sqlite().cloned() else {
-            return Err(Error::Usage(format!(
-                "The console reads its figures from an SQLite file; on {} watch the sale with `flashsale audit` or serve it with `flashsale serve`",
-                engine.describe()
-            )));
-        };
-        Source::Live(engine, store)
+        Source::Live(super::open_engine(cli, config)?)
     })
 }
 

@@ -62,6 +62,14 @@ impl Engine {
         }
     }
 
+    /// Where a watcher reads this sale from.
+    pub fn reader(&self) -> crate::monitor::Reader {
+        match self {
+            Engine::File(e) => crate::monitor::Reader::File(e.store().clone()),
+            Engine::Server(_, pg) => crate::monitor::Reader::Server(Arc::clone(pg)),
+        }
+    }
+
     /// The SQLite store, for what only a file has (its pool for the console's reads).
     pub fn sqlite(&self) -> Option<&Store> {
         self.file().map(FileEngine::store)
@@ -220,31 +228,43 @@ impl Engine {
         }
     }
 
-    /// Keeps a finished run in the sale's journal (a server's journal is not kept yet:
-    /// `None`).
+    /// Keeps a finished run in the sale's journal; its id.
     pub fn record_run(&self, run: &RunRow) -> Result<Option<i64>> {
         match self {
             Engine::File(e) => e.record_run(run).map(Some),
-            Engine::Server(..) => Ok(None),
-        }
-    }
-
-    /// Writes a line of the operator log (kept with an SQLite file's sale).
-    pub fn log_change(&self, who: &str, what: &str) -> Result<()> {
-        match self {
-            Engine::File(e) => e.log_change(who, what),
-            Engine::Server(..) => {
-                tracing::info!("{who}: {what}");
-                Ok(())
+            Engine::Server(_, pg) => {
+                Ok(Some(crate::pg::journal::insert_run(&mut *pg.conn()?, run)?))
             }
         }
     }
 
-    /// Stores what this seller runs now, for read-only monitors of the same file.
+    /// Writes a line of the operator log.
+    pub fn log_change(&self, who: &str, what: &str) -> Result<()> {
+        match self {
+            Engine::File(e) => e.log_change(who, what),
+            Engine::Server(shop, pg) => Ok(crate::pg::journal::log(
+                &mut *pg.conn()?,
+                shop.clock().now(),
+                who,
+                what,
+            )?),
+        }
+    }
+
+    /// Stores what this seller runs now, for read-only monitors of the same sale.
     pub fn publish_running(&self, who: &str) -> Result<()> {
         match self {
             Engine::File(e) => e.publish_running(who),
-            Engine::Server(..) => Ok(()),
+            Engine::Server(shop, pg) => {
+                let running = crate::journal::Running {
+                    who: who.to_owned(),
+                    strategy: shop.strategy(),
+                    warp: shop.clock().warp(),
+                    hold_ttl_ms: crate::clock::duration_ms(shop.rules().hold_ttl),
+                    updated_at: shop.clock().now(),
+                };
+                Ok(crate::pg::journal::set_running(&mut *pg.conn()?, &running)?)
+            }
         }
     }
 

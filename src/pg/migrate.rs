@@ -6,7 +6,11 @@ use postgres::Client;
 use crate::error::Error;
 use crate::sql::Result;
 
-const STEPS: &[&str] = &[include_str!("schema.sql"), include_str!("http.sql")];
+const STEPS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("http.sql"),
+    include_str!("journal.sql"),
+];
 
 pub const SCHEMA_VERSION: i32 = STEPS.len() as i32;
 

@@ -20,8 +20,7 @@ use super::theme::Theme;
 use crate::clock::{Clock, Millis};
 use crate::engine::Engine;
 use crate::hold::HoldKind;
-use crate::monitor::{self, History, Query, Snapshot, Totals};
-use crate::store::Store;
+use crate::monitor::{History, Query, Reader, Snapshot, Totals};
 use crate::strategy::Strategy;
 use crate::swarm::SwarmHandle;
 
@@ -36,24 +35,24 @@ pub use storefront::{MyHold, MyStatus, ShopState};
 /// Where the console's figures come from.
 #[derive(Clone)]
 pub enum Source {
-    /// This process sells: it owns the engine and can run swarms and take holds; the
-    /// console reads the engine's file.
-    Live(Engine, Store),
-    /// Another process sells; this console only reads the file.
-    ReadOnly(Store),
+    /// This process sells: it owns the engine and can run swarms and take holds.
+    Live(Engine),
+    /// Another process sells; this console only reads the sale.
+    ReadOnly(Reader),
 }
 
 impl Source {
-    pub fn store(&self) -> &Store {
+    /// Where the console reads its figures.
+    pub fn reader(&self) -> Reader {
         match self {
-            Source::Live(_, store) => store,
-            Source::ReadOnly(store) => store,
+            Source::Live(engine) => engine.reader(),
+            Source::ReadOnly(reader) => reader.clone(),
         }
     }
 
     pub fn engine(&self) -> Option<&Engine> {
         match self {
-            Source::Live(engine, _) => Some(engine),
+            Source::Live(engine) => Some(engine),
             Source::ReadOnly(_) => None,
         }
     }
@@ -266,7 +265,7 @@ impl App {
 
     /// Reads the database now and applies the reading (tests, and the first frame).
     pub fn refresh(&mut self) {
-        let action = match read_snapshot(self.source.store(), &self.query(), self.clock.now()) {
+        let action = match self.source.reader().read(&self.query(), self.clock.now()) {
             Ok(snap) => Action::Refreshed(Box::new(snap)),
             Err(e) => Action::RefreshFailed(e.to_string()),
         };
@@ -387,11 +386,6 @@ impl App {
     pub(crate) fn ttl(&self) -> Option<Duration> {
         self.snapshot.rules.as_ref().map(|r| r.hold_ttl)
     }
-}
-
-fn read_snapshot(store: &Store, query: &Query, at: Millis) -> crate::Result<Snapshot> {
-    let mut conn = store.conn()?;
-    Ok(monitor::read(&mut conn, query, at)?)
 }
 
 /// The one place the console's state changes.

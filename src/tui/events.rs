@@ -16,8 +16,7 @@ use super::app::{Action, App};
 use super::command::Command;
 use crate::clock::Clock;
 use crate::engine::Engine;
-use crate::monitor::{self, Query};
-use crate::store::Store;
+use crate::monitor::{Query, Reader};
 
 pub enum Incoming {
     Terminal(event::Event),
@@ -50,7 +49,7 @@ impl Sources {
         let input_stop = Arc::new(AtomicBool::new(false));
         spawn_input(tx.clone(), Arc::clone(&input_stop));
         let poller = Poller::spawn(
-            app.source.store().clone(),
+            app.source.reader(),
             app.clock.clone(),
             app.query(),
             tx.clone(),
@@ -107,7 +106,7 @@ pub struct Poller {
 }
 
 impl Poller {
-    fn spawn(store: Store, clock: Clock, query: Query, tx: UnboundedSender<Incoming>) -> Poller {
+    fn spawn(reader: Reader, clock: Clock, query: Query, tx: UnboundedSender<Incoming>) -> Poller {
         let query = Arc::new(Mutex::new(query));
         let (wake, woken) = crossbeam_channel::bounded(1);
         let stop = Arc::new(AtomicBool::new(false));
@@ -117,7 +116,7 @@ impl Poller {
             std::thread::Builder::new()
                 .name("console-reader".into())
                 .spawn(move || {
-                    let mut conn = match store.dedicated() {
+                    let mut session = match reader.session() {
                         Ok(c) => c,
                         Err(e) => {
                             let _ = tx.send(Incoming::Action(Action::RefreshFailed(e.to_string())));
@@ -130,7 +129,7 @@ impl Poller {
                         // Counting returned units scans closed holds: every 2 s is enough.
                         q.returned = readings.is_multiple_of(10);
                         readings += 1;
-                        let action = match monitor::read(&mut conn, &q, clock.now()) {
+                        let action = match session.read(&q, clock.now()) {
                             Ok(snap) => Action::Refreshed(Box::new(snap)),
                             Err(e) => Action::RefreshFailed(e.to_string()),
                         };

@@ -58,8 +58,7 @@ impl Harness {
         )
         .unwrap();
         let options = options();
-        let store = engine.sqlite().unwrap().clone();
-        let mut app = App::new(Source::Live(engine.clone(), store), clock, options);
+        let mut app = App::new(Source::Live(engine.clone()), clock, options);
         app.export_dir = dir.path().to_path_buf();
         app.settle();
         app.refresh();

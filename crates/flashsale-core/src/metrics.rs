@@ -107,7 +107,7 @@ fn rejection_index(r: Rejection) -> usize {
 }
 
 /// p50, p95, p99 and max of a histogram.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Percentiles {
     pub p50: u64,
     pub p95: u64,

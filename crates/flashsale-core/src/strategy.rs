@@ -15,6 +15,7 @@ use std::fmt;
     PartialOrd,
     Ord,
     serde::Serialize,
+    serde::Deserialize,
     strum::IntoStaticStr,
     strum::VariantArray,
 )]
