@@ -8,6 +8,8 @@
 //! # Layout
 //!
 //! - [`scenario`]: the data format (JSON in `assets/lab/`, built-ins compiled in).
+//! - [`database`]: each run's temporary database — the shop's own `schema.sql` and
+//!   migrations, made by the shop's [`Store::open`](crate::Store::open); scenarios only add rows.
 //! - [`session`]: one connection, its variables, its transaction state in SQLite's terms.
 //! - [`runner`]: a temporary database, the steps, the rows after each one, the audit.
 //! - [`stepper`]: step mode — forward and back (back replays on a fresh database).
@@ -20,6 +22,7 @@
 //! [`LabArgs::is_headless`], and otherwise opens the console on the Lab tab with
 //! [`console_view`]; the console mounts [`ui::LabView`].
 
+pub mod database;
 pub mod matrix;
 pub mod runner;
 pub mod scenario;
@@ -94,7 +97,7 @@ pub struct ScenarioInfo {
     /// The one-line title.
     pub title: String,
     /// The strategy its sessions follow, if it names one.
-    pub strategy: Option<String>,
+    pub strategy: Option<scenario::Follows>,
     /// "built-in" or the file it came from.
     pub origin: String,
 }
@@ -110,7 +113,7 @@ fn info(s: &Scenario) -> ScenarioInfo {
     ScenarioInfo {
         name: s.name.clone(),
         title: s.title.clone(),
-        strategy: s.strategy.clone(),
+        strategy: s.strategy,
         origin: s.origin.to_string(),
     }
 }
@@ -203,11 +206,7 @@ pub fn run_headless_to(
         let (all, broken) = catalog();
         let width = all.iter().map(|s| s.name.len()).max().unwrap_or(0);
         for s in &all {
-            let strategy = s
-                .strategy
-                .as_deref()
-                .map(|st| format!(" [{st}]"))
-                .unwrap_or_default();
+            let strategy = s.strategy.map(|st| format!(" [{st}]")).unwrap_or_default();
             let origin = match &s.origin {
                 Origin::BuiltIn => String::new(),
                 Origin::File(p) => format!(" ({})", p.display()),

@@ -6,6 +6,11 @@
 //! the anomalies are the shop's: a lost update, an oversell, a per-buyer limit bypassed,
 //! a buyer refused while stock remained.
 //!
+//! Every cell runs on a fresh copy of the shop's own database ([`database`](super::database)),
+//! so the schema's CHECKs and triggers take part as they do in a sale: a per-buyer limit
+//! that a strategy's SQL checks too late is still refused by the schema's trigger, and
+//! the table says so instead of reporting a bypass the shop could never suffer.
+//!
 //! One cell = one anomaly's starting rows and buyers, each buyer running the strategy's
 //! program on its own connection. A single run proves little: races need the right
 //! interleaving. So each cell is run under every schedule with up to two preemptions
@@ -29,7 +34,7 @@ pub use print::print;
 
 use super::LabError;
 use super::runner::Lab;
-use super::scenario::{Origin, Scenario, SessionSpec, Step};
+use super::scenario::{Follows, Origin, Scenario, SessionSpec, Step};
 use super::session::{Outcome, TxnState};
 
 /// The matrix data compiled into the binary.
@@ -66,15 +71,16 @@ pub struct Worker {
     pub steps: Vec<ProgramStep>,
 }
 
-/// A strategy: how a buyer takes a unit, as SQL.
+/// A column: how a buyer takes a unit under one strategy, as SQL.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Strategy {
-    /// The column's name.
-    pub name: String,
+pub struct Column {
+    /// The strategy the column writes out: the shop's, or the lab's `deferred`.
+    pub name: Follows,
     /// One line on what it does.
     pub summary: String,
-    /// Extra tables the strategy needs, run after the anomaly's rows.
+    /// Stand-ins the strategy needs beside the shop's tables (the gate's counter, the
+    /// queue's requests), run after the anomaly's rows.
     #[serde(default)]
     pub setup: Vec<String>,
     /// The program each buyer runs.
@@ -108,12 +114,13 @@ pub struct AnomalySpec {
 pub struct Matrix {
     /// The table's title.
     pub title: String,
-    /// The tables every cell starts from.
+    /// Rows every cell starts from, added to the shop's schema before the anomaly's own.
+    #[serde(default)]
     pub setup: Vec<String>,
     /// The rows.
     pub anomalies: Vec<AnomalySpec>,
     /// The columns.
-    pub strategies: Vec<Strategy>,
+    pub strategies: Vec<Column>,
 }
 
 /// What one cell found.
@@ -290,7 +297,7 @@ impl<'a> Plan<'a> {
             name: format!("{}-{}", a.name, st.name),
             title: String::new(),
             summary: String::new(),
-            strategy: Some(st.name.clone()),
+            strategy: Some(st.name),
             setup,
             sessions,
             steps,
@@ -516,7 +523,7 @@ mod tests {
         let s = m
             .strategies
             .iter()
-            .position(|x| x.name == strategy)
+            .position(|x| x.name.name() == strategy)
             .expect("strategy");
         m.cell(a, s).verdict
     }

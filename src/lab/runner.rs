@@ -1,6 +1,7 @@
 //! Runs steps on real connections and records everything a student should see.
 //!
-//! A [`Lab`] is one temporary database file in WAL mode, one connection per session, an
+//! A [`Lab`] is one temporary database file with the shop's own schema (see
+//! [`database`](super::database)), in WAL mode, one connection per session, an
 //! *observer* connection, and a scratch in-memory connection for guards. After each step
 //! the observer reads the committed rows (what any new reader would see: it uses autocommit
 //! and so never keeps a snapshot between steps), the lab compares them with the rows before
@@ -15,6 +16,7 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
 
 use super::LabError;
+use super::database::{self, View};
 use super::scenario::{Expect, Scenario, Step};
 use super::session::{FailKind, Outcome, Session, TxnState, to_json};
 
@@ -32,7 +34,7 @@ pub struct Table {
 /// Every table's rows at one moment.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
-    /// Tables in the order they were created.
+    /// Tables in the order the scenario first names them.
     pub tables: Vec<Table>,
 }
 
@@ -235,13 +237,16 @@ pub struct Lab {
     sessions: Vec<Session>,
     observer: Connection,
     scratch: Connection,
+    /// The tables and columns the scenario is about.
+    view: View,
     committed: Snapshot,
     /// Kept last so the connections close before the directory is removed.
     _dir: tempfile::TempDir,
 }
 
 impl Lab {
-    /// Creates a fresh database for `scenario`: WAL mode, its setup SQL, its sessions.
+    /// Creates a fresh database for `scenario`: the shop's schema and migrations
+    /// ([`database::create`]), its setup rows, its sessions.
     ///
     /// # Errors
     /// The temporary file cannot be made or the setup SQL fails.
@@ -251,16 +256,18 @@ impl Lab {
             .tempdir()
             .map_err(|e| LabError::Database(format!("cannot create a temporary directory: {e}")))?;
         let path: PathBuf = dir.path().join("lab.db");
+        database::create(&path).map_err(|e| LabError::Database(e.to_string()))?;
         let setup = Connection::open(&path)
-            .map_err(|e| LabError::Database(format!("cannot create the lab database: {e}")))?;
+            .map_err(|e| LabError::Database(format!("cannot open the lab database: {e}")))?;
         // Durability is not what the lab studies, and fsyncs would make every fresh
         // database (step mode's "back", the matrix's hundreds of runs) slow. Locking
-        // does not depend on this setting.
+        // does not depend on this setting. Foreign keys are on, as on the shop's own
+        // connections.
         setup
-            .execute_batch("PRAGMA synchronous = OFF")
+            .execute_batch("PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON")
             .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
-        // WAL is a property of the file, set once outside any transaction; every session
-        // then reads from a snapshot and never blocks the writer.
+        // WAL comes with the shop's file (it is a property of the file); asked again here
+        // because every session's snapshot depends on it.
         let mode: String = setup
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(|e| LabError::Database(format!("cannot switch to WAL: {e}")))?;
@@ -270,13 +277,27 @@ impl Lab {
             )));
         }
         for (i, sql) in scenario.setup.iter().enumerate() {
-            setup
-                .execute_batch(sql)
-                .map_err(|e| LabError::BadScenario {
+            setup.execute_batch(sql).map_err(|e| {
+                // A scenario written for the lab's old private tables: say what changed.
+                let hint = if e.to_string().contains("already exists") {
+                    " (the lab database already has the shop's schema.sql and migrations: setup only adds rows)"
+                } else {
+                    ""
+                };
+                LabError::BadScenario {
                     origin: scenario.origin.to_string(),
-                    reason: format!("setup statement {} failed: {e}", i + 1),
-                })?;
+                    reason: format!("setup statement {} failed: {e}{hint}", i + 1),
+                }
+            })?;
         }
+        let view = View::of(
+            &setup,
+            scenario
+                .setup
+                .iter()
+                .chain(scenario.steps.iter().map(|s| &s.sql))
+                .map(String::as_str),
+        );
         drop(setup);
         let sessions = scenario
             .sessions
@@ -291,11 +312,12 @@ impl Lab {
             .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
         let scratch = Connection::open_in_memory()
             .map_err(|e| LabError::Database(format!("cannot open a scratch database: {e}")))?;
-        let committed = snapshot(&observer);
+        let committed = snapshot(&observer, &view);
         Ok(Lab {
             sessions,
             observer,
             scratch,
+            view,
             committed,
             _dir: dir,
         })
@@ -375,7 +397,7 @@ impl Lab {
         sql: &str,
         outcome: Outcome,
     ) -> StepRecord {
-        let rows = snapshot(&self.observer);
+        let rows = snapshot(&self.observer, &self.view);
         let changes = diff(&self.committed, &rows);
         let states: Vec<TxnState> = self.sessions.iter().map(Session::state).collect();
         let mut pending = None;
@@ -384,7 +406,7 @@ impl Lab {
             // Only a session that already holds a snapshot may be read through: reading
             // through one that has only said BEGIN would take its snapshot for it.
             let view = match states[i] {
-                TxnState::Read | TxnState::Write => Some(snapshot(s.conn())),
+                TxnState::Read | TxnState::Write => Some(snapshot(s.conn(), &self.view)),
                 TxnState::None | TxnState::Begun => None,
             };
             let differs = view.as_ref().is_some_and(|v| *v != rows);
@@ -412,28 +434,25 @@ impl Lab {
     }
 }
 
-/// Reads every user table through `conn`.
-fn snapshot(conn: &Connection) -> Snapshot {
-    let names: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .unwrap_or_default();
-    let tables = names
-        .into_iter()
-        .filter_map(|name| read_table(conn, &name).ok())
+/// Reads the tables and columns of `view` through `conn`.
+fn snapshot(conn: &Connection, view: &View) -> Snapshot {
+    let tables = view
+        .tables
+        .iter()
+        .filter_map(|(name, columns)| read_table(conn, name, columns).ok())
         .collect();
     Snapshot { tables }
 }
 
-/// Reads one table, ordered by its first column.
-fn read_table(conn: &Connection, name: &str) -> rusqlite::Result<Table> {
-    let quoted = name.replace('"', "\"\"");
-    let mut stmt = conn.prepare(&format!("SELECT * FROM \"{quoted}\" ORDER BY 1"))?;
-    let columns: Vec<String> = stmt
-        .column_names()
-        .iter()
-        .map(|c| (*c).to_string())
-        .collect();
+/// Reads `columns` of one table, ordered by the first of them.
+fn read_table(conn: &Connection, name: &str, columns: &[String]) -> rusqlite::Result<Table> {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let list: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM {} ORDER BY 1",
+        list.join(", "),
+        quote(name)
+    ))?;
     let width = columns.len();
     let rows = stmt
         .query_map([], |r| {
@@ -444,7 +463,7 @@ fn read_table(conn: &Connection, name: &str) -> rusqlite::Result<Table> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Table {
         name: name.to_string(),
-        columns,
+        columns: columns.to_vec(),
         rows,
     })
 }

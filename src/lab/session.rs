@@ -304,6 +304,9 @@ impl Session {
         // surviving power loss, and WAL locking is the same either way.
         conn.execute_batch("PRAGMA synchronous = OFF")
             .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
+        // As on the shop's own connections: a hold must name a product that exists.
+        conn.execute_batch("PRAGMA foreign_keys = ON")
+            .map_err(|e| LabError::Database(format!("cannot turn on foreign keys: {e}")))?;
         Ok(Session {
             name: spec.name.clone(),
             label: spec.label.clone(),

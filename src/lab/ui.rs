@@ -257,11 +257,7 @@ impl LabView {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let strategy = s
-                    .strategy
-                    .as_deref()
-                    .map(|st| format!(" [{st}]"))
-                    .unwrap_or_default();
+                let strategy = s.strategy.map(|st| format!(" [{st}]")).unwrap_or_default();
                 let text = format!(" {:name_width$}  {}{strategy}", s.name, s.title);
                 let style = if i == self.selected {
                     theme.selected

@@ -16,7 +16,7 @@ pub fn print(matrix: &Matrix, cells: &[Cell], out: &mut impl Write) -> Result<()
     writeln!(
         out,
         "Each cell runs the anomaly's buyers with the strategy's SQL on real connections, in every \
-         interleaving with up to {MAX_PREEMPTIONS} preemptions ({total} runs, a fresh WAL database each)."
+         interleaving with up to {MAX_PREEMPTIONS} preemptions ({total} runs, each on a fresh copy of the shop's database: schema.sql and its migrations)."
     )?;
     writeln!(
         out,
@@ -33,7 +33,7 @@ pub fn print(matrix: &Matrix, cells: &[Cell], out: &mut impl Write) -> Result<()
     let widths: Vec<usize> = matrix
         .strategies
         .iter()
-        .map(|s| s.name.len().max(5))
+        .map(|s| s.name.name().len().max(5))
         .collect();
     // Rows are built as strings so the padding after the last column can be trimmed.
     let mut line = format!("{:first$}", "anomaly");
