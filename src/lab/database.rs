@@ -65,9 +65,10 @@ fn make_template() -> Result<Vec<u8>> {
 }
 
 /// What the lab shows of a database: the tables a scenario's SQL names, in the order it
-/// first names them, each with the columns it names (and always its first column, the
-/// key rows are matched on). The shop's schema has about ten tables and ten columns a
-/// hold; a student needs the ones the scenario is about.
+/// first names them, each with the columns its steps name (and always the first column,
+/// the key rows are matched on). The shop's schema has about ten tables and ten columns
+/// a hold; a student needs the ones the sessions read and write, not the ones the setup
+/// must fill in (a price, a name).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct View {
     /// `(table, columns)` pairs.
@@ -75,18 +76,26 @@ pub struct View {
 }
 
 impl View {
-    /// The view of the database behind `conn` for a scenario whose SQL is `sql`.
+    /// The view of the database behind `conn` for a scenario whose setup is `setup` and
+    /// whose steps run `steps`.
     #[must_use]
-    pub fn of<'a>(conn: &Connection, sql: impl IntoIterator<Item = &'a str>) -> View {
+    pub fn of<'a>(
+        conn: &Connection,
+        setup: impl IntoIterator<Item = &'a str>,
+        steps: impl IntoIterator<Item = &'a str>,
+    ) -> View {
+        let in_steps: BTreeSet<String> = steps.into_iter().flat_map(words).collect();
         let mut order: Vec<String> = Vec::new();
-        let mut named = BTreeSet::new();
-        for text in sql {
-            for word in words(text) {
-                if named.insert(word.clone()) {
+        let mut seen = BTreeSet::new();
+        for sql in setup {
+            for word in words(sql) {
+                if seen.insert(word.clone()) {
                     order.push(word);
                 }
             }
         }
+        // Tables the steps name without the setup come after the setup's, in name order.
+        order.extend(in_steps.iter().filter(|w| !seen.contains(*w)).cloned());
         let existing = table_names(conn);
         let tables = order
             .iter()
@@ -95,7 +104,7 @@ impl View {
                 let columns = column_names(conn, table)
                     .into_iter()
                     .enumerate()
-                    .filter(|(i, c)| *i == 0 || named.contains(&c.to_ascii_lowercase()))
+                    .filter(|(i, c)| *i == 0 || in_steps.contains(&c.to_ascii_lowercase()))
                     .map(|(_, c)| c)
                     .collect();
                 (table.clone(), columns)
@@ -165,31 +174,33 @@ mod tests {
     }
 
     #[test]
-    fn the_view_shows_the_tables_and_columns_the_sql_names_in_that_order() {
+    fn the_view_shows_the_tables_the_sql_names_with_the_columns_its_steps_name() {
         let (_dir, conn) = fresh();
         let view = View::of(
             &conn,
             [
-                "INSERT INTO products (id, sku, stock_total, stock_available) VALUES (1, 'P', 1, 1)",
-                "INSERT INTO holds (id, product_id, buyer, qty, status) VALUES ('h', 1, 'a', 1, 'active')",
-                "UPDATE Products SET version = version + 1",
+                "INSERT INTO products (id, sku, name, price_cents, stock_total, stock_available) VALUES (1, 'P', 'p', 1, 1, 1)",
+                "INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at) VALUES ('h', 1, 'a', 1, 'active', 1, 2)",
+            ],
+            [
+                "UPDATE Products SET stock_available = stock_available - 1, version = version + 1",
+                "UPDATE holds SET status = 'paid', closed_at = 5 WHERE id = 'h' AND buyer = 'a'",
+                "SELECT count(*) FROM refunds",
             ],
         );
+        let names = |t: &[&str]| t.iter().map(|c| (*c).to_string()).collect::<Vec<_>>();
         assert_eq!(
             view.tables,
             vec![
                 (
                     "products".to_string(),
-                    ["id", "sku", "stock_total", "stock_available", "version"]
-                        .map(String::from)
-                        .to_vec()
+                    names(&["id", "stock_available", "version"])
                 ),
                 (
                     "holds".to_string(),
-                    ["id", "product_id", "buyer", "qty", "status"]
-                        .map(String::from)
-                        .to_vec()
+                    names(&["id", "buyer", "status", "closed_at"])
                 ),
+                ("refunds".to_string(), names(&["id", "buyer"])),
             ]
         );
     }

@@ -292,11 +292,8 @@ impl Lab {
         }
         let view = View::of(
             &setup,
-            scenario
-                .setup
-                .iter()
-                .chain(scenario.steps.iter().map(|s| &s.sql))
-                .map(String::as_str),
+            scenario.setup.iter().map(String::as_str),
+            scenario.steps.iter().map(|s| s.sql.as_str()),
         );
         drop(setup);
         let sessions = scenario

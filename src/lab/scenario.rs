@@ -102,9 +102,13 @@ impl TryFrom<String> for Follows {
         if name == Follows::Deferred.name() {
             return Ok(Follows::Deferred);
         }
-        name.parse()
-            .map(Follows::Shop)
-            .map_err(|why: String| format!("{why}, or deferred"))
+        name.parse().map(Follows::Shop).map_err(|_| {
+            let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
+            format!(
+                "unknown strategy {name:?} (one of: {}, deferred)",
+                names.join(", ")
+            )
+        })
     }
 }
 
@@ -485,7 +489,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"pessimistic\""), "{err}");
-        assert!(err.contains("pay-first, or deferred"), "{err}");
+        assert!(err.contains("pay-first, deferred)"), "{err}");
     }
 
     #[test]
