@@ -32,10 +32,10 @@ mod print;
 
 pub use print::print;
 
-use super::LabError;
 use super::runner::Lab;
 use super::scenario::{Follows, Origin, Scenario, SessionSpec, Step};
 use super::session::{Outcome, TxnState};
+use crate::error::Error;
 
 /// The matrix data compiled into the binary.
 const BUILT_IN: &str = include_str!("../../assets/lab/matrix.json");
@@ -152,7 +152,7 @@ impl Matrix {
     ///
     /// # Errors
     /// Only if the built-in data is broken, which the tests rule out.
-    pub fn built_in() -> Result<Matrix, LabError> {
+    pub fn built_in() -> Result<Matrix, Error> {
         Matrix::from_json(BUILT_IN, "built-in matrix.json")
     }
 
@@ -160,18 +160,15 @@ impl Matrix {
     ///
     /// # Errors
     /// The JSON does not parse.
-    pub fn from_json(text: &str, origin: &str) -> Result<Matrix, LabError> {
-        serde_json::from_str(text).map_err(|e| LabError::BadScenario {
-            origin: origin.to_string(),
-            reason: e.to_string(),
-        })
+    pub fn from_json(text: &str, origin: &str) -> Result<Matrix, Error> {
+        serde_json::from_str(text).map_err(|e| super::bad_scenario(origin, e))
     }
 
     /// Runs every cell, two at a time (the machine this was written on has two cores).
     ///
     /// # Errors
     /// Never for a cell (a broken cell says so in its verdict); kept for callers.
-    pub fn run(&self) -> Result<Vec<Cell>, LabError> {
+    pub fn run(&self) -> Result<Vec<Cell>, Error> {
         let pairs: Vec<(usize, usize)> = (0..self.anomalies.len())
             .flat_map(|a| (0..self.strategies.len()).map(move |s| (a, s)))
             .collect();
@@ -343,7 +340,7 @@ impl<'a> Plan<'a> {
     }
 
     /// Runs one schedule on a fresh database; returns the witness if the anomaly happened.
-    fn run(&self, schedule: &Schedule) -> Result<Option<String>, LabError> {
+    fn run(&self, schedule: &Schedule) -> Result<Option<String>, Error> {
         let mut run = Run {
             plan: self,
             lab: Lab::open(&self.scenario)?,
@@ -418,7 +415,7 @@ impl Run<'_, '_> {
     }
 
     /// Lets every session run one statement in turn until all have finished.
-    fn round_robin(&mut self, mut current: usize) -> Result<(), LabError> {
+    fn round_robin(&mut self, mut current: usize) -> Result<(), Error> {
         let mut stuck = 0;
         while self.done.iter().any(|d| !d) {
             if self.done[current] {
@@ -430,11 +427,14 @@ impl Run<'_, '_> {
                 Turn::Blocked => stuck += 1,
             }
             if stuck > self.done.len() {
-                return Err(LabError::Database(format!(
-                    "cell {} never finished: every session waits for a lock ({})",
-                    self.plan.scenario.name,
-                    self.trace.join(" ")
-                )));
+                return Err(super::bad_scenario(
+                    "matrix.json",
+                    format!(
+                        "cell {} never finished: every session waits for a lock ({})",
+                        self.plan.scenario.name,
+                        self.trace.join(" ")
+                    ),
+                ));
             }
             current = self.next_after(current);
         }
@@ -442,15 +442,18 @@ impl Run<'_, '_> {
     }
 
     /// Runs session `s`'s next statement that is not skipped.
-    fn turn(&mut self, s: usize) -> Result<Turn, LabError> {
+    fn turn(&mut self, s: usize) -> Result<Turn, Error> {
         let program = self.plan.programs[s];
         loop {
             self.statements += 1;
             if self.statements > MAX_STATEMENTS {
-                return Err(LabError::Database(format!(
-                    "cell {} ran more than {MAX_STATEMENTS} statements without finishing",
-                    self.plan.scenario.name
-                )));
+                return Err(super::bad_scenario(
+                    "matrix.json",
+                    format!(
+                        "cell {} ran more than {MAX_STATEMENTS} statements without finishing",
+                        self.plan.scenario.name
+                    ),
+                ));
             }
             let Some(step) = program.get(self.pc[s]) else {
                 // The end of the program: a worker goes round again while it finds work
@@ -473,7 +476,7 @@ impl Run<'_, '_> {
             let outcome = self
                 .lab
                 .exec(s, &step.sql, step.when.as_deref())
-                .ok_or_else(|| LabError::Database("no such session".to_string()))?;
+                .ok_or_else(|| super::bad_scenario("matrix.json", "a program names no session"))?;
             let name = &self.plan.scenario.sessions[s].name;
             let verb = step
                 .sql

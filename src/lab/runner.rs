@@ -15,10 +15,10 @@ use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
 
-use super::LabError;
 use super::database::{self, View};
 use super::scenario::{Expect, Scenario, Step};
 use super::session::{FailKind, Outcome, Session, TxnState, to_json};
+use crate::error::Error;
 
 /// The rows of one table at one moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -250,31 +250,36 @@ impl Lab {
     ///
     /// # Errors
     /// The temporary file cannot be made or the setup SQL fails.
-    pub fn open(scenario: &Scenario) -> Result<Lab, LabError> {
+    pub fn open(scenario: &Scenario) -> Result<Lab, Error> {
         let dir = tempfile::Builder::new()
             .prefix("flashsale-lab-")
-            .tempdir()
-            .map_err(|e| LabError::Database(format!("cannot create a temporary directory: {e}")))?;
+            .tempdir()?;
         let path: PathBuf = dir.path().join("lab.db");
-        database::create(&path).map_err(|e| LabError::Database(e.to_string()))?;
-        let setup = Connection::open(&path)
-            .map_err(|e| LabError::Database(format!("cannot open the lab database: {e}")))?;
+        database::create(&path)?;
+        let failed = |what: &str| {
+            let path = path.clone();
+            let what = what.to_string();
+            move |e: rusqlite::Error| super::lab_database(&path, &what, e)
+        };
+        let setup = Connection::open(&path).map_err(failed("database cannot be opened"))?;
         // Durability is not what the lab studies, and fsyncs would make every fresh
         // database (step mode's "back", the matrix's hundreds of runs) slow. Locking
         // does not depend on this setting. Foreign keys are on, as on the shop's own
         // connections.
         setup
             .execute_batch("PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON")
-            .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
+            .map_err(failed("database refused its settings"))?;
         // WAL comes with the shop's file (it is a property of the file); asked again here
         // because every session's snapshot depends on it.
         let mode: String = setup
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| LabError::Database(format!("cannot switch to WAL: {e}")))?;
+            .map_err(failed("database cannot switch to WAL"))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(LabError::Database(format!(
-                "the lab database refused WAL mode (got {mode})"
-            )));
+            return Err(super::lab_database(
+                &path,
+                "database refused WAL mode",
+                format!("journal_mode is {mode}"),
+            ));
         }
         for (i, sql) in scenario.setup.iter().enumerate() {
             setup.execute_batch(sql).map_err(|e| {
@@ -284,10 +289,10 @@ impl Lab {
                 } else {
                     ""
                 };
-                LabError::BadScenario {
-                    origin: scenario.origin.to_string(),
-                    reason: format!("setup statement {} failed: {e}{hint}", i + 1),
-                }
+                super::bad_scenario(
+                    &scenario.origin,
+                    format!("setup statement {} failed: {e}{hint}", i + 1),
+                )
             })?;
         }
         let view = View::of(
@@ -301,14 +306,12 @@ impl Lab {
             .iter()
             .map(|spec| Session::open(&path, spec))
             .collect::<Result<Vec<_>, _>>()?;
-        let observer = Connection::open(&path)
-            .map_err(|e| LabError::Database(format!("cannot open the observer: {e}")))?;
+        let observer = Connection::open(&path).map_err(failed("observer cannot open"))?;
         // The last connection to close checkpoints the WAL; without this it would fsync.
         observer
             .execute_batch("PRAGMA synchronous = OFF")
-            .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
-        let scratch = Connection::open_in_memory()
-            .map_err(|e| LabError::Database(format!("cannot open a scratch database: {e}")))?;
+            .map_err(failed("observer refused its settings"))?;
+        let scratch = Connection::open_in_memory().map_err(failed("scratch database"))?;
         let committed = snapshot(&observer, &view);
         Ok(Lab {
             sessions,
@@ -374,11 +377,11 @@ impl Lab {
     ///
     /// # Errors
     /// The query fails, as one sentence.
-    pub fn check_sql(&self, sql: &str) -> Result<bool, LabError> {
+    pub fn check_sql(&self, sql: &str) -> Result<bool, Error> {
         let value: rusqlite::types::Value = self
             .observer
             .query_row(sql, [], |r| r.get(0))
-            .map_err(|e| LabError::Database(format!("the check {sql:?} failed: {e}")))?;
+            .map_err(|e| super::bad_scenario("data", format!("the check {sql:?} failed: {e}")))?;
         Ok(match value {
             SqlValue::Integer(i) => i != 0,
             SqlValue::Real(r) => r != 0.0,
@@ -560,7 +563,7 @@ fn describe_outcome(outcome: &Outcome) -> String {
 ///
 /// # Errors
 /// The database cannot be set up.
-pub fn run_all(scenario: &Scenario) -> Result<Vec<StepRecord>, LabError> {
+pub fn run_all(scenario: &Scenario) -> Result<Vec<StepRecord>, Error> {
     let mut lab = Lab::open(scenario)?;
     Ok((0..scenario.steps.len())
         .filter_map(|i| lab.run(scenario, i))

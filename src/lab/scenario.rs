@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::LabError;
+use crate::error::Error;
 use crate::strategy::Strategy;
 
 /// The longest busy timeout a scenario may ask for. The runner is single-threaded, so a
@@ -264,12 +264,9 @@ impl Scenario {
     ///
     /// # Errors
     /// A JSON error or a scenario that does not hold together, as one sentence naming `origin`.
-    pub fn from_json(text: &str, origin: Origin) -> Result<Scenario, LabError> {
+    pub fn from_json(text: &str, origin: Origin) -> Result<Scenario, Error> {
         let mut scenario: Scenario =
-            serde_json::from_str(text).map_err(|e| LabError::BadScenario {
-                origin: origin.to_string(),
-                reason: e.to_string(),
-            })?;
+            serde_json::from_str(text).map_err(|e| super::bad_scenario(&origin, e))?;
         scenario.origin = origin;
         scenario.check()?;
         Ok(scenario)
@@ -279,11 +276,9 @@ impl Scenario {
     ///
     /// # Errors
     /// The file cannot be read or is not a valid scenario.
-    pub fn from_file(path: &Path) -> Result<Scenario, LabError> {
-        let text = std::fs::read_to_string(path).map_err(|e| LabError::BadScenario {
-            origin: path.display().to_string(),
-            reason: format!("cannot read it ({e})"),
-        })?;
+    pub fn from_file(path: &Path) -> Result<Scenario, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| super::bad_scenario(path.display(), format!("cannot read it ({e})")))?;
         Scenario::from_json(&text, Origin::File(path.to_path_buf()))
     }
 
@@ -294,13 +289,8 @@ impl Scenario {
     }
 
     /// Checks what serde cannot: names that refer to each other, limits.
-    fn check(&self) -> Result<(), LabError> {
-        let fail = |reason: String| {
-            Err(LabError::BadScenario {
-                origin: self.origin.to_string(),
-                reason,
-            })
-        };
+    fn check(&self) -> Result<(), Error> {
+        let fail = |reason: String| Err(super::bad_scenario(&self.origin, reason));
         if self.name.trim().is_empty() || self.name.contains(char::is_whitespace) {
             return fail("its name must be one word, like \"lost-update\"".into());
         }
@@ -359,14 +349,12 @@ impl Scenario {
 ///
 /// # Errors
 /// Only if a built-in file is broken, which the tests rule out.
-pub fn built_in() -> Result<Vec<Scenario>, LabError> {
+pub fn built_in() -> Result<Vec<Scenario>, Error> {
     BUILT_IN
         .iter()
         .map(|b| {
-            Scenario::from_json(b.text, Origin::BuiltIn).map_err(|e| LabError::BadScenario {
-                origin: format!("built-in {}", b.file),
-                reason: e.to_string(),
-            })
+            Scenario::from_json(b.text, Origin::BuiltIn)
+                .map_err(|e| super::bad_scenario(format!("built-in {}", b.file), e))
         })
         .collect()
 }
@@ -386,7 +374,7 @@ pub struct Broken {
 ///
 /// # Errors
 /// Only if a built-in scenario is broken.
-pub fn catalog(dir: Option<&Path>) -> Result<(Vec<Scenario>, Vec<Broken>), LabError> {
+pub fn catalog(dir: Option<&Path>) -> Result<(Vec<Scenario>, Vec<Broken>), Error> {
     let mut scenarios = built_in()?;
     let mut broken = Vec::new();
     let Some(dir) = dir else {

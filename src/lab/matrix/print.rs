@@ -4,13 +4,13 @@
 use std::io::Write;
 
 use super::{Cell, MAX_PREEMPTIONS, Matrix, Verdict};
-use crate::lab::LabError;
+use crate::error::Error;
 
 /// Prints the table, then one witness per anomaly that happened, then the legend.
 ///
 /// # Errors
 /// Writing fails.
-pub fn print(matrix: &Matrix, cells: &[Cell], out: &mut impl Write) -> Result<(), LabError> {
+pub fn print(matrix: &Matrix, cells: &[Cell], out: &mut impl Write) -> Result<(), Error> {
     let total: usize = cells.iter().map(|c| c.schedules).sum();
     writeln!(out, "{}", matrix.title)?;
     writeln!(
