@@ -134,6 +134,17 @@ pub enum Verdict {
     Broken(String),
 }
 
+/// A statement the strategy's SQL sent and the shop's schema refused (a CHECK, a
+/// trigger), in a run where the anomaly did not happen: there the database, not the
+/// strategy, stopped it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// SQLite's message (the schema's triggers name their rule first: `per_buyer_limit: ...`).
+    pub message: String,
+    /// The run, statement by statement.
+    pub witness: String,
+}
+
 /// One cell's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
@@ -145,6 +156,8 @@ pub struct Cell {
     pub verdict: Verdict,
     /// How many schedules were run.
     pub schedules: usize,
+    /// For a prevented anomaly: the first run in which the schema refused a statement.
+    pub refused: Option<Refusal>,
 }
 
 impl Matrix {
@@ -189,6 +202,7 @@ impl Matrix {
                     strategy: s,
                     verdict: Verdict::Broken("the worker thread failed".to_string()),
                     schedules: 0,
+                    refused: None,
                 })),
             }
             cells
@@ -206,18 +220,27 @@ impl Matrix {
                 strategy,
                 verdict: Verdict::Broken("there is no such cell in the matrix".to_string()),
                 schedules: 0,
+                refused: None,
             };
         }
         let plan = Plan::new(self, anomaly, strategy);
         let mut schedules = 0;
         let mut verdict = Verdict::Prevented;
+        let mut refused = None;
         for schedule in plan.schedules() {
             schedules += 1;
             match plan.run(&schedule) {
-                Ok(None) => {}
-                Ok(Some(witness)) => {
-                    verdict = Verdict::Happens(witness);
+                Ok(end) if end.happened => {
+                    verdict = Verdict::Happens(end.trace);
                     break;
+                }
+                Ok(end) => {
+                    if refused.is_none() {
+                        refused = end.refused.map(|message| Refusal {
+                            message,
+                            witness: end.trace,
+                        });
+                    }
                 }
                 Err(e) => {
                     verdict = Verdict::Broken(e.to_string());
@@ -225,11 +248,15 @@ impl Matrix {
                 }
             }
         }
+        if verdict != Verdict::Prevented {
+            refused = None;
+        }
         Cell {
             anomaly,
             strategy,
             verdict,
             schedules,
+            refused,
         }
     }
 }
@@ -260,6 +287,44 @@ mod tests {
             Verdict::Happens(_)
         ));
         assert_eq!(verdict(&m, "oversell", "immediate"), Verdict::Prevented);
+    }
+
+    #[test]
+    fn the_schemas_trigger_stops_a_limit_bypass_the_strategys_sql_lets_through() {
+        let m = Matrix::built_in().expect("parses");
+        let a = m
+            .anomalies
+            .iter()
+            .position(|x| x.name == "limit-bypass")
+            .expect("anomaly");
+        let cells: Vec<Cell> = (0..m.strategies.len()).map(|s| m.cell(a, s)).collect();
+        for (cell, column) in cells.iter().zip(&m.strategies) {
+            assert_eq!(cell.verdict, Verdict::Prevented, "{}", column.name);
+        }
+        let by_name = |name: &str| {
+            let i = m
+                .strategies
+                .iter()
+                .position(|x| x.name.name() == name)
+                .expect("strategy");
+            cells[i].refused.clone()
+        };
+        // The lab's naive SQL checks the limit from a stale read: the trigger refuses.
+        let naive = by_name("naive").expect("the trigger refused alice's second hold");
+        assert!(
+            naive.message.starts_with("per_buyer_limit"),
+            "{}",
+            naive.message
+        );
+        assert!(
+            naive
+                .witness
+                .ends_with("B:INSERT(SQLITE_CONSTRAINT_TRIGGER, gives up)"),
+            "{}",
+            naive.witness
+        );
+        // Immediate reads the buyer's holds under the write lock: never refused.
+        assert_eq!(by_name("immediate"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{Cell, MAX_PREEMPTIONS, Matrix, Verdict};
+use super::{Cell, MAX_PREEMPTIONS, Matrix, Refusal, Verdict};
 use crate::error::Error;
 
 /// Prints the table, then one witness per anomaly that happened, then the legend.
@@ -80,6 +80,25 @@ pub fn print(matrix: &Matrix, cells: &[Cell], out: &mut impl Write) -> Result<()
             "  {kind}{} under {}: {text}",
             matrix.anomalies[c.anomaly].name, matrix.strategies[c.strategy].name
         )?;
+    }
+    let refusals: Vec<(&Cell, &Refusal)> = cells
+        .iter()
+        .filter_map(|c| c.refused.as_ref().map(|r| (c, r)))
+        .collect();
+    if !refusals.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Stopped by the shop's schema, not by the strategy's SQL (the database refused a statement the strategy let through):"
+        )?;
+        for (c, r) in refusals {
+            writeln!(
+                out,
+                "  {} under {}: {}",
+                matrix.anomalies[c.anomaly].name, matrix.strategies[c.strategy].name, r.message
+            )?;
+            writeln!(out, "    {}", r.witness)?;
+        }
     }
     writeln!(out)?;
     writeln!(out, "Anomalies:")?;

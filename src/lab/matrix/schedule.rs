@@ -7,7 +7,7 @@ use super::{MAX_PREEMPTIONS, MAX_STATEMENTS, Matrix, ProgramStep};
 use crate::error::Error;
 use crate::lab::runner::Lab;
 use crate::lab::scenario::{Origin, Scenario, SessionSpec, Step};
-use crate::lab::session::{Outcome, TxnState};
+use crate::lab::session::{FailKind, Outcome, TxnState};
 
 /// A schedule: who starts, and after how many statements each preemption happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +114,8 @@ impl<'a> Plan<'a> {
         out
     }
 
-    /// Runs one schedule on a fresh database; returns the witness if the anomaly happened.
-    pub(super) fn run(&self, schedule: &Schedule) -> Result<Option<String>, Error> {
+    /// Runs one schedule on a fresh database: whether the anomaly happened, and how.
+    pub(super) fn run(&self, schedule: &Schedule) -> Result<Ending, Error> {
         let mut run = Run {
             plan: self,
             lab: Lab::open(&self.scenario)?,
@@ -123,6 +123,7 @@ impl<'a> Plan<'a> {
             done: vec![false; self.programs.len()],
             trace: Vec::new(),
             statements: 0,
+            refused: None,
         };
         let mut current = schedule.start;
         for &chunk in &schedule.chunks {
@@ -136,11 +137,11 @@ impl<'a> Plan<'a> {
             current = run.next_after(current);
         }
         run.round_robin(current)?;
-        if run.lab.check_sql(self.detect)? {
-            Ok(Some(run.trace.join(" ")))
-        } else {
-            Ok(None)
-        }
+        Ok(Ending {
+            happened: run.lab.check_sql(self.detect)?,
+            trace: run.trace.join(" "),
+            refused: run.refused,
+        })
     }
 }
 
@@ -160,6 +161,16 @@ enum Turn {
     Yielded,
 }
 
+/// How one schedule ended.
+pub(super) struct Ending {
+    /// Whether the anomaly's check found it.
+    pub(super) happened: bool,
+    /// Every statement, in the order run ("A:SELECT B:UPDATE(SQLITE_BUSY, gives up)").
+    pub(super) trace: String,
+    /// SQLite's message for the first statement the schema refused (a CHECK, a trigger).
+    pub(super) refused: Option<String>,
+}
+
 /// One schedule being run.
 struct Run<'p, 'a> {
     plan: &'p Plan<'a>,
@@ -168,6 +179,7 @@ struct Run<'p, 'a> {
     done: Vec<bool>,
     trace: Vec<String>,
     statements: usize,
+    refused: Option<String>,
 }
 
 impl Run<'_, '_> {
@@ -271,9 +283,17 @@ impl Run<'_, '_> {
                     self.trace.push(format!("{name}:{verb}(BUSY, waits)"));
                     return Ok(Turn::Blocked);
                 }
-                Outcome::Failed { code, .. } => {
+                Outcome::Failed {
+                    code,
+                    kind,
+                    message,
+                    ..
+                } => {
                     // The application gives up: roll back, tell the buyer.
                     self.trace.push(format!("{name}:{verb}({code}, gives up)"));
+                    if kind == FailKind::Constraint {
+                        self.refused.get_or_insert(message);
+                    }
                     if self.lab.sessions()[s].state() != TxnState::None {
                         let _ = self.lab.exec(s, "ROLLBACK", None);
                     }
