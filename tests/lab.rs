@@ -178,6 +178,7 @@ fn matrix_tabulates_which_strategy_prevents_which_anomaly() {
         "lost-update",
         "oversell",
         "limit-bypass",
+        "lost-unit",
         "refused-with-stock",
     ] {
         assert!(!row(anomaly).contains(&"ERROR".to_string()), "{out}");
@@ -194,9 +195,16 @@ fn matrix_tabulates_which_strategy_prevents_which_anomaly() {
         assert_eq!(at(&limit, strategy), "ok", "{strategy}: {out}");
     }
     assert!(
-        out.contains("limit-bypass under atomic: per_buyer_limit"),
+        out.contains("limit-bypass under naive: per_buyer_limit"),
         "{out}"
     );
+    // Naive commits its decrement on its own, so the refused tab's unit is lost; every
+    // safe strategy takes the unit and the hold in one transaction, as the engine does.
+    let lost = row("lost-unit");
+    assert_eq!(at(&lost, "naive"), "FAILS", "{out}");
+    for safe in &COLUMNS[1..] {
+        assert_eq!(at(&lost, safe), "ok", "{safe}: {out}");
+    }
 }
 
 #[test]

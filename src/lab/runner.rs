@@ -251,9 +251,7 @@ impl Lab {
     /// # Errors
     /// The temporary file cannot be made or the setup SQL fails.
     pub fn open(scenario: &Scenario) -> Result<Lab, Error> {
-        let dir = tempfile::Builder::new()
-            .prefix("flashsale-lab-")
-            .tempdir()?;
+        let dir = database::scratch_dir()?;
         let path: PathBuf = dir.path().join("lab.db");
         database::create(&path)?;
         let failed = |what: &str| {
