@@ -95,6 +95,25 @@ fn a_broken_scenario_file_is_bad_usage_in_one_sentence() {
 }
 
 #[test]
+fn a_scenario_carrying_its_own_schema_is_told_the_lab_has_the_shops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.json");
+    // A scenario written for the lab's old private tables: its setup creates them.
+    let mut json: serde_json::Value =
+        serde_json::from_str(include_str!("../assets/lab/atomic.json")).expect("parse");
+    json["name"] = "atomic-old".into();
+    json["setup"] = serde_json::json!([
+        "CREATE TABLE products (id INTEGER PRIMARY KEY, stock_available INTEGER NOT NULL)"
+    ]);
+    std::fs::write(&path, json.to_string()).expect("write");
+    let (code, out, err) = print(path.to_str().expect("utf-8 path"));
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("setup statement 1 failed"), "{err}");
+    assert!(err.contains("already has the shop's schema.sql"), "{err}");
+}
+
+#[test]
 fn list_prints_one_scenario_per_line_name_first() {
     let (code, out, _) = lab(LabArgs {
         list: true,

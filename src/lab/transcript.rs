@@ -40,7 +40,7 @@ fn header(scenario: &Scenario, out: &mut impl Write) -> Result<(), Error> {
     }
     writeln!(
         out,
-        "database: a new temporary file in WAL mode, set up by the scenario"
+        "database: a new temporary file with the shop's own schema (schema.sql and its migrations, WAL mode); the scenario adds its rows"
     )?;
     writeln!(out)?;
     Ok(())
