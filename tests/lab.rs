@@ -52,17 +52,27 @@ fn deferred_upgrade_transcript_shows_sqlite_busy_at_once() {
     assert!(started.elapsed() < std::time::Duration::from_millis(900));
 }
 
-#[test]
-fn a_wrong_expectation_fails_the_run_and_names_the_step() {
+/// The atomic scenario, renamed `name` and changed by `edit`, printed from a file.
+fn print_edited_atomic(
+    name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> (u8, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("wrong.json");
-    // The atomic scenario, with step 2 wrongly expecting BUSY.
+    let path = dir.path().join(format!("{name}.json"));
     let mut json: serde_json::Value =
         serde_json::from_str(include_str!("../assets/lab/atomic.json")).expect("parse");
-    json["name"] = "atomic-wrong".into();
-    json["steps"][1]["expect"] = "busy".into();
+    json["name"] = name.into();
+    edit(&mut json);
     std::fs::write(&path, json.to_string()).expect("write");
-    let (code, out, _) = print(path.to_str().expect("utf-8 path"));
+    print(path.to_str().expect("utf-8 path"))
+}
+
+#[test]
+fn a_wrong_expectation_fails_the_run_and_names_the_step() {
+    // The atomic scenario, with step 2 wrongly expecting BUSY.
+    let (code, out, _) = print_edited_atomic("atomic-wrong", |json| {
+        json["steps"][1]["expect"] = "busy".into();
+    });
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("step 2 (B): expected BUSY, got ok, 0 rows changed"),
@@ -96,17 +106,12 @@ fn a_broken_scenario_file_is_bad_usage_in_one_sentence() {
 
 #[test]
 fn a_scenario_carrying_its_own_schema_is_told_the_lab_has_the_shops() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("old.json");
     // A scenario written for the lab's old private tables: its setup creates them.
-    let mut json: serde_json::Value =
-        serde_json::from_str(include_str!("../assets/lab/atomic.json")).expect("parse");
-    json["name"] = "atomic-old".into();
-    json["setup"] = serde_json::json!([
-        "CREATE TABLE products (id INTEGER PRIMARY KEY, stock_available INTEGER NOT NULL)"
-    ]);
-    std::fs::write(&path, json.to_string()).expect("write");
-    let (code, out, err) = print(path.to_str().expect("utf-8 path"));
+    let (code, out, err) = print_edited_atomic("atomic-old", |json| {
+        json["setup"] = serde_json::json!([
+            "CREATE TABLE products (id INTEGER PRIMARY KEY, stock_available INTEGER NOT NULL)"
+        ]);
+    });
     assert_eq!(code, 2, "{out}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("setup statement 1 failed"), "{err}");
