@@ -12,6 +12,7 @@
 //!   migrations, made by the shop's [`Store::open`](crate::Store::open); scenarios only add rows.
 //! - [`session`]: one connection, its variables, its transaction state in SQLite's terms.
 //! - [`runner`]: a temporary database, the steps, the rows after each one, the audit.
+//!   (The rows themselves and their differences: `rows.rs`, re-exported by the runner.)
 //! - [`stepper`]: step mode — forward and back (back replays on a fresh database).
 //! - [`scheduler`]: scheduler mode — the student picks who runs next; anomalies announced.
 //! - [`transcript`]: the text printed by `flashsale lab NAME --print`.
@@ -24,6 +25,7 @@
 
 pub mod database;
 pub mod matrix;
+mod rows;
 pub mod runner;
 pub mod scenario;
 pub mod scheduler;
