@@ -35,11 +35,11 @@ pub mod transcript;
 pub mod ui;
 
 use std::io::{self, Write};
-
-use crate::error::Error;
 use std::path::Path;
 
 use scenario::{Origin, Scenario};
+
+use crate::error::Error;
 
 /// A scenario file (or the matrix's data) that cannot be used: the user's input, so a
 /// usage error (exit 2), in one sentence naming the file.

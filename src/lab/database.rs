@@ -11,7 +11,7 @@
 //! once per process and every run starts from a byte-for-byte copy of it.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use rusqlite::Connection;
@@ -19,22 +19,23 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 use crate::store::{Store, StoreOptions, Synchronous};
 
-/// The shop's new database, as bytes, or why it could not be made (an `Error` is not
-/// `Clone`, so the sentence is kept).
-static TEMPLATE: OnceLock<std::result::Result<Vec<u8>, String>> = OnceLock::new();
+/// The shop's new database, as bytes.
+static TEMPLATE: OnceLock<Vec<u8>> = OnceLock::new();
 
 /// Writes a new database at `path` with the shop's schema and migrations, and no rows.
 ///
 /// # Errors
-/// The shop's database could not be made once, or `path` cannot be written.
+/// The shop's database could not be made (the shop's own error, naming the file), or
+/// `path` cannot be written.
 pub fn create(path: &Path) -> Result<()> {
-    let bytes = TEMPLATE
-        .get_or_init(|| make_template().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|why| Error::CannotOpen {
-            path: PathBuf::from("the lab's copy of the shop's schema"),
-            why: why.clone(),
-        })?;
+    let bytes = match TEMPLATE.get() {
+        Some(bytes) => bytes,
+        None => {
+            // Two threads may both make one; the first kept wins and both are the same.
+            let made = make_template()?;
+            TEMPLATE.get_or_init(|| made)
+        }
+    };
     std::fs::write(path, bytes).map_err(|e| Error::CannotOpen {
         path: path.to_path_buf(),
         why: e.to_string(),

@@ -123,7 +123,7 @@ pub struct StepRecord {
     /// The uncommitted rows of the session holding the write lock, if any, and how they
     /// differ from the committed rows.
     pub pending: Option<(usize, Vec<Change>)>,
-    /// The audit equation per product (empty when the tables do not have the shop's shape).
+    /// The audit equation per product (empty when the scenario has no products).
     pub audit: Vec<ProductAudit>,
     /// The expectation's verdict.
     pub check: Check,
@@ -141,7 +141,8 @@ impl StepRecord {
     }
 }
 
-/// One run's database: a temporary WAL file and one connection per session.
+/// One run's database: a temporary copy of the shop's database (WAL mode) and one
+/// connection per session.
 pub struct Lab {
     sessions: Vec<Session>,
     observer: Connection,
@@ -341,7 +342,7 @@ impl Lab {
     }
 }
 
-/// The audit equation per product; empty when the tables are not shaped like the shop's.
+/// The audit equation per product, as the shop's audit reads it (empty if that read fails).
 fn audit(conn: &Connection) -> Vec<ProductAudit> {
     crate::hold::stock(conn)
         .map(|stock| stock.into_iter().map(ProductAudit::from).collect())
