@@ -16,7 +16,7 @@
 //! - [`stepper`]: step mode — forward and back (back replays on a fresh database).
 //! - [`scheduler`]: scheduler mode — the student picks who runs next; anomalies announced.
 //! - [`transcript`]: the text printed by `flashsale lab NAME --print`.
-//! - [`matrix`]: every anomaly against every strategy, Hermitage-style.
+//! - [`matrix`](mod@matrix): every anomaly against every strategy, Hermitage-style.
 //! - [`ui`]: the console's Lab tab (ratatui), self-contained.
 //!
 //! The command line calls [`run_headless`] with a parsed [`LabArgs`] when

@@ -1,7 +1,7 @@
 //! Runs steps on real connections and records everything a student should see.
 //!
 //! A [`Lab`] is one temporary database file with the shop's own schema (see
-//! [`database`](super::database)), in WAL mode, one connection per session, an
+//! [`database`]), in WAL mode, one connection per session, an
 //! *observer* connection, and a scratch in-memory connection for guards. After each step
 //! the observer reads the committed rows (what any new reader would see: it uses autocommit
 //! and so never keeps a snapshot between steps), the lab compares them with the rows before
