@@ -8,19 +8,24 @@
 //! # Layout
 //!
 //! - [`scenario`]: the data format (JSON in `assets/lab/`, built-ins compiled in).
+//! - [`database`]: each run's temporary database — the shop's own `schema.sql` and
+//!   migrations, made by the shop's [`Store::open`](crate::Store::open); scenarios only add rows.
 //! - [`session`]: one connection, its variables, its transaction state in SQLite's terms.
 //! - [`runner`]: a temporary database, the steps, the rows after each one, the audit.
+//!   (The rows themselves and their differences: `rows.rs`, re-exported by the runner.)
 //! - [`stepper`]: step mode — forward and back (back replays on a fresh database).
 //! - [`scheduler`]: scheduler mode — the student picks who runs next; anomalies announced.
 //! - [`transcript`]: the text printed by `flashsale lab NAME --print`.
-//! - [`matrix`]: every anomaly against every strategy, Hermitage-style.
+//! - [`matrix`](mod@matrix): every anomaly against every strategy, Hermitage-style.
 //! - [`ui`]: the console's Lab tab (ratatui), self-contained.
 //!
 //! The command line calls [`run_headless`] with a parsed [`LabArgs`] when
 //! [`LabArgs::is_headless`], and otherwise opens the console on the Lab tab with
 //! [`console_view`]; the console mounts [`ui::LabView`].
 
+pub mod database;
 pub mod matrix;
+mod rows;
 pub mod runner;
 pub mod scenario;
 pub mod scheduler;
@@ -34,31 +39,33 @@ use std::path::Path;
 
 use scenario::{Origin, Scenario};
 
-/// Everything that can go wrong in the lab, each as one sentence.
-#[derive(Debug, thiserror::Error)]
-pub enum LabError {
-    /// A scenario file does not parse or does not hold together.
-    #[error("scenario {origin} cannot be used: {reason}")]
-    BadScenario {
-        /// Where it came from.
-        origin: String,
-        /// Why, in a few words.
-        reason: String,
-    },
-    /// No scenario has that name, and it is not a file either.
-    #[error("there is no lab scenario called {name:?}; available: {available}")]
-    UnknownScenario {
-        /// What the user typed.
-        name: String,
-        /// The names that exist, comma-separated.
-        available: String,
-    },
-    /// The temporary lab database failed.
-    #[error("the lab database failed: {0}")]
-    Database(String),
-    /// Writing the output failed.
-    #[error("cannot write the lab's output: {0}")]
-    Output(#[from] io::Error),
+use crate::error::Error;
+
+/// A scenario file (or the matrix's data) that cannot be used: the user's input, so a
+/// usage error (exit 2), in one sentence naming the file.
+pub(crate) fn bad_scenario(
+    origin: impl std::fmt::Display,
+    reason: impl std::fmt::Display,
+) -> Error {
+    Error::Usage(format!("scenario {origin} cannot be used: {reason}"))
+}
+
+/// No scenario has that name (and no file has that path): a usage error naming the
+/// ones that exist.
+fn unknown_scenario<'a>(name: &str, available: impl IntoIterator<Item = &'a str>) -> Error {
+    let available: Vec<&str> = available.into_iter().collect();
+    Error::Usage(format!(
+        "there is no lab scenario called {name:?}; available: {}",
+        available.join(", ")
+    ))
+}
+
+/// The lab's temporary database at `path` failed while doing `what`.
+pub(crate) fn lab_database(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::CannotOpen {
+        path: path.to_path_buf(),
+        why: format!("the lab {what}: {e}"),
+    }
 }
 
 /// `flashsale lab [SCENARIO] [--print] | --list | --matrix`.
@@ -94,7 +101,7 @@ pub struct ScenarioInfo {
     /// The one-line title.
     pub title: String,
     /// The strategy its sessions follow, if it names one.
-    pub strategy: Option<String>,
+    pub strategy: Option<scenario::Follows>,
     /// "built-in" or the file it came from.
     pub origin: String,
 }
@@ -110,7 +117,7 @@ fn info(s: &Scenario) -> ScenarioInfo {
     ScenarioInfo {
         name: s.name.clone(),
         title: s.title.clone(),
-        strategy: s.strategy.clone(),
+        strategy: s.strategy,
         origin: s.origin.to_string(),
     }
 }
@@ -125,8 +132,8 @@ fn catalog() -> (Vec<Scenario>, Vec<scenario::Broken>) {
 /// Finds a scenario by name, or reads it from a path (anything that exists as a file).
 ///
 /// # Errors
-/// [`LabError::UnknownScenario`] listing the names that exist, or a broken file.
-pub fn find(name_or_path: &str) -> Result<Scenario, LabError> {
+/// [`Error::Usage`] for an unknown scenario (listing the names that exist) or a broken file.
+pub fn find(name_or_path: &str) -> Result<Scenario, Error> {
     let path = Path::new(name_or_path);
     if path.is_file() {
         return Scenario::from_file(path);
@@ -135,14 +142,10 @@ pub fn find(name_or_path: &str) -> Result<Scenario, LabError> {
     if let Some(s) = all.iter().find(|s| s.name == name_or_path) {
         return Ok(s.clone());
     }
-    Err(LabError::UnknownScenario {
-        name: name_or_path.to_string(),
-        available: all
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })
+    Err(unknown_scenario(
+        name_or_path,
+        all.iter().map(|s| s.name.as_str()),
+    ))
 }
 
 /// Runs a scenario in its written order and prints the transcript. Returns whether every
@@ -150,7 +153,7 @@ pub fn find(name_or_path: &str) -> Result<Scenario, LabError> {
 ///
 /// # Errors
 /// Unknown scenario, a broken file, the database, or the writer.
-pub fn print_transcript(name_or_path: &str, out: &mut impl Write) -> Result<bool, LabError> {
+pub fn print_transcript(name_or_path: &str, out: &mut impl Write) -> Result<bool, Error> {
     let scenario = find(name_or_path)?;
     transcript::print(&scenario, out)
 }
@@ -159,7 +162,7 @@ pub fn print_transcript(name_or_path: &str, out: &mut impl Write) -> Result<bool
 ///
 /// # Errors
 /// The matrix data or a lab database failed, or the writer.
-pub fn matrix(out: &mut impl Write) -> Result<(), LabError> {
+pub fn matrix(out: &mut impl Write) -> Result<(), Error> {
     let data = matrix::Matrix::built_in()?;
     let results = data.run()?;
     matrix::print(&data, &results, out)?;
@@ -171,7 +174,7 @@ pub fn matrix(out: &mut impl Write) -> Result<(), LabError> {
 ///
 /// # Errors
 /// Unknown scenario (the sentence lists the names), a broken file, or its database.
-pub fn console_view(args: &LabArgs, no_color: bool) -> Result<ui::LabView, LabError> {
+pub fn console_view(args: &LabArgs, no_color: bool) -> Result<ui::LabView, Error> {
     let mut view = ui::LabView::new(no_color);
     if let Some(name) = args.scenario.as_deref() {
         let scenario = find(name)?;
@@ -203,11 +206,7 @@ pub fn run_headless_to(
         let (all, broken) = catalog();
         let width = all.iter().map(|s| s.name.len()).max().unwrap_or(0);
         for s in &all {
-            let strategy = s
-                .strategy
-                .as_deref()
-                .map(|st| format!(" [{st}]"))
-                .unwrap_or_default();
+            let strategy = s.strategy.map(|st| format!(" [{st}]")).unwrap_or_default();
             let origin = match &s.origin {
                 Origin::BuiltIn => String::new(),
                 Origin::File(p) => format!(" ({})", p.display()),
@@ -241,7 +240,7 @@ pub fn run_headless_to(
     match print_transcript(name, out) {
         Ok(true) => Ok(0),
         Ok(false) => Ok(1),
-        Err(e @ (LabError::UnknownScenario { .. } | LabError::BadScenario { .. })) => {
+        Err(e @ Error::Usage(_)) => {
             writeln!(err, "{e}")?;
             Ok(2)
         }

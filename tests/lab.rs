@@ -52,17 +52,27 @@ fn deferred_upgrade_transcript_shows_sqlite_busy_at_once() {
     assert!(started.elapsed() < std::time::Duration::from_millis(900));
 }
 
-#[test]
-fn a_wrong_expectation_fails_the_run_and_names_the_step() {
+/// The atomic scenario, renamed `name` and changed by `edit`, printed from a file.
+fn print_edited_atomic(
+    name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> (u8, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("wrong.json");
-    // The atomic scenario, with step 2 wrongly expecting BUSY.
+    let path = dir.path().join(format!("{name}.json"));
     let mut json: serde_json::Value =
         serde_json::from_str(include_str!("../assets/lab/atomic.json")).expect("parse");
-    json["name"] = "atomic-wrong".into();
-    json["steps"][1]["expect"] = "busy".into();
+    json["name"] = name.into();
+    edit(&mut json);
     std::fs::write(&path, json.to_string()).expect("write");
-    let (code, out, _) = print(path.to_str().expect("utf-8 path"));
+    print(path.to_str().expect("utf-8 path"))
+}
+
+#[test]
+fn a_wrong_expectation_fails_the_run_and_names_the_step() {
+    // The atomic scenario, with step 2 wrongly expecting BUSY.
+    let (code, out, _) = print_edited_atomic("atomic-wrong", |json| {
+        json["steps"][1]["expect"] = "busy".into();
+    });
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("step 2 (B): expected BUSY, got ok, 0 rows changed"),
@@ -92,6 +102,20 @@ fn a_broken_scenario_file_is_bad_usage_in_one_sentence() {
     let (code, _, err) = print(path.to_str().expect("utf-8 path"));
     assert_eq!(code, 2);
     assert!(err.contains("broken.json cannot be used"), "{err}");
+}
+
+#[test]
+fn a_scenario_carrying_its_own_schema_is_told_the_lab_has_the_shops() {
+    // A scenario written for the lab's old private tables: its setup creates them.
+    let (code, out, err) = print_edited_atomic("atomic-old", |json| {
+        json["setup"] = serde_json::json!([
+            "CREATE TABLE products (id INTEGER PRIMARY KEY, stock_available INTEGER NOT NULL)"
+        ]);
+    });
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("setup statement 1 failed"), "{err}");
+    assert!(err.contains("already has the shop's schema.sql"), "{err}");
 }
 
 #[test]
@@ -125,6 +149,18 @@ fn a_scenario_without_print_or_a_mode_is_bad_usage() {
     assert!(err.contains("available: lost-update"), "{err}");
 }
 
+/// The matrix's columns: the shop's seven strategies and the lab's deferred transaction.
+const COLUMNS: [&str; 8] = [
+    "naive",
+    "deferred",
+    "immediate",
+    "optimistic",
+    "atomic",
+    "gate",
+    "queue",
+    "pay-first",
+];
+
 #[test]
 fn matrix_tabulates_which_strategy_prevents_which_anomaly() {
     let (code, out, _) = lab(LabArgs {
@@ -136,15 +172,7 @@ fn matrix_tabulates_which_strategy_prevents_which_anomaly() {
         .lines()
         .find(|l| l.starts_with("anomaly "))
         .expect("a header row");
-    for strategy in [
-        "naive",
-        "immediate",
-        "optimistic",
-        "atomic",
-        "gate",
-        "queue",
-        "pay-first",
-    ] {
+    for strategy in COLUMNS {
         assert!(header.contains(strategy), "{header}");
     }
     let row = |name: &str| -> Vec<String> {
@@ -162,14 +190,8 @@ fn matrix_tabulates_which_strategy_prevents_which_anomaly() {
     };
     let oversell = row("oversell");
     assert_eq!(at(&oversell, "naive"), "FAILS");
-    for safe in [
-        "immediate",
-        "optimistic",
-        "atomic",
-        "gate",
-        "queue",
-        "pay-first",
-    ] {
+    // The shop's safe strategies: every column after naive and deferred.
+    for safe in &COLUMNS[2..] {
         assert_eq!(
             at(&oversell, safe),
             "ok",
@@ -180,6 +202,7 @@ fn matrix_tabulates_which_strategy_prevents_which_anomaly() {
         "lost-update",
         "oversell",
         "limit-bypass",
+        "lost-unit",
         "refused-with-stock",
     ] {
         assert!(!row(anomaly).contains(&"ERROR".to_string()), "{out}");
@@ -188,6 +211,24 @@ fn matrix_tabulates_which_strategy_prevents_which_anomaly() {
         out.contains("oversell under naive: A:SELECT B:SELECT"),
         "{out}"
     );
+    // On the shop's real schema the per-buyer trigger refuses alice's second hold, so no
+    // strategy lets her bypass the limit; where the strategy's own SQL let the statement
+    // through, the report says the schema stopped it.
+    let limit = row("limit-bypass");
+    for strategy in COLUMNS {
+        assert_eq!(at(&limit, strategy), "ok", "{strategy}: {out}");
+    }
+    assert!(
+        out.contains("limit-bypass under naive: per_buyer_limit"),
+        "{out}"
+    );
+    // Naive commits its decrement on its own, so the refused tab's unit is lost; every
+    // safe strategy takes the unit and the hold in one transaction, as the engine does.
+    let lost = row("lost-unit");
+    assert_eq!(at(&lost, "naive"), "FAILS", "{out}");
+    for safe in &COLUMNS[1..] {
+        assert_eq!(at(&lost, safe), "ok", "{safe}: {out}");
+    }
 }
 
 #[test]

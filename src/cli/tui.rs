@@ -57,7 +57,9 @@ pub fn run(cli: &Cli, args: &TuiArgs) -> Result<ExitCode> {
 pub fn run_lab(cli: &Cli, lab: &crate::lab::LabArgs) -> Result<ExitCode> {
     // The scenario is checked before anything else is opened.
     let no_color = !tui::Theme::from_env().color;
-    let view = crate::lab::console_view(lab, no_color).map_err(|e| Error::Usage(e.to_string()))?;
+    // The lab's own errors are the crate's: a bad scenario is usage (exit 2), a failing
+    // temporary database is not.
+    let view = crate::lab::console_view(lab, no_color)?;
     run_with(cli, &TuiArgs::default(), move |app| {
         app.lab = tui::app::LabState::with_view(view);
         tui::app::show(app, tui::Tab::Lab);

@@ -6,6 +6,11 @@
 //! the anomalies are the shop's: a lost update, an oversell, a per-buyer limit bypassed,
 //! a buyer refused while stock remained.
 //!
+//! Every cell runs on a fresh copy of the shop's own database ([`database`](super::database)),
+//! so the schema's CHECKs and triggers take part as they do in a sale: a per-buyer limit
+//! that a strategy's SQL checks too late is still refused by the schema's trigger, and
+//! the table says so instead of reporting a bypass the shop could never suffer.
+//!
 //! One cell = one anomaly's starting rows and buyers, each buyer running the strategy's
 //! program on its own connection. A single run proves little: races need the right
 //! interleaving. So each cell is run under every schedule with up to two preemptions
@@ -24,13 +29,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 mod print;
+mod schedule;
 
 pub use print::print;
 
-use super::LabError;
-use super::runner::Lab;
-use super::scenario::{Origin, Scenario, SessionSpec, Step};
-use super::session::{Outcome, TxnState};
+use super::scenario::Follows;
+use crate::error::Error;
+use schedule::Plan;
 
 /// The matrix data compiled into the binary.
 const BUILT_IN: &str = include_str!("../../assets/lab/matrix.json");
@@ -40,7 +45,7 @@ const BUILT_IN: &str = include_str!("../../assets/lab/matrix.json");
 pub const MAX_PREEMPTIONS: usize = 2;
 
 /// A guard against a schedule that never ends (a looping worker with nothing to do).
-const MAX_STATEMENTS: usize = 400;
+pub(crate) const MAX_STATEMENTS: usize = 400;
 
 /// One statement of a program.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -66,15 +71,16 @@ pub struct Worker {
     pub steps: Vec<ProgramStep>,
 }
 
-/// A strategy: how a buyer takes a unit, as SQL.
+/// A column: how a buyer takes a unit under one strategy, as SQL.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Strategy {
-    /// The column's name.
-    pub name: String,
+pub struct Column {
+    /// The strategy the column writes out: the shop's, or the lab's `deferred`.
+    pub name: Follows,
     /// One line on what it does.
     pub summary: String,
-    /// Extra tables the strategy needs, run after the anomaly's rows.
+    /// Stand-ins the strategy needs beside the shop's tables (the gate's counter, the
+    /// queue's requests), run after the anomaly's rows.
     #[serde(default)]
     pub setup: Vec<String>,
     /// The program each buyer runs.
@@ -108,12 +114,13 @@ pub struct AnomalySpec {
 pub struct Matrix {
     /// The table's title.
     pub title: String,
-    /// The tables every cell starts from.
+    /// Rows every cell starts from, added to the shop's schema before the anomaly's own.
+    #[serde(default)]
     pub setup: Vec<String>,
     /// The rows.
     pub anomalies: Vec<AnomalySpec>,
     /// The columns.
-    pub strategies: Vec<Strategy>,
+    pub strategies: Vec<Column>,
 }
 
 /// What one cell found.
@@ -127,6 +134,17 @@ pub enum Verdict {
     Broken(String),
 }
 
+/// A statement the strategy's SQL sent and the shop's schema refused (a CHECK, a
+/// trigger), in a run where the anomaly did not happen: there the database, not the
+/// strategy, stopped it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// SQLite's message (the schema's triggers name their rule first: `per_buyer_limit: ...`).
+    pub message: String,
+    /// The run, statement by statement.
+    pub witness: String,
+}
+
 /// One cell's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
@@ -138,6 +156,8 @@ pub struct Cell {
     pub verdict: Verdict,
     /// How many schedules were run.
     pub schedules: usize,
+    /// For a prevented anomaly: the first run in which the schema refused a statement.
+    pub refused: Option<Refusal>,
 }
 
 impl Matrix {
@@ -145,7 +165,7 @@ impl Matrix {
     ///
     /// # Errors
     /// Only if the built-in data is broken, which the tests rule out.
-    pub fn built_in() -> Result<Matrix, LabError> {
+    pub fn built_in() -> Result<Matrix, Error> {
         Matrix::from_json(BUILT_IN, "built-in matrix.json")
     }
 
@@ -153,18 +173,15 @@ impl Matrix {
     ///
     /// # Errors
     /// The JSON does not parse.
-    pub fn from_json(text: &str, origin: &str) -> Result<Matrix, LabError> {
-        serde_json::from_str(text).map_err(|e| LabError::BadScenario {
-            origin: origin.to_string(),
-            reason: e.to_string(),
-        })
+    pub fn from_json(text: &str, origin: &str) -> Result<Matrix, Error> {
+        serde_json::from_str(text).map_err(|e| super::bad_scenario(origin, e))
     }
 
     /// Runs every cell, two at a time (the machine this was written on has two cores).
     ///
     /// # Errors
     /// Never for a cell (a broken cell says so in its verdict); kept for callers.
-    pub fn run(&self) -> Result<Vec<Cell>, LabError> {
+    pub fn run(&self) -> Result<Vec<Cell>, Error> {
         let pairs: Vec<(usize, usize)> = (0..self.anomalies.len())
             .flat_map(|a| (0..self.strategies.len()).map(move |s| (a, s)))
             .collect();
@@ -185,6 +202,7 @@ impl Matrix {
                     strategy: s,
                     verdict: Verdict::Broken("the worker thread failed".to_string()),
                     schedules: 0,
+                    refused: None,
                 })),
             }
             cells
@@ -202,18 +220,27 @@ impl Matrix {
                 strategy,
                 verdict: Verdict::Broken("there is no such cell in the matrix".to_string()),
                 schedules: 0,
+                refused: None,
             };
         }
         let plan = Plan::new(self, anomaly, strategy);
         let mut schedules = 0;
         let mut verdict = Verdict::Prevented;
+        let mut refused = None;
         for schedule in plan.schedules() {
             schedules += 1;
             match plan.run(&schedule) {
-                Ok(None) => {}
-                Ok(Some(witness)) => {
-                    verdict = Verdict::Happens(witness);
+                Ok(end) if end.happened => {
+                    verdict = Verdict::Happens(end.trace);
                     break;
+                }
+                Ok(end) => {
+                    if refused.is_none() {
+                        refused = end.refused.map(|message| Refusal {
+                            message,
+                            witness: end.trace,
+                        });
+                    }
                 }
                 Err(e) => {
                     verdict = Verdict::Broken(e.to_string());
@@ -221,284 +248,15 @@ impl Matrix {
                 }
             }
         }
+        if verdict != Verdict::Prevented {
+            refused = None;
+        }
         Cell {
             anomaly,
             strategy,
             verdict,
             schedules,
-        }
-    }
-}
-
-/// A schedule: who starts, and after how many statements each preemption happens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Schedule {
-    start: usize,
-    chunks: Vec<usize>,
-}
-
-/// One cell made runnable: a scenario (for the setup and sessions) and the programs.
-struct Plan<'a> {
-    scenario: Scenario,
-    programs: Vec<&'a [ProgramStep]>,
-    /// For each session, its loop condition if it is a worker.
-    loops: Vec<Option<&'a str>>,
-    detect: &'a str,
-}
-
-impl<'a> Plan<'a> {
-    fn new(matrix: &'a Matrix, anomaly: usize, strategy: usize) -> Plan<'a> {
-        let a = &matrix.anomalies[anomaly];
-        let st = &matrix.strategies[strategy];
-        let mut sessions = Vec::new();
-        let mut programs: Vec<&[ProgramStep]> = Vec::new();
-        let mut loops = Vec::new();
-        for (i, vars) in a.buyers.iter().enumerate() {
-            sessions.push(SessionSpec {
-                name: session_name(i),
-                label: String::new(),
-                busy_timeout_ms: 0,
-                vars: vars.clone(),
-            });
-            programs.push(&st.buyer);
-            loops.push(None);
-        }
-        for w in &st.workers {
-            sessions.push(SessionSpec {
-                name: w.name.clone(),
-                label: String::new(),
-                busy_timeout_ms: 0,
-                vars: BTreeMap::new(),
-            });
-            programs.push(&w.steps);
-            loops.push(Some(w.loop_while.as_str()));
-        }
-        let mut setup = matrix.setup.clone();
-        setup.extend(a.setup.iter().cloned());
-        setup.extend(st.setup.iter().cloned());
-        // The steps are not used by the matrix (it runs programs), but a scenario needs one.
-        let steps = vec![Step {
-            session: session_name(0),
-            sql: "SELECT 1".to_string(),
-            when: None,
-            narration: String::new(),
-            expect: None,
-            oversold: None,
-            retry: false,
-        }];
-        let scenario = Scenario {
-            name: format!("{}-{}", a.name, st.name),
-            title: String::new(),
-            summary: String::new(),
-            strategy: Some(st.name.clone()),
-            setup,
-            sessions,
-            steps,
-            lesson: String::new(),
-            origin: Origin::BuiltIn,
-        };
-        Plan {
-            scenario,
-            programs,
-            loops,
-            detect: &a.detect,
-        }
-    }
-
-    /// Every schedule with up to [`MAX_PREEMPTIONS`] preemptions: for each starting
-    /// session, each way of cutting the run into chunks no longer than the programs.
-    fn schedules(&self) -> Vec<Schedule> {
-        let n = self.programs.len();
-        let longest = self.programs.iter().map(|p| p.len()).max().unwrap_or(1);
-        let mut out = Vec::new();
-        for start in 0..n {
-            let mut chunks_list: Vec<Vec<usize>> = vec![Vec::new()];
-            let mut frontier: Vec<Vec<usize>> = vec![Vec::new()];
-            for _ in 0..MAX_PREEMPTIONS {
-                let mut next = Vec::new();
-                for prefix in &frontier {
-                    for k in 1..=longest {
-                        let mut c = prefix.clone();
-                        c.push(k);
-                        next.push(c);
-                    }
-                }
-                chunks_list.extend(next.iter().cloned());
-                frontier = next;
-            }
-            out.extend(
-                chunks_list
-                    .into_iter()
-                    .map(|chunks| Schedule { start, chunks }),
-            );
-        }
-        out
-    }
-
-    /// Runs one schedule on a fresh database; returns the witness if the anomaly happened.
-    fn run(&self, schedule: &Schedule) -> Result<Option<String>, LabError> {
-        let mut run = Run {
-            plan: self,
-            lab: Lab::open(&self.scenario)?,
-            pc: vec![0; self.programs.len()],
-            done: vec![false; self.programs.len()],
-            trace: Vec::new(),
-            statements: 0,
-        };
-        let mut current = schedule.start;
-        for &chunk in &schedule.chunks {
-            let mut ran = 0;
-            while ran < chunk && !run.done[current] {
-                match run.turn(current)? {
-                    Turn::Ran => ran += 1,
-                    Turn::Blocked | Turn::Yielded => break,
-                }
-            }
-            current = run.next_after(current);
-        }
-        run.round_robin(current)?;
-        if run.lab.check_sql(self.detect)? {
-            Ok(Some(run.trace.join(" ")))
-        } else {
-            Ok(None)
-        }
-    }
-}
-
-/// "A", "B", ... for the buyers.
-fn session_name(i: usize) -> String {
-    let letter = u8::try_from(i % 26).map_or('?', |i| char::from(b'A' + i));
-    letter.to_string()
-}
-
-/// What one turn of a session did.
-enum Turn {
-    /// A statement ran (or failed for good, ending the session).
-    Ran,
-    /// BUSY: the session waits and will retry the statement.
-    Blocked,
-    /// A worker finished an idle round and lets the others go first.
-    Yielded,
-}
-
-/// One schedule being run.
-struct Run<'p, 'a> {
-    plan: &'p Plan<'a>,
-    lab: Lab,
-    pc: Vec<usize>,
-    done: Vec<bool>,
-    trace: Vec<String>,
-    statements: usize,
-}
-
-impl Run<'_, '_> {
-    /// The next session after `s` that has not finished (or `s` itself).
-    fn next_after(&self, s: usize) -> usize {
-        let n = self.done.len();
-        (1..=n)
-            .map(|d| (s + d) % n)
-            .find(|&i| !self.done[i])
-            .unwrap_or(s)
-    }
-
-    /// Whether every buyer (every session that is not a worker) has finished.
-    fn buyers_done(&self) -> bool {
-        self.plan
-            .loops
-            .iter()
-            .zip(&self.done)
-            .all(|(l, d)| l.is_some() || *d)
-    }
-
-    /// Lets every session run one statement in turn until all have finished.
-    fn round_robin(&mut self, mut current: usize) -> Result<(), LabError> {
-        let mut stuck = 0;
-        while self.done.iter().any(|d| !d) {
-            if self.done[current] {
-                current = self.next_after(current);
-                continue;
-            }
-            match self.turn(current)? {
-                Turn::Ran | Turn::Yielded => stuck = 0,
-                Turn::Blocked => stuck += 1,
-            }
-            if stuck > self.done.len() {
-                return Err(LabError::Database(format!(
-                    "cell {} never finished: every session waits for a lock ({})",
-                    self.plan.scenario.name,
-                    self.trace.join(" ")
-                )));
-            }
-            current = self.next_after(current);
-        }
-        Ok(())
-    }
-
-    /// Runs session `s`'s next statement that is not skipped.
-    fn turn(&mut self, s: usize) -> Result<Turn, LabError> {
-        let program = self.plan.programs[s];
-        loop {
-            self.statements += 1;
-            if self.statements > MAX_STATEMENTS {
-                return Err(LabError::Database(format!(
-                    "cell {} ran more than {MAX_STATEMENTS} statements without finishing",
-                    self.plan.scenario.name
-                )));
-            }
-            let Some(step) = program.get(self.pc[s]) else {
-                // The end of the program: a worker goes round again while it finds work
-                // or a buyer may still send some; everyone else is done.
-                return Ok(match self.plan.loops[s] {
-                    Some(cond) if self.lab.holds_for(s, cond) => {
-                        self.pc[s] = 0;
-                        continue;
-                    }
-                    Some(_) if !self.buyers_done() => {
-                        self.pc[s] = 0;
-                        Turn::Yielded
-                    }
-                    _ => {
-                        self.done[s] = true;
-                        Turn::Ran
-                    }
-                });
-            };
-            let outcome = self
-                .lab
-                .exec(s, &step.sql, step.when.as_deref())
-                .ok_or_else(|| LabError::Database("no such session".to_string()))?;
-            let name = &self.plan.scenario.sessions[s].name;
-            let verb = step
-                .sql
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_ascii_uppercase();
-            match outcome {
-                Outcome::Skipped { .. } => {
-                    self.pc[s] += 1;
-                }
-                Outcome::Failed {
-                    would_wait: true, ..
-                } => {
-                    self.trace.push(format!("{name}:{verb}(BUSY, waits)"));
-                    return Ok(Turn::Blocked);
-                }
-                Outcome::Failed { code, .. } => {
-                    // The application gives up: roll back, tell the buyer.
-                    self.trace.push(format!("{name}:{verb}({code}, gives up)"));
-                    if self.lab.sessions()[s].state() != TxnState::None {
-                        let _ = self.lab.exec(s, "ROLLBACK", None);
-                    }
-                    self.done[s] = true;
-                    return Ok(Turn::Ran);
-                }
-                Outcome::Rows { .. } | Outcome::Done { .. } => {
-                    self.trace.push(format!("{name}:{verb}"));
-                    self.pc[s] += 1;
-                    return Ok(Turn::Ran);
-                }
-            }
+            refused,
         }
     }
 }
@@ -516,7 +274,7 @@ mod tests {
         let s = m
             .strategies
             .iter()
-            .position(|x| x.name == strategy)
+            .position(|x| x.name.name() == strategy)
             .expect("strategy");
         m.cell(a, s).verdict
     }
@@ -529,6 +287,44 @@ mod tests {
             Verdict::Happens(_)
         ));
         assert_eq!(verdict(&m, "oversell", "immediate"), Verdict::Prevented);
+    }
+
+    #[test]
+    fn the_schemas_trigger_stops_a_limit_bypass_the_strategys_sql_lets_through() {
+        let m = Matrix::built_in().expect("parses");
+        let a = m
+            .anomalies
+            .iter()
+            .position(|x| x.name == "limit-bypass")
+            .expect("anomaly");
+        let cells: Vec<Cell> = (0..m.strategies.len()).map(|s| m.cell(a, s)).collect();
+        for (cell, column) in cells.iter().zip(&m.strategies) {
+            assert_eq!(cell.verdict, Verdict::Prevented, "{}", column.name);
+        }
+        let by_name = |name: &str| {
+            let i = m
+                .strategies
+                .iter()
+                .position(|x| x.name.name() == name)
+                .expect("strategy");
+            cells[i].refused.clone()
+        };
+        // The lab's naive SQL checks the limit from a stale read: the trigger refuses.
+        let naive = by_name("naive").expect("the trigger refused alice's second hold");
+        assert!(
+            naive.message.starts_with("per_buyer_limit"),
+            "{}",
+            naive.message
+        );
+        assert!(
+            naive
+                .witness
+                .ends_with("B:INSERT(SQLITE_CONSTRAINT_TRIGGER, gives up)"),
+            "{}",
+            naive.witness
+        );
+        // Immediate reads the buyer's holds under the write lock: never refused.
+        assert_eq!(by_name("immediate"), None);
     }
 
     #[test]

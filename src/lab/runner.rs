@@ -1,6 +1,7 @@
 //! Runs steps on real connections and records everything a student should see.
 //!
-//! A [`Lab`] is one temporary database file in WAL mode, one connection per session, an
+//! A [`Lab`] is one temporary database file with the shop's own schema (see
+//! [`database`]), in WAL mode, one connection per session, an
 //! *observer* connection, and a scratch in-memory connection for guards. After each step
 //! the observer reads the committed rows (what any new reader would see: it uses autocommit
 //! and so never keeps a snapshot between steps), the lab compares them with the rows before
@@ -12,125 +13,19 @@ use std::path::PathBuf;
 
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
-use serde_json::Value;
 
-use super::LabError;
+use super::database::{self, View};
+use super::rows::snapshot;
+pub use super::rows::{Change, Snapshot, Table, diff};
 use super::scenario::{Expect, Scenario, Step};
-use super::session::{FailKind, Outcome, Session, TxnState, to_json};
+use super::session::{FailKind, Outcome, Session, TxnState};
+use crate::error::Error;
+use crate::hold::Stock;
 
-/// The rows of one table at one moment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    /// Table name.
-    pub name: String,
-    /// Column names.
-    pub columns: Vec<String>,
-    /// Rows ordered by the first column, which the lab treats as the row's key.
-    pub rows: Vec<Vec<Value>>,
-}
-
-/// Every table's rows at one moment.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Snapshot {
-    /// Tables in the order they were created.
-    pub tables: Vec<Table>,
-}
-
-impl Snapshot {
-    /// The table called `name`.
-    #[must_use]
-    pub fn table(&self, name: &str) -> Option<&Table> {
-        self.tables.iter().find(|t| t.name == name)
-    }
-}
-
-/// How one row changed between two snapshots.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    /// The table.
-    pub table: String,
-    /// The row's key (its first column).
-    pub key: Value,
-    /// The row before (None when it was added).
-    pub before: Option<Vec<Value>>,
-    /// The row after (None when it was removed).
-    pub after: Option<Vec<Value>>,
-}
-
-impl Change {
-    /// Whether column `col` of this row changed (every column of an added row counts).
-    #[must_use]
-    pub fn touches(&self, col: usize) -> bool {
-        match (&self.before, &self.after) {
-            (Some(b), Some(a)) => b.get(col) != a.get(col),
-            _ => true,
-        }
-    }
-
-    /// "products 1: stock_available 1→0" for transcripts.
-    #[must_use]
-    pub fn describe(&self, columns: &[String]) -> String {
-        use super::session::cell_text;
-        let key = cell_text(&self.key);
-        match (&self.before, &self.after) {
-            (None, Some(a)) => format!("{} + {}", self.table, super::session::row_text(a)),
-            (Some(b), None) => format!("{} - {}", self.table, super::session::row_text(b)),
-            (Some(b), Some(a)) => {
-                let mut parts = Vec::new();
-                for (i, name) in columns.iter().enumerate() {
-                    if b.get(i) != a.get(i) {
-                        let old = b.get(i).map(cell_text).unwrap_or_default();
-                        let new = a.get(i).map(cell_text).unwrap_or_default();
-                        parts.push(format!("{name} {old}→{new}"));
-                    }
-                }
-                format!("{} {key}: {}", self.table, parts.join(", "))
-            }
-            (None, None) => String::new(),
-        }
-    }
-}
-
-/// Rows that differ between `before` and `after`, table by table, keyed on the first column.
-#[must_use]
-pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
-    let mut out = Vec::new();
-    for table in &after.tables {
-        let old = before.table(&table.name);
-        let find = |t: Option<&Table>, key: &Value| -> Option<Vec<Value>> {
-            t?.rows.iter().find(|r| r.first() == Some(key)).cloned()
-        };
-        for row in &table.rows {
-            let Some(key) = row.first() else { continue };
-            let was = find(old, key);
-            if was.as_ref() != Some(row) {
-                out.push(Change {
-                    table: table.name.clone(),
-                    key: key.clone(),
-                    before: was,
-                    after: Some(row.clone()),
-                });
-            }
-        }
-        if let Some(old) = old {
-            for row in &old.rows {
-                let Some(key) = row.first() else { continue };
-                if find(Some(table), key).is_none() {
-                    out.push(Change {
-                        table: table.name.clone(),
-                        key: key.clone(),
-                        before: Some(row.clone()),
-                        after: None,
-                    });
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The flash sale's invariant for one product, from committed rows:
-/// `stock_total = stock_available + Σ active holds + Σ paid holds`.
+/// The flash sale's invariant for one product, from committed rows, read and counted
+/// by the shop's own [`stock`](crate::hold::stock) and [`Stock::balance`]:
+/// `stock_total = stock_available + Σ active holds + Σ paid holds` (+ the units closed
+/// holds could not give back, none in a lab scenario).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductAudit {
     /// Product id.
@@ -145,6 +40,22 @@ pub struct ProductAudit {
     pub active: i64,
     /// Units in paid holds.
     pub paid: i64,
+    /// [`Stock::balance`]: 0 when the books balance.
+    balance: i64,
+}
+
+impl From<Stock> for ProductAudit {
+    fn from(stock: Stock) -> Self {
+        ProductAudit {
+            balance: stock.balance(),
+            id: stock.product_id.0,
+            sku: stock.sku,
+            total: stock.total,
+            available: stock.available,
+            active: stock.held,
+            paid: stock.sold,
+        }
+    }
 }
 
 impl ProductAudit {
@@ -152,7 +63,7 @@ impl ProductAudit {
     /// or sold than exist (the audit's `oversold`); negative means units went missing.
     #[must_use]
     pub fn oversold(&self) -> i64 {
-        self.available + self.active + self.paid - self.total
+        self.balance
     }
 
     /// Units promised to buyers (held or sold).
@@ -212,7 +123,7 @@ pub struct StepRecord {
     /// The uncommitted rows of the session holding the write lock, if any, and how they
     /// differ from the committed rows.
     pub pending: Option<(usize, Vec<Change>)>,
-    /// The audit equation per product (empty when the tables do not have the shop's shape).
+    /// The audit equation per product (empty when the scenario has no products).
     pub audit: Vec<ProductAudit>,
     /// The expectation's verdict.
     pub check: Check,
@@ -230,72 +141,91 @@ impl StepRecord {
     }
 }
 
-/// One run's database: a temporary WAL file and one connection per session.
+/// One run's database: a temporary copy of the shop's database (WAL mode) and one
+/// connection per session.
 pub struct Lab {
     sessions: Vec<Session>,
     observer: Connection,
     scratch: Connection,
+    /// The tables and columns the scenario is about.
+    view: View,
     committed: Snapshot,
     /// Kept last so the connections close before the directory is removed.
     _dir: tempfile::TempDir,
 }
 
 impl Lab {
-    /// Creates a fresh database for `scenario`: WAL mode, its setup SQL, its sessions.
+    /// Creates a fresh database for `scenario`: the shop's schema and migrations
+    /// ([`database::create`]), its setup rows, its sessions.
     ///
     /// # Errors
     /// The temporary file cannot be made or the setup SQL fails.
-    pub fn open(scenario: &Scenario) -> Result<Lab, LabError> {
-        let dir = tempfile::Builder::new()
-            .prefix("flashsale-lab-")
-            .tempdir()
-            .map_err(|e| LabError::Database(format!("cannot create a temporary directory: {e}")))?;
+    pub fn open(scenario: &Scenario) -> Result<Lab, Error> {
+        let dir = database::scratch_dir()?;
         let path: PathBuf = dir.path().join("lab.db");
-        let setup = Connection::open(&path)
-            .map_err(|e| LabError::Database(format!("cannot create the lab database: {e}")))?;
+        database::create(&path)?;
+        let failed = |what: &str| {
+            let path = path.clone();
+            let what = what.to_string();
+            move |e: rusqlite::Error| super::lab_database(&path, &what, e)
+        };
+        let setup = Connection::open(&path).map_err(failed("database cannot be opened"))?;
         // Durability is not what the lab studies, and fsyncs would make every fresh
         // database (step mode's "back", the matrix's hundreds of runs) slow. Locking
-        // does not depend on this setting.
+        // does not depend on this setting. Foreign keys are on, as on the shop's own
+        // connections.
         setup
-            .execute_batch("PRAGMA synchronous = OFF")
-            .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
-        // WAL is a property of the file, set once outside any transaction; every session
-        // then reads from a snapshot and never blocks the writer.
+            .execute_batch("PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON")
+            .map_err(failed("database refused its settings"))?;
+        // WAL comes with the shop's file (it is a property of the file); asked again here
+        // because every session's snapshot depends on it.
         let mode: String = setup
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| LabError::Database(format!("cannot switch to WAL: {e}")))?;
+            .map_err(failed("database cannot switch to WAL"))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(LabError::Database(format!(
-                "the lab database refused WAL mode (got {mode})"
-            )));
+            return Err(super::lab_database(
+                &path,
+                "database refused WAL mode",
+                format!("journal_mode is {mode}"),
+            ));
         }
         for (i, sql) in scenario.setup.iter().enumerate() {
-            setup
-                .execute_batch(sql)
-                .map_err(|e| LabError::BadScenario {
-                    origin: scenario.origin.to_string(),
-                    reason: format!("setup statement {} failed: {e}", i + 1),
-                })?;
+            setup.execute_batch(sql).map_err(|e| {
+                // A scenario written for the lab's old private tables: say what changed.
+                let hint = if e.to_string().contains("already exists") {
+                    " (the lab database already has the shop's schema.sql and migrations: setup only adds rows)"
+                } else {
+                    ""
+                };
+                super::bad_scenario(
+                    &scenario.origin,
+                    format!("setup statement {} failed: {e}{hint}", i + 1),
+                )
+            })?;
         }
+        let view = View::of(
+            &setup,
+            scenario.setup.iter().map(String::as_str),
+            scenario.steps.iter().map(|s| s.sql.as_str()),
+        );
         drop(setup);
         let sessions = scenario
             .sessions
             .iter()
             .map(|spec| Session::open(&path, spec))
             .collect::<Result<Vec<_>, _>>()?;
-        let observer = Connection::open(&path)
-            .map_err(|e| LabError::Database(format!("cannot open the observer: {e}")))?;
+        let observer = Connection::open(&path).map_err(failed("observer cannot open"))?;
         // The last connection to close checkpoints the WAL; without this it would fsync.
         observer
             .execute_batch("PRAGMA synchronous = OFF")
-            .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
-        let scratch = Connection::open_in_memory()
-            .map_err(|e| LabError::Database(format!("cannot open a scratch database: {e}")))?;
-        let committed = snapshot(&observer);
+            .map_err(failed("observer refused its settings"))?;
+        let scratch = Connection::open_in_memory().map_err(failed("scratch database"))?;
+        let committed = snapshot(&observer, &view);
         Ok(Lab {
             sessions,
             observer,
             scratch,
+            view,
             committed,
             _dir: dir,
         })
@@ -355,11 +285,11 @@ impl Lab {
     ///
     /// # Errors
     /// The query fails, as one sentence.
-    pub fn check_sql(&self, sql: &str) -> Result<bool, LabError> {
+    pub fn check_sql(&self, sql: &str) -> Result<bool, Error> {
         let value: rusqlite::types::Value = self
             .observer
             .query_row(sql, [], |r| r.get(0))
-            .map_err(|e| LabError::Database(format!("the check {sql:?} failed: {e}")))?;
+            .map_err(|e| super::bad_scenario("data", format!("the check {sql:?} failed: {e}")))?;
         Ok(match value {
             SqlValue::Integer(i) => i != 0,
             SqlValue::Real(r) => r != 0.0,
@@ -375,7 +305,7 @@ impl Lab {
         sql: &str,
         outcome: Outcome,
     ) -> StepRecord {
-        let rows = snapshot(&self.observer);
+        let rows = snapshot(&self.observer, &self.view);
         let changes = diff(&self.committed, &rows);
         let states: Vec<TxnState> = self.sessions.iter().map(Session::state).collect();
         let mut pending = None;
@@ -384,7 +314,7 @@ impl Lab {
             // Only a session that already holds a snapshot may be read through: reading
             // through one that has only said BEGIN would take its snapshot for it.
             let view = match states[i] {
-                TxnState::Read | TxnState::Write => Some(snapshot(s.conn())),
+                TxnState::Read | TxnState::Write => Some(snapshot(s.conn(), &self.view)),
                 TxnState::None | TxnState::Begun => None,
             };
             let differs = view.as_ref().is_some_and(|v| *v != rows);
@@ -412,63 +342,10 @@ impl Lab {
     }
 }
 
-/// Reads every user table through `conn`.
-fn snapshot(conn: &Connection) -> Snapshot {
-    let names: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .unwrap_or_default();
-    let tables = names
-        .into_iter()
-        .filter_map(|name| read_table(conn, &name).ok())
-        .collect();
-    Snapshot { tables }
-}
-
-/// Reads one table, ordered by its first column.
-fn read_table(conn: &Connection, name: &str) -> rusqlite::Result<Table> {
-    let quoted = name.replace('"', "\"\"");
-    let mut stmt = conn.prepare(&format!("SELECT * FROM \"{quoted}\" ORDER BY 1"))?;
-    let columns: Vec<String> = stmt
-        .column_names()
-        .iter()
-        .map(|c| (*c).to_string())
-        .collect();
-    let width = columns.len();
-    let rows = stmt
-        .query_map([], |r| {
-            (0..width)
-                .map(|i| r.get::<_, SqlValue>(i).map(to_json))
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Table {
-        name: name.to_string(),
-        columns,
-        rows,
-    })
-}
-
-/// The audit equation per product; empty when the tables are not shaped like the shop's.
+/// The audit equation per product, as the shop's audit reads it (empty if that read fails).
 fn audit(conn: &Connection) -> Vec<ProductAudit> {
-    const SQL: &str = "SELECT p.id, p.sku, p.stock_total, p.stock_available,
-        coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'active'), 0),
-        coalesce((SELECT sum(qty) FROM holds h WHERE h.product_id = p.id AND h.status = 'paid'), 0)
-        FROM products p ORDER BY p.id";
-    conn.prepare(SQL)
-        .and_then(|mut s| {
-            s.query_map([], |r| {
-                Ok(ProductAudit {
-                    id: r.get(0)?,
-                    sku: r.get(1)?,
-                    total: r.get(2)?,
-                    available: r.get(3)?,
-                    active: r.get(4)?,
-                    paid: r.get(5)?,
-                })
-            })?
-            .collect()
-        })
+    crate::hold::stock(conn)
+        .map(|stock| stock.into_iter().map(ProductAudit::from).collect())
         .unwrap_or_default()
 }
 
@@ -544,7 +421,7 @@ fn describe_outcome(outcome: &Outcome) -> String {
 ///
 /// # Errors
 /// The database cannot be set up.
-pub fn run_all(scenario: &Scenario) -> Result<Vec<StepRecord>, LabError> {
+pub fn run_all(scenario: &Scenario) -> Result<Vec<StepRecord>, Error> {
     let mut lab = Lab::open(scenario)?;
     Ok((0..scenario.steps.len())
         .filter_map(|i| lab.run(scenario, i))

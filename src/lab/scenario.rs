@@ -1,6 +1,7 @@
 //! Scenarios are data: a JSON file a teacher can write without touching Rust.
 //!
-//! A scenario gives the SQL that builds its starting rows, two or more sessions (each one
+//! A scenario gives the SQL that adds its starting rows to the shop's own schema (see
+//! [`database`](super::database): no scenario carries tables of its own), two or more sessions (each one
 //! becomes its own real SQLite connection), and the ordered steps. Each step names its
 //! session, one SQL statement, a sentence of narration and, optionally, what SQLite is
 //! expected to answer. The built-in scenarios are compiled into the binary with
@@ -11,7 +12,7 @@
 //! {
 //!   "name": "lost-update",
 //!   "title": "Lost update: read the stock, then write it",
-//!   "setup": ["CREATE TABLE products (...)", "INSERT INTO products VALUES (...)"],
+//!   "setup": ["INSERT INTO products (id, sku, name, price_cents, stock_total, stock_available) VALUES (1, 'PHONE', 'Flash Phone', 49900, 1, 1)"],
 //!   "sessions": [{"name": "A", "label": "alice", "vars": {"buyer": "alice"}}, {"name": "B"}],
 //!   "steps": [
 //!     {"session": "A", "sql": "SELECT stock_available FROM products WHERE id = 1",
@@ -33,7 +34,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::LabError;
+use crate::error::Error;
+use crate::strategy::Strategy;
 
 /// The longest busy timeout a scenario may ask for. The runner is single-threaded, so a
 /// statement that really waits can only wait for nothing and then fail: keep it short.
@@ -53,10 +55,11 @@ pub struct Scenario {
     /// A paragraph on what the scenario shows.
     #[serde(default)]
     pub summary: String,
-    /// The strategy the sessions follow (naive, immediate, ...), for lists and the matrix.
+    /// The strategy the sessions follow (naive, immediate, ... or deferred), for lists.
     #[serde(default)]
-    pub strategy: Option<String>,
-    /// SQL run once, before the sessions open, on a fresh database in WAL mode.
+    pub strategy: Option<Follows>,
+    /// SQL run once, before the sessions open, on a fresh copy of the shop's database
+    /// (its `schema.sql` and migrations): the rows the scenario starts from.
     pub setup: Vec<String>,
     /// The sessions: one real connection each.
     pub sessions: Vec<SessionSpec>,
@@ -68,6 +71,52 @@ pub struct Scenario {
     /// Where the scenario came from (built in, or a file path); not part of the file.
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// What a scenario's sessions (or a matrix column's buyers) follow: one of the shop's
+/// strategies, or `deferred` — a plain `BEGIN` that reads and then writes, which the shop
+/// never uses and the lab keeps to show why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Follows {
+    /// One of the shop's own strategies.
+    Shop(Strategy),
+    /// A deferred transaction that later writes.
+    Deferred,
+}
+
+impl Follows {
+    /// The name in files, lists and the matrix's header.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Follows::Shop(strategy) => strategy.name(),
+            Follows::Deferred => "deferred",
+        }
+    }
+}
+
+impl TryFrom<String> for Follows {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        if name == Follows::Deferred.name() {
+            return Ok(Follows::Deferred);
+        }
+        name.parse().map(Follows::Shop).map_err(|_| {
+            let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
+            format!(
+                "unknown strategy {name:?} (one of: {}, deferred)",
+                names.join(", ")
+            )
+        })
+    }
+}
+
+impl fmt::Display for Follows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, so tables can line names up with `{:width$}`.
+        f.pad(self.name())
+    }
 }
 
 /// Where a scenario was read from.
@@ -215,12 +264,9 @@ impl Scenario {
     ///
     /// # Errors
     /// A JSON error or a scenario that does not hold together, as one sentence naming `origin`.
-    pub fn from_json(text: &str, origin: Origin) -> Result<Scenario, LabError> {
+    pub fn from_json(text: &str, origin: Origin) -> Result<Scenario, Error> {
         let mut scenario: Scenario =
-            serde_json::from_str(text).map_err(|e| LabError::BadScenario {
-                origin: origin.to_string(),
-                reason: e.to_string(),
-            })?;
+            serde_json::from_str(text).map_err(|e| super::bad_scenario(&origin, e))?;
         scenario.origin = origin;
         scenario.check()?;
         Ok(scenario)
@@ -230,11 +276,9 @@ impl Scenario {
     ///
     /// # Errors
     /// The file cannot be read or is not a valid scenario.
-    pub fn from_file(path: &Path) -> Result<Scenario, LabError> {
-        let text = std::fs::read_to_string(path).map_err(|e| LabError::BadScenario {
-            origin: path.display().to_string(),
-            reason: format!("cannot read it ({e})"),
-        })?;
+    pub fn from_file(path: &Path) -> Result<Scenario, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| super::bad_scenario(path.display(), format!("cannot read it ({e})")))?;
         Scenario::from_json(&text, Origin::File(path.to_path_buf()))
     }
 
@@ -245,13 +289,8 @@ impl Scenario {
     }
 
     /// Checks what serde cannot: names that refer to each other, limits.
-    fn check(&self) -> Result<(), LabError> {
-        let fail = |reason: String| {
-            Err(LabError::BadScenario {
-                origin: self.origin.to_string(),
-                reason,
-            })
-        };
+    fn check(&self) -> Result<(), Error> {
+        let fail = |reason: String| Err(super::bad_scenario(&self.origin, reason));
         if self.name.trim().is_empty() || self.name.contains(char::is_whitespace) {
             return fail("its name must be one word, like \"lost-update\"".into());
         }
@@ -310,14 +349,12 @@ impl Scenario {
 ///
 /// # Errors
 /// Only if a built-in file is broken, which the tests rule out.
-pub fn built_in() -> Result<Vec<Scenario>, LabError> {
+pub fn built_in() -> Result<Vec<Scenario>, Error> {
     BUILT_IN
         .iter()
         .map(|b| {
-            Scenario::from_json(b.text, Origin::BuiltIn).map_err(|e| LabError::BadScenario {
-                origin: format!("built-in {}", b.file),
-                reason: e.to_string(),
-            })
+            Scenario::from_json(b.text, Origin::BuiltIn)
+                .map_err(|e| super::bad_scenario(format!("built-in {}", b.file), e))
         })
         .collect()
 }
@@ -337,7 +374,7 @@ pub struct Broken {
 ///
 /// # Errors
 /// Only if a built-in scenario is broken.
-pub fn catalog(dir: Option<&Path>) -> Result<(Vec<Scenario>, Vec<Broken>), LabError> {
+pub fn catalog(dir: Option<&Path>) -> Result<(Vec<Scenario>, Vec<Broken>), Error> {
     let mut scenarios = built_in()?;
     let mut broken = Vec::new();
     let Some(dir) = dir else {
@@ -412,6 +449,35 @@ mod tests {
         ] {
             assert!(all.iter().any(|s| s.name == name), "missing {name}");
         }
+    }
+
+    #[test]
+    fn built_in_scenarios_bring_rows_not_tables_and_name_the_shops_strategies() {
+        for s in built_in().expect("built-ins parse") {
+            for sql in &s.setup {
+                assert!(
+                    !sql.to_ascii_uppercase().contains("CREATE "),
+                    "{} carries schema of its own: {sql}",
+                    s.name
+                );
+            }
+        }
+        let atomic = test_scenario("atomic");
+        assert_eq!(atomic.strategy, Some(Follows::Shop(Strategy::Atomic)));
+        let deferred = test_scenario("deferred-upgrade");
+        assert_eq!(deferred.strategy, Some(Follows::Deferred));
+    }
+
+    #[test]
+    fn an_unknown_strategy_is_refused_naming_the_choices() {
+        let text = r#"{"name":"x","title":"t","strategy":"pessimistic","setup":[],
+            "sessions":[{"name":"A"},{"name":"B"}],
+            "steps":[{"session":"A","sql":"SELECT 1"}]}"#;
+        let err = Scenario::from_json(text, Origin::BuiltIn)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"pessimistic\""), "{err}");
+        assert!(err.contains("pay-first, deferred)"), "{err}");
     }
 
     #[test]

@@ -11,10 +11,10 @@
 //! achieved: an oversell, a lost update, a BUSY — why it happened, and which strategy
 //! would have stopped it. Undo replays the moves on a fresh database, as step mode does.
 
-use super::LabError;
 use super::runner::{Lab, Snapshot, StepRecord};
 use super::scenario::Scenario;
 use super::session::{Outcome, TxnState};
+use crate::error::Error;
 
 /// One thing the student did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl Scheduler {
     ///
     /// # Errors
     /// The database cannot be set up.
-    pub fn new(scenario: Scenario) -> Result<Scheduler, LabError> {
+    pub fn new(scenario: Scenario) -> Result<Scheduler, Error> {
         let lab = Lab::open(&scenario)?;
         let initial = lab.committed().clone();
         let programs = scenario
@@ -267,7 +267,7 @@ impl Scheduler {
     ///
     /// # Errors
     /// The fresh database cannot be set up.
-    pub fn undo(&mut self) -> Result<(), LabError> {
+    pub fn undo(&mut self) -> Result<(), Error> {
         let moves: Vec<Move> = self.played.iter().map(|p| p.mv).collect();
         let mut fresh = Scheduler::new(self.scenario.clone())?;
         for mv in &moves[..moves.len().saturating_sub(1)] {

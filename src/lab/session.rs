@@ -14,8 +14,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionState};
 use serde_json::Value;
 
-use super::LabError;
 use super::scenario::SessionSpec;
+use crate::error::Error;
 
 /// What a session holds, in SQLite's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,19 +291,21 @@ impl Session {
     ///
     /// # Errors
     /// SQLite cannot open the file.
-    pub fn open(path: &Path, spec: &SessionSpec) -> Result<Session, LabError> {
+    pub fn open(path: &Path, spec: &SessionSpec) -> Result<Session, Error> {
+        let failed = |e| super::lab_database(path, &format!("session {}", spec.name), e);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| LabError::Database(format!("cannot open session {}: {e}", spec.name)))?;
+        .map_err(failed)?;
         // rusqlite's default is a 5 s busy timeout; the lab wants lock conflicts to show.
         conn.busy_timeout(Duration::from_millis(u64::from(spec.busy_timeout_ms)))
-            .map_err(|e| LabError::Database(format!("cannot set the busy timeout: {e}")))?;
+            .map_err(failed)?;
         // No fsync per commit: the lab is about who may read and write, not about
-        // surviving power loss, and WAL locking is the same either way.
-        conn.execute_batch("PRAGMA synchronous = OFF")
-            .map_err(|e| LabError::Database(format!("cannot set synchronous: {e}")))?;
+        // surviving power loss, and WAL locking is the same either way. Foreign keys on,
+        // as on the shop's own connections: a hold must name a product that exists.
+        conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON")
+            .map_err(failed)?;
         Ok(Session {
             name: spec.name.clone(),
             label: spec.label.clone(),

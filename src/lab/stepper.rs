@@ -5,9 +5,9 @@
 //! steps are deterministic (no clocks, no threads), so the replay lands on exactly the
 //! state the student saw before.
 
-use super::LabError;
 use super::runner::{Lab, Snapshot, StepRecord};
 use super::scenario::Scenario;
+use crate::error::Error;
 
 /// A scenario being walked step by step.
 pub struct Stepper {
@@ -24,7 +24,7 @@ impl Stepper {
     ///
     /// # Errors
     /// The database cannot be set up.
-    pub fn new(scenario: Scenario) -> Result<Stepper, LabError> {
+    pub fn new(scenario: Scenario) -> Result<Stepper, Error> {
         let lab = Lab::open(&scenario)?;
         let initial = lab.committed().clone();
         Ok(Stepper {
@@ -93,7 +93,7 @@ impl Stepper {
     ///
     /// # Errors
     /// The fresh database cannot be set up.
-    pub fn back(&mut self) -> Result<(), LabError> {
+    pub fn back(&mut self) -> Result<(), Error> {
         let target = self.records.len().saturating_sub(1);
         self.go_to(target)
     }
@@ -102,7 +102,7 @@ impl Stepper {
     ///
     /// # Errors
     /// The fresh database cannot be set up.
-    pub fn go_to(&mut self, position: usize) -> Result<(), LabError> {
+    pub fn go_to(&mut self, position: usize) -> Result<(), Error> {
         let mut fresh = Stepper::new(self.scenario.clone())?;
         while fresh.position() < position && fresh.forward() {}
         *self = fresh;

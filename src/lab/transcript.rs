@@ -3,17 +3,17 @@
 
 use std::io::Write;
 
-use super::LabError;
 use super::runner::{Check, StepRecord, run_all};
 use super::scenario::Scenario;
 use super::session::{Outcome, row_text};
+use crate::error::Error;
 
 /// Runs `scenario` in its written order on a fresh database and prints the transcript.
 /// Returns whether every expectation was met.
 ///
 /// # Errors
 /// The database cannot be set up, or writing fails.
-pub fn print(scenario: &Scenario, out: &mut impl Write) -> Result<bool, LabError> {
+pub fn print(scenario: &Scenario, out: &mut impl Write) -> Result<bool, Error> {
     let records = run_all(scenario)?;
     header(scenario, out)?;
     for record in &records {
@@ -22,7 +22,7 @@ pub fn print(scenario: &Scenario, out: &mut impl Write) -> Result<bool, LabError
     footer(scenario, &records, out)
 }
 
-fn header(scenario: &Scenario, out: &mut impl Write) -> Result<(), LabError> {
+fn header(scenario: &Scenario, out: &mut impl Write) -> Result<(), Error> {
     writeln!(out, "{}: {}", scenario.name, scenario.title)?;
     if !scenario.summary.is_empty() {
         writeln!(out, "{}", scenario.summary)?;
@@ -40,13 +40,13 @@ fn header(scenario: &Scenario, out: &mut impl Write) -> Result<(), LabError> {
     }
     writeln!(
         out,
-        "database: a new temporary file in WAL mode, set up by the scenario"
+        "database: a new temporary file with the shop's own schema (schema.sql and its migrations, WAL mode); the scenario adds its rows"
     )?;
     writeln!(out)?;
     Ok(())
 }
 
-fn step(scenario: &Scenario, r: &StepRecord, out: &mut impl Write) -> Result<(), LabError> {
+fn step(scenario: &Scenario, r: &StepRecord, out: &mut impl Write) -> Result<(), Error> {
     let Some(index) = r.step else { return Ok(()) };
     let spec = &scenario.steps[index];
     let session = &scenario.sessions[r.session].name;
@@ -130,7 +130,7 @@ fn footer(
     scenario: &Scenario,
     records: &[StepRecord],
     out: &mut impl Write,
-) -> Result<bool, LabError> {
+) -> Result<bool, Error> {
     if let Some(last) = records.last() {
         writeln!(out, "final committed rows:")?;
         for table in &last.rows.tables {

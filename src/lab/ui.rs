@@ -13,11 +13,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
-use super::LabError;
 use super::runner::{Check, StepRecord};
 use super::scenario::{self, Broken, Scenario};
 use super::scheduler::Scheduler;
 use super::stepper::Stepper;
+use crate::error::Error;
 use crate::tui::text::{fit, width};
 use crate::tui::theme::Theme;
 pub use keys::LabMove;
@@ -111,17 +111,12 @@ impl LabView {
     ///
     /// # Errors
     /// No such scenario, or its database cannot be set up.
-    pub fn open(&mut self, name: &str, mode: Mode) -> Result<(), LabError> {
+    pub fn open(&mut self, name: &str, mode: Mode) -> Result<(), Error> {
         let Some(index) = self.scenarios.iter().position(|s| s.name == name) else {
-            return Err(LabError::UnknownScenario {
-                name: name.to_string(),
-                available: self
-                    .scenarios
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+            return Err(super::unknown_scenario(
+                name,
+                self.scenarios.iter().map(|s| s.name.as_str()),
+            ));
         };
         self.selected = index;
         let scenario = self.scenarios[index].clone();
@@ -132,7 +127,7 @@ impl LabView {
     ///
     /// # Errors
     /// Its database cannot be set up.
-    pub fn open_scenario(&mut self, scenario: Scenario, mode: Mode) -> Result<(), LabError> {
+    pub fn open_scenario(&mut self, scenario: Scenario, mode: Mode) -> Result<(), Error> {
         match self.scenarios.iter().position(|s| s.name == scenario.name) {
             Some(i) => {
                 self.scenarios[i] = scenario.clone();
@@ -146,7 +141,7 @@ impl LabView {
         self.start(scenario, mode)
     }
 
-    fn start(&mut self, scenario: Scenario, mode: Mode) -> Result<(), LabError> {
+    fn start(&mut self, scenario: Scenario, mode: Mode) -> Result<(), Error> {
         self.focus = 0;
         self.screen = match mode {
             Mode::Step => Screen::Step(Box::new(Stepper::new(scenario)?)),
@@ -257,11 +252,7 @@ impl LabView {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let strategy = s
-                    .strategy
-                    .as_deref()
-                    .map(|st| format!(" [{st}]"))
-                    .unwrap_or_default();
+                let strategy = s.strategy.map(|st| format!(" [{st}]")).unwrap_or_default();
                 let text = format!(" {:name_width$}  {}{strategy}", s.name, s.title);
                 let style = if i == self.selected {
                     theme.selected

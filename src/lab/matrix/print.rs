@@ -3,20 +3,20 @@
 
 use std::io::Write;
 
-use super::{Cell, MAX_PREEMPTIONS, Matrix, Verdict};
-use crate::lab::LabError;
+use super::{Cell, MAX_PREEMPTIONS, Matrix, Refusal, Verdict};
+use crate::error::Error;
 
 /// Prints the table, then one witness per anomaly that happened, then the legend.
 ///
 /// # Errors
 /// Writing fails.
-pub fn print(matrix: &Matrix, cells: &[Cell], out: &mut impl Write) -> Result<(), LabError> {
+pub fn print(matrix: &Matrix, cells: &[Cell], out: &mut impl Write) -> Result<(), Error> {
     let total: usize = cells.iter().map(|c| c.schedules).sum();
     writeln!(out, "{}", matrix.title)?;
     writeln!(
         out,
         "Each cell runs the anomaly's buyers with the strategy's SQL on real connections, in every \
-         interleaving with up to {MAX_PREEMPTIONS} preemptions ({total} runs, a fresh WAL database each)."
+         interleaving with up to {MAX_PREEMPTIONS} preemptions ({total} runs, each on a fresh copy of the shop's database: schema.sql and its migrations)."
     )?;
     writeln!(
         out,
@@ -33,7 +33,7 @@ pub fn print(matrix: &Matrix, cells: &[Cell], out: &mut impl Write) -> Result<()
     let widths: Vec<usize> = matrix
         .strategies
         .iter()
-        .map(|s| s.name.len().max(5))
+        .map(|s| s.name.name().len().max(5))
         .collect();
     // Rows are built as strings so the padding after the last column can be trimmed.
     let mut line = format!("{:first$}", "anomaly");
@@ -80,6 +80,25 @@ pub fn print(matrix: &Matrix, cells: &[Cell], out: &mut impl Write) -> Result<()
             "  {kind}{} under {}: {text}",
             matrix.anomalies[c.anomaly].name, matrix.strategies[c.strategy].name
         )?;
+    }
+    let refusals: Vec<(&Cell, &Refusal)> = cells
+        .iter()
+        .filter_map(|c| c.refused.as_ref().map(|r| (c, r)))
+        .collect();
+    if !refusals.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Stopped by the shop's schema, not by the strategy's SQL (the database refused a statement the strategy let through):"
+        )?;
+        for (c, r) in refusals {
+            writeln!(
+                out,
+                "  {} under {}: {}",
+                matrix.anomalies[c.anomaly].name, matrix.strategies[c.strategy].name, r.message
+            )?;
+            writeln!(out, "    {}", r.witness)?;
+        }
     }
     writeln!(out)?;
     writeln!(out, "Anomalies:")?;

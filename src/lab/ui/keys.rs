@@ -5,7 +5,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::{LabView, Mode, Screen};
-use crate::lab::LabError;
+use crate::error::Error;
 use crate::lab::scheduler::Move;
 
 /// One thing a key asks of the lab.
@@ -117,7 +117,7 @@ impl LabView {
         }
     }
 
-    fn try_apply(&mut self, m: LabMove) -> Result<(), LabError> {
+    fn try_apply(&mut self, m: LabMove) -> Result<(), Error> {
         let count = self.scenarios.len();
         match (&mut self.screen, m) {
             (_, LabMove::List) => self.screen = Screen::Picker,
