@@ -78,8 +78,9 @@ fn make_template() -> Result<Vec<u8>> {
     // Every page into the main file and the WAL emptied, so the file alone is the whole
     // database. Its header keeps WAL mode, which is a property of the file: each copy
     // opens in WAL mode as the shop's file does.
-    let conn = Connection::open(&path)?;
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let conn = Connection::open(&path).map_err(crate::sql::sqlite_error)?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .map_err(crate::sql::sqlite_error)?;
     let bytes = std::fs::read(&path)?;
     drop(conn);
     Ok(bytes)
