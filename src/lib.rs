@@ -1,4 +1,4 @@
-//! flashsale: runs a flash sale honestly on SQLite, and shows it happening.
+//! flashsale: runs a flash sale honestly on SQLite (or PostgreSQL), and shows it happening.
 //!
 //! 50 units, 50,000 buyers pressing "Add to cart" in the same second: the first 50 get a
 //! hold locked to them for the hold TTL; a paid hold becomes an order; an unpaid one
@@ -8,25 +8,26 @@
 //! # Layout
 //!
 //! The engine is a library with no terminal code; the binary's commands are its clients.
+//! The model, the rules and the seams live in the `flashsale-core` crate (re-exported
+//! here as [`clock`], [`ids`], [`strategy`], [`error`], [`metrics`], [`backoff`],
+//! [`units`]), which names no storage and no front end.
 //!
-//! - [`store`]: the database file, its schema and migrations, the connection pool.
+//! - [`engine`]: [`Engine`], the handle every front end holds — the SQLite file engine
+//!   (one writer thread, group commit, the sweeper, the checkpointer) or core's shop over
+//!   a database server.
+//! - The SQLite store: [`store`] (the file, its schema and migrations, the pool),
+//!   [`hold`] (the state changes as plain functions over a transaction), [`sql`] (SQL
+//!   errors classified into core's), [`monitor`] (the console's read model), [`audit`]
+//!   (every invariant from the database alone), [`journal`] (runs, the operator log).
+//! - [`pg`]: the PostgreSQL store — core's storage seam over a server many processes
+//!   share; its read model, journal and audit.
+//! - [`gate`]: the gate seam; Redis, the gate several processes share.
 //! - [`sale`]: sale files (products, stock, rules) and loading them.
-//! - [`hold`]: the state changes as plain functions over a transaction — reserve,
-//!   checkout, release, extend, expire.
-//! - [`engine`]: the cheap-to-clone handle: strategies, the writer thread that funnels
-//!   every write first-in first-out (group commit for the queue), the sweeper, the gate,
-//!   events.
-//! - [`strategy`], [`gate`], [`clock`], [`ids`], [`error`]: the vocabulary.
-//! - [`backoff`]: the jittered exponential pause before trying again (engine and swarm).
-//! - [`audit`]: every invariant checked from the database alone.
-//! - [`journal`]: the sale's journal in the database — runs, the operator log, what the
-//!   seller runs now.
-//! - [`metrics`]: the one aggregate of outcomes and latencies that reports read.
 //! - [`serve`]: the sale over HTTP (axum): the API, the storefront page, SSE, `/metrics`.
-//! - [`swarm`]: the bot buyers (real threads) and their report.
+//! - [`swarm`]: the bot buyers (real threads, or HTTP clients) and their report.
 //! - [`bench`](mod@bench): every strategy on one workload beside the single-connection `limit` row.
-//! - [`lab`]: the locking lab — scenarios stepped on real SQLite connections.
-//! - [`monitor`]: the console's read model: short read transactions that never block a sale.
+//! - [`lab`]: the locking lab — scenarios stepped on real SQLite connections, on the
+//!   shop's own schema.
 //! - [`tui`]: the console (ratatui), a client of the engine like any other program.
 //! - [`cli`]: the command line, a thin client of all of the above.
 #![forbid(unsafe_code)]

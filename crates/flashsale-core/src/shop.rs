@@ -34,6 +34,9 @@ use crate::strategy::Strategy;
 /// How often the sweeper looks for due holds of other processes.
 const POLL: Duration = Duration::from_millis(250);
 
+/// How often a sold-out gate is checked against the store (see `gate_undercounts`).
+const VERIFY_EVERY: Duration = Duration::from_millis(250);
+
 /// The longest pause of the sweeper after failed sweeps.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
@@ -84,6 +87,8 @@ struct Inner {
     queue: Mutex<Option<Sender<Request>>>,
     sweeper: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
     sweeps: AtomicBool,
+    /// When each product's sold-out gate was last checked against the store.
+    verified: Mutex<Vec<(ProductId, std::time::Instant)>>,
 }
 
 /// One add-to-cart waiting for the queue's writer thread.
@@ -113,6 +118,7 @@ impl Shop {
                 queue: Mutex::new(None),
                 sweeper: Mutex::new(None),
                 sweeps: AtomicBool::new(false),
+                verified: Mutex::new(Vec::new()),
                 store,
                 gate,
                 config,
@@ -492,11 +498,11 @@ impl Inner {
             self.rebuild_gate()?;
             admit = self.gate.try_acquire(product, qty)?;
         }
-        if let Admit::SoldOut { .. } = admit {
-            // Holds past their deadline give their units back first (as a lazy expiry
-            // inside a reservation would), then ask once more.
-            let due = self.store.next_deadline()?.is_some_and(|d| d <= take.now);
-            if due && self.sweep()? > 0 {
+        if let Admit::SoldOut { permits } = admit {
+            // A sold-out answer comes from the gate alone; at most every VERIFY_EVERY it
+            // is checked against the store (due holds swept, a count that lost permits
+            // rebuilt), then asked once more.
+            if self.gate_undercounts(product, permits, take.now)? {
                 admit = self.gate.try_acquire(product, qty)?;
             }
         }
@@ -526,6 +532,43 @@ impl Inner {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the gate says fewer permits than the store has units (after sweeping
+    /// what is due), checked at most once per [`VERIFY_EVERY`] per product; if so, it
+    /// is rebuilt from the store. A
+    /// process that died between taking a permit and its hold (kill -9) took the
+    /// permit with it: without this the gate would turn buyers away from units that are
+    /// there until the next start. (Rebuilding may count permits other processes hold
+    /// in flight: that only sends a few more buyers to the store, which decides.)
+    fn gate_undercounts(&self, product: ProductId, permits: i64, now: Millis) -> Result<bool> {
+        {
+            let mut checked = self.verified.lock();
+            let now = std::time::Instant::now();
+            match checked.iter_mut().find(|(p, _)| *p == product) {
+                Some((_, at)) if now.duration_since(*at) < VERIFY_EVERY => return Ok(false),
+                Some((_, at)) => *at = now,
+                None => checked.push((product, now)),
+            }
+        }
+        let due = self.store.next_deadline()?.is_some_and(|d| d <= now);
+        if due && self.sweep()? > 0 {
+            return Ok(true);
+        }
+        let available = self
+            .store
+            .stock()?
+            .into_iter()
+            .find(|s| s.product_id == product)
+            .map_or(0, |s| s.available);
+        if available > permits {
+            tracing::info!(
+                "gate: {permits} permits for product #{product} but {available} units in the store; rebuilt"
+            );
+            self.rebuild_gate()?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// `queue`: to this process's writer thread, first-in first-out, committed in
