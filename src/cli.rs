@@ -25,12 +25,13 @@ pub use tui::TuiArgs;
 #[command(
     name = "flashsale",
     version,
-    about = "Runs a flash sale honestly on SQLite, and shows it happening."
+    about = "Runs a flash sale honestly on SQLite (or PostgreSQL), and shows it happening."
 )]
 pub struct Cli {
-    /// The database file (relative to the current folder). The console, `init` and
-    /// `swarm` create a missing one with the demo sale; `audit` and `runs` only read an
-    /// existing one.
+    /// The database file (relative to the current folder), or a PostgreSQL database
+    /// (`postgres://USER@HOST:PORT/DB`) that many processes share. The console, `init`
+    /// and `swarm` create a missing file (or fill an empty database) with the demo sale;
+    /// `audit` and `runs` only read.
     #[arg(long, global = true, default_value = "flashsale.db")]
     pub db: PathBuf,
     /// Durability of each commit: full (default; survives power loss) or normal.

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use ::redis::{Client, Script, Value};
 
+mod batch;
+
 pub use super::GateError;
 use super::{Admit, Gate};
 use crate::hold::Hold;
@@ -85,7 +87,8 @@ pub struct RedisGate {
     pool: r2d2::Pool<Client>,
     /// Key prefix: one sale's gate, so several sales can share one Redis.
     prefix: String,
-    acquire: Script,
+    /// Add-to-carts asking at the same moment, in one pipeline (the ACQUIRE script).
+    batcher: batch::Batcher,
     release: Script,
     clamp: Script,
     rebuild: Script,
@@ -125,12 +128,22 @@ impl RedisGate {
             .connection_customizer(Box::new(Timeouts))
             .build(client)
             .map_err(|e| unavailable(url, &e))?;
+        let prefix = format!("flashsale:{sale}:");
+        let acquire = Script::new(ACQUIRE);
+        let batcher = batch::Batcher::start(batch::Pipe {
+            pool: pool.clone(),
+            script: ACQUIRE.to_owned(),
+            hash: acquire.get_hash().to_owned(),
+            permits: format!("{prefix}permits"),
+            epoch: format!("{prefix}epoch"),
+        })
+        .map_err(|e| unavailable(url, &e))?;
         Ok(RedisGate {
             url: url.to_owned(),
             down: parking_lot::Mutex::new(None),
             pool,
-            prefix: format!("flashsale:{sale}:"),
-            acquire: Script::new(ACQUIRE),
+            prefix,
+            batcher,
             release: Script::new(RELEASE),
             clamp: Script::new(CLAMP),
             rebuild: Script::new(REBUILD),
@@ -171,13 +184,15 @@ impl RedisGate {
 
     /// Takes `qty` permits if there are that many. A sold-out answer only reads.
     pub fn acquire(&self, product: ProductId, qty: i64) -> Result<Admit, GateError> {
-        let answer: Vec<i64> = self.run(|conn| {
-            self.acquire
-                .key(self.key("permits"))
-                .key(self.key("epoch"))
-                .arg(product.0)
-                .arg(qty)
-                .invoke(conn)
+        if let Some((since, why)) = &*self.down.lock()
+            && since.elapsed() < DOWN_FOR
+        {
+            return Err(unavailable(&self.url, why));
+        }
+        let answer = self.batcher.ask(product, qty).map_err(|why| {
+            let err = unavailable(&self.url, &why);
+            *self.down.lock() = Some((std::time::Instant::now(), why));
+            err
         })?;
         Ok(match answer.as_slice() {
             [1, _] => Admit::Granted,

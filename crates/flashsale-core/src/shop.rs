@@ -9,19 +9,22 @@
 //! A `Shop` is a cheap handle (an `Arc`); its threads (the queue's writer, the sweeper)
 //! hold weak references and end when the last handle goes.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use parking_lot::{Mutex, RwLock};
+
+mod strategies;
+mod threads;
 
 use crate::carts::{Carts, Claim};
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::events::{Bus, EngineEvent, ReturnReason};
-use crate::gate::{Admit, Gate};
+use crate::gate::Gate;
 use crate::ids::{HoldId, ProductId};
 use crate::metrics::{CounterSnapshot, Counters};
 use crate::model::{
@@ -84,17 +87,11 @@ struct Inner {
     events: Bus,
     counters: Counters,
     carts: Carts,
-    queue: Mutex<Option<Sender<Request>>>,
+    queue: Mutex<Option<Sender<threads::Request>>>,
     sweeper: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
     sweeps: AtomicBool,
     /// When each product's sold-out gate was last checked against the store.
     verified: Mutex<Vec<(ProductId, std::time::Instant)>>,
-}
-
-/// One add-to-cart waiting for the queue's writer thread.
-struct Request {
-    take: Take,
-    reply: Sender<Result<Hold>>,
 }
 
 impl Shop {
@@ -405,7 +402,7 @@ impl Shop {
         let weak = Arc::downgrade(&self.inner);
         let handle = std::thread::Builder::new()
             .name("flashsale-sweeper".into())
-            .spawn(move || sweeper(&weak, &stopped));
+            .spawn(move || threads::sweeper(&weak, &stopped));
         match handle {
             Ok(handle) => *slot = Some((stop, handle)),
             Err(e) => tracing::error!("sweeper: could not start its thread: {e}"),
@@ -489,109 +486,6 @@ impl Inner {
         Ok(taken.hold)
     }
 
-    /// `gate`: a permit first; sold-out answers never reach the store. The store still
-    /// decides every hold: when it disagrees, the store wins and the gate is corrected.
-    fn gated(&self, take: &Take) -> Result<Hold> {
-        let (product, qty) = (take.product.id, take.qty);
-        let mut admit = self.gate.try_acquire(product, qty)?;
-        if admit == Admit::Lost {
-            self.rebuild_gate()?;
-            admit = self.gate.try_acquire(product, qty)?;
-        }
-        if let Admit::SoldOut { permits } = admit {
-            // A sold-out answer comes from the gate alone; at most every VERIFY_EVERY it
-            // is checked against the store (due holds swept, a count that lost permits
-            // rebuilt), then asked once more.
-            if self.gate_undercounts(product, permits, take.now)? {
-                admit = self.gate.try_acquire(product, qty)?;
-            }
-        }
-        match admit {
-            Admit::Granted => {}
-            Admit::SoldOut { permits } => {
-                return Err(model::sold_out(&take.product, permits, qty));
-            }
-            Admit::Lost => {
-                return Err(Error::Usage(format!(
-                    "The gate ({}) lost its count twice in a row; try again",
-                    self.gate.describe()
-                )));
-            }
-        }
-        match self.direct(Strategy::Immediate, take) {
-            Ok(hold) => {
-                self.gate.held(&hold);
-                Ok(hold)
-            }
-            Err(e @ Error::SoldOut { available, .. }) => {
-                self.gate.clamp(product, available);
-                Err(e)
-            }
-            Err(e) => {
-                self.gate.release(product, qty);
-                Err(e)
-            }
-        }
-    }
-
-    /// Whether the gate says fewer permits than the store has units (after sweeping
-    /// what is due), checked at most once per [`VERIFY_EVERY`] per product; if so, it
-    /// is rebuilt from the store. A
-    /// process that died between taking a permit and its hold (kill -9) took the
-    /// permit with it: without this the gate would turn buyers away from units that are
-    /// there until the next start. (Rebuilding may count permits other processes hold
-    /// in flight: that only sends a few more buyers to the store, which decides.)
-    fn gate_undercounts(&self, product: ProductId, permits: i64, now: Millis) -> Result<bool> {
-        {
-            let mut checked = self.verified.lock();
-            let now = std::time::Instant::now();
-            match checked.iter_mut().find(|(p, _)| *p == product) {
-                Some((_, at)) if now.duration_since(*at) < VERIFY_EVERY => return Ok(false),
-                Some((_, at)) => *at = now,
-                None => checked.push((product, now)),
-            }
-        }
-        let due = self.store.next_deadline()?.is_some_and(|d| d <= now);
-        if due && self.sweep()? > 0 {
-            return Ok(true);
-        }
-        let available = self
-            .store
-            .stock()?
-            .into_iter()
-            .find(|s| s.product_id == product)
-            .map_or(0, |s| s.available);
-        if available > permits {
-            tracing::info!(
-                "gate: {permits} permits for product #{product} but {available} units in the store; rebuilt"
-            );
-            self.rebuild_gate()?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// `queue`: to this process's writer thread, first-in first-out, committed in
-    /// groups.
-    fn queued(self: &Arc<Self>, take: Take) -> Result<Hold> {
-        let queue = {
-            let mut slot = self.queue.lock();
-            match &*slot {
-                Some(q) => q.clone(),
-                None => {
-                    let q = spawn_queue(Arc::downgrade(self), self.config.max_batch)?;
-                    *slot = Some(q.clone());
-                    q
-                }
-            }
-        };
-        let (reply, answer) = bounded(1);
-        queue
-            .send(Request { take, reply })
-            .map_err(|_| Error::Stopped)?;
-        answer.recv().map_err(|_| Error::Stopped)?
-    }
-
     /// A hold was committed: tell the gate and whoever watches, and wake the sweeper.
     fn held(&self, hold: &Hold) {
         self.events.publish(|| EngineEvent::Held(hold.clone()));
@@ -639,73 +533,5 @@ impl Inner {
         })();
         self.sweeps.store(false, Ordering::Release);
         result
-    }
-}
-
-fn spawn_queue(shop: Weak<Inner>, max_batch: usize) -> Result<Sender<Request>> {
-    let (tx, rx) = unbounded::<Request>();
-    std::thread::Builder::new()
-        .name("flashsale-queue".into())
-        .spawn(move || writer(&shop, &rx, max_batch.max(1)))?;
-    Ok(tx)
-}
-
-/// The queue's writer: takes what waits, up to `max_batch`, and commits it together.
-fn writer(shop: &Weak<Inner>, rx: &Receiver<Request>, max_batch: usize) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
-        let Some(inner) = shop.upgrade() else { return };
-        let takes: Vec<Take> = batch.iter().map(|r| r.take.clone()).collect();
-        match inner.store.reserve_batch(&takes) {
-            Ok(done) => {
-                inner.counters.commits.fetch_add(1, Ordering::Relaxed);
-                inner.returned(done.returned, ReturnReason::Expired);
-                for (request, answer) in batch.into_iter().zip(done.answers) {
-                    let _ = request.reply.send(answer);
-                }
-            }
-            Err(e) => {
-                inner.counters.rollbacks.fetch_add(1, Ordering::Relaxed);
-                let why = e.to_string();
-                for request in batch {
-                    let _ = request
-                        .reply
-                        .send(Err(Error::BatchFailed { why: why.clone() }));
-                }
-            }
-        }
-    }
-}
-
-/// The sweeper thread: expires due holds every [`POLL`] (holds of other processes
-/// count too), backing off on a persistent error, until the shop is gone.
-fn sweeper(shop: &Weak<Inner>, stopped: &Receiver<()>) {
-    let mut pause = POLL;
-    let mut failures = 0u32;
-    loop {
-        match stopped.recv_timeout(pause) {
-            Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-        }
-        let Some(inner) = shop.upgrade() else { return };
-        match inner.sweep() {
-            Ok(_) => {
-                failures = 0;
-                pause = POLL;
-            }
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                if failures == 1 || failures.is_power_of_two() {
-                    tracing::warn!("sweeper: {e} ({failures} failures in a row)");
-                }
-                pause = (pause * 2).min(BACKOFF_MAX);
-            }
-        }
     }
 }

@@ -2,6 +2,7 @@
 //! settlement — and restock: each locks the rows it changes, hold first, then product.
 
 use postgres::GenericClient;
+use postgres::types::Type;
 
 use super::{check_limit, close_and_give_back, expire_product, take_stock};
 use crate::clock::Millis;
@@ -15,10 +16,10 @@ use crate::sql::Result;
 /// The hold, locked for this transaction (a checkout and the sweeper never both close it).
 fn hold_row(c: &mut impl GenericClient, id: HoldId) -> Result<HoldRow> {
     let row = c
-        .query_opt(
+        .query_typed_opt(
             "SELECT product_id, buyer, qty, status, created_at, expires_at, extensions
              FROM holds WHERE id = $1 FOR UPDATE",
-            &[&id.to_string()],
+            &[(&id.to_string(), Type::TEXT)],
         )?
         .ok_or(Error::HoldNotFound { id })?;
     Ok(HoldRow {
@@ -57,10 +58,10 @@ pub fn checkout(
     if let Some(e) = hold::refuse(id, &row, buyer, now) {
         return Err(e.into());
     }
-    let changed = c.execute(
+    let changed = c.execute_typed(
         "UPDATE holds SET status = 'paid', closed_at = $2
          WHERE id = $1 AND status = 'active' AND expires_at > $2",
-        &[&id.to_string(), &now],
+        &[(&id.to_string(), Type::TEXT), (&now, Type::INT8)],
     )?;
     if changed != 1 {
         return Err(Error::HoldExpired { id }.into());
@@ -79,17 +80,17 @@ pub fn checkout(
 }
 
 fn insert_order(c: &mut impl GenericClient, order: &Order) -> Result<()> {
-    c.execute(
+    c.execute_typed(
         "INSERT INTO orders (id, hold_id, product_id, buyer, qty, held_at, paid_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
-            &order.id.to_string(),
-            &order.hold_id.to_string(),
-            &order.product_id.0,
-            &order.buyer,
-            &order.qty,
-            &order.held_at,
-            &order.paid_at,
+            (&order.id.to_string(), Type::TEXT),
+            (&order.hold_id.to_string(), Type::TEXT),
+            (&order.product_id.0, Type::INT8),
+            (&order.buyer, Type::TEXT),
+            (&order.qty, Type::INT8),
+            (&order.held_at, Type::INT8),
+            (&order.paid_at, Type::INT8),
         ],
     )?;
     Ok(())
