@@ -101,11 +101,12 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
         } else {
             "none touched the database"
         };
-        writeln!(
-            out,
-            "gate, sold out: {:.1} million answers/s ({touched})",
-            rate / 1e6
-        )?;
+        let rate = if rate >= 1e6 {
+            format!("{:.1} million", rate / 1e6)
+        } else {
+            format!("{:.0} thousand", rate / 1e3)
+        };
+        writeln!(out, "gate, sold out: {rate} answers/s ({touched})")?;
     }
     if let Some(e) = &report.expiry {
         writeln!(out, "{}", e.line())?;

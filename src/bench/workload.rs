@@ -128,7 +128,7 @@ pub(super) fn run(
     }
     let complete = next.load(Ordering::Relaxed) >= buyers;
     let probe = if strategy == Strategy::Gate && !config.gate_probe.is_zero() {
-        Some(gate_probe(&engine, config.gate_probe))
+        Some(gate_probe(&engine, config.gate_probe, config.threads))
     } else {
         None
     };
@@ -253,9 +253,12 @@ fn buyer_loop(
 
 /// Once the gate has sold out, asks it as fast as the machine can for `probe`: how many
 /// sold-out answers per second, and did any of them reach the database.
-fn gate_probe(engine: &Engine, probe: Duration) -> GateProbe {
+/// Sold-out answers per second from `threads` buyers at once (at most 64, at least one
+/// per core): what one process answers when a crowd keeps pressing after the sale ended.
+fn gate_probe(engine: &Engine, probe: Duration, threads: usize) -> GateProbe {
     let before = engine.counters();
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let threads = threads.clamp(cores, 64);
     let answers: u64 = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
