@@ -35,6 +35,7 @@ mod reply;
 mod reserve;
 mod reset;
 mod rows;
+mod seam;
 mod sweeper;
 mod writer;
 

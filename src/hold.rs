@@ -134,6 +134,50 @@ pub fn take_stock(conn: &Connection, product: ProductId, qty: i64) -> Result<boo
     Ok(changed == 1)
 }
 
+/// Sets a product's available units to what a buyer computed from an earlier read: the
+/// blind write of `naive`, which is how a lost update happens.
+pub fn set_stock(conn: &Connection, product: ProductId, available: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE products SET stock_available = ?1, version = version + 1 WHERE id = ?2",
+    )?
+    .execute(params![available, product.0])?;
+    Ok(())
+}
+
+/// `optimistic`'s compare-and-set: takes `qty` units only if the product is still at
+/// `version` and has them. Returns the new `(stock_available, version)`, or `None` when
+/// somebody changed the row first.
+pub fn take_stock_at(
+    conn: &Connection,
+    product: ProductId,
+    qty: i64,
+    version: i64,
+) -> Result<Option<(i64, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE products SET stock_available = stock_available - ?1, version = version + 1
+             WHERE id = ?2 AND version = ?3 AND stock_available >= ?1
+             RETURNING stock_available, version",
+        )?
+        .query_row(params![qty, product.0, version], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
+/// Deletes every hold, order and refund and puts every product back to its total.
+/// Orders point at holds: they go first. Stock is set from the total, which a naive run
+/// leaves alone (its lost updates only corrupt `stock_available`).
+pub fn reset(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "DELETE FROM orders;
+         DELETE FROM refunds;
+         DELETE FROM holds;
+         UPDATE products SET stock_available = stock_total, version = version + 1;",
+    )?;
+    Ok(())
+}
+
 /// Puts units back on sale (callers that close holds go through [`give_back`], which
 /// never pushes the stock above its total).
 pub fn return_stock(conn: &Connection, product: ProductId, qty: i64) -> Result<()> {

@@ -416,7 +416,7 @@ mod tests {
         let second = e.reserve("BUDS-2", "bob", 1).unwrap();
         e.clock().advance(Duration::from_secs(5));
         e.checkout(&first).unwrap();
-        let mut conn = e.sqlite().unwrap().conn().unwrap();
+        let mut conn = e.file().unwrap().store().conn().unwrap();
         let query = Query {
             follow: vec![first.id, second.id],
             ..Query::default()
@@ -452,7 +452,7 @@ mod tests {
             e.reserve("BUDS-2", &format!("b{i:02}"), 1).unwrap();
             e.clock().advance(Duration::from_millis(10));
         }
-        let mut conn = e.sqlite().unwrap().conn().unwrap();
+        let mut conn = e.file().unwrap().store().conn().unwrap();
         let query = Query {
             holds_offset: 25,
             holds_limit: 10,
@@ -482,7 +482,7 @@ mod tests {
         }
         // A name that merely contains "web-" is not a web buyer.
         e.reserve("BUDS-2", "cobweb-1", 1).unwrap();
-        let mut conn = e.sqlite().unwrap().conn().unwrap();
+        let mut conn = e.file().unwrap().store().conn().unwrap();
         let snap = read(&mut conn, &Query::default(), e.clock().now()).unwrap();
         assert_eq!(
             snap.web,

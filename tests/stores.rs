@@ -158,3 +158,58 @@ fn expiry_gives_units_back_once_and_a_late_payment_is_refused_on_both_stores() {
         assert!(sale.audit().ok, "{on}");
     }
 }
+
+/// Core's shop over the SQLite file's side of the storage seam (each state change a
+/// `BEGIN IMMEDIATE` transaction on the file engine's writer funnel): the same exact
+/// counts as the file engine's own front door and PostgreSQL.
+#[test]
+fn core_shop_on_the_sqlite_seam_sells_exactly_the_stock_every_safe_strategy() {
+    use flashsale::gate::LocalGate;
+    use flashsale_core::shop::{Shop, ShopConfig};
+    for strategy in Strategy::SAFE {
+        let db = common::db_with("FS", 20, 1);
+        let file = match common::engine(&db.path, Strategy::Immediate, Clock::manual(START)) {
+            flashsale::Engine::File(file) => file,
+            flashsale::Engine::Server(..) => unreachable!("a file"),
+        };
+        let shop = Shop::open(
+            Arc::new(file),
+            Box::new(LocalGate::default()),
+            ShopConfig {
+                clock: Clock::manual(START),
+                strategy,
+                sweeper: false,
+                ..ShopConfig::default()
+            },
+        )
+        .expect("the shop");
+        let barrier = Arc::new(Barrier::new(33));
+        let handles: Vec<_> = (0..33)
+            .map(|i| {
+                let (shop, barrier) = (shop.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let buyer = format!("buyer-{i}");
+                    shop.reserve("FS", &buyer, 1)
+                        .and_then(|hold| shop.checkout(&hold))
+                })
+            })
+            .collect();
+        let (mut orders, mut refusals) = (0, 0);
+        for h in handles {
+            match h.join().expect("buyer") {
+                Ok(_) => orders += 1,
+                Err(Error::SoldOut { .. } | Error::Refunded { .. }) => refusals += 1,
+                Err(e) => panic!("{strategy}: {e}"),
+            }
+        }
+        assert_eq!((orders, refusals), (20, 13), "{strategy}");
+        let stock = shop.stock().unwrap().remove(0);
+        assert_eq!(
+            (stock.available, stock.held, stock.sold),
+            (0, 0, 20),
+            "{strategy}"
+        );
+        assert!(common::audit_ok(&db.path).ok, "{strategy}");
+    }
+}

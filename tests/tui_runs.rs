@@ -6,7 +6,6 @@
 use std::process::Command;
 
 use flashsale::Strategy;
-use flashsale::journal;
 use flashsale::store::{Store, StoreOptions};
 use flashsale::tui::{App, Source};
 use ratatui::crossterm::event::KeyCode;
@@ -130,7 +129,14 @@ fn a_run_stopped_early_shows_the_buyers_that_came() {
     assert!(run.stopped, "{run:?}");
     assert_eq!(run.buyers_planned, 1_000_000);
     assert!(run.buyers < 1_000_000, "{run:?}");
-    let stored = journal::runs(&h.engine.sqlite().unwrap().conn().unwrap()).unwrap();
+    // Read back from the database, as another process's monitor would.
+    let stored = h
+        .engine
+        .reader()
+        .read(&flashsale::monitor::Query::default(), 0)
+        .unwrap()
+        .runs
+        .unwrap();
     assert_eq!(
         stored[0].buyers, run.buyers,
         "the database keeps the real count"

@@ -61,7 +61,7 @@ fn oversell_by_hand(engine: &Engine, sku: &str, units: i64) {
         engine.reserve(sku, &format!("racer-{i}"), 1).unwrap();
     }
     // Behind the engine's back, as another (broken) program would: on the file itself.
-    rusqlite::Connection::open(engine.sqlite().unwrap().path())
+    rusqlite::Connection::open(engine.describe())
         .unwrap()
         .execute(
             "UPDATE products SET stock_available = stock_available + ?1 WHERE sku = ?2",

@@ -70,11 +70,6 @@ impl Engine {
         }
     }
 
-    /// The SQLite store, for what only a file has (its pool for the console's reads).
-    pub fn sqlite(&self) -> Option<&Store> {
-        self.file().map(FileEngine::store)
-    }
-
     /// Where the sale lives: a file's path, or a server's URL without its password.
     pub fn describe(&self) -> String {
         match self {

@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, params};
-
 use super::{FileEngine, queue};
 use crate::backoff::Backoff;
 use crate::error::Error;
@@ -64,10 +62,7 @@ impl FileEngine {
             if !window.is_zero() {
                 std::thread::sleep(window);
             }
-            conn.prepare_cached(
-                "UPDATE products SET stock_available = ?1, version = version + 1 WHERE id = ?2",
-            )?
-            .execute(params![available - qty, product.id.0])?;
+            hold::set_stock(&conn, product.id, available - qty)?;
             hold::insert_hold(&conn, product, buyer, qty, now, self.inner.ttl_ms())
         })();
         if matches!(result, Err(SqlError(Error::Busy))) {
@@ -162,14 +157,7 @@ impl FileEngine {
             let result = match known {
                 Some(current) if current.1 > version => Ok(Cas::Lost(current)),
                 _ => inner.transact(conn, |tx| {
-                    let after: Option<(i64, i64)> = tx
-                        .prepare_cached(
-                            "UPDATE products SET stock_available = stock_available - ?1, version = version + 1
-                             WHERE id = ?2 AND version = ?3 AND stock_available >= ?1
-                             RETURNING stock_available, version",
-                        )?
-                        .query_row(params![qty, id.0, version], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()?;
+                    let after = hold::take_stock_at(tx, id, qty, version)?;
                     let Some(after) = after else {
                         return Ok(Cas::Lost(hold::available(tx, id)?));
                     };
