@@ -37,3 +37,6 @@ for script in for_update conditional; do
   done
 done
 psql "$url" -q -c 'DROP TABLE ref_stock, ref_holds;'
+# (flashsale's own reservation transaction on its real schema — the lock, the update,
+# the hold row with its key, indexes, checks and trigger — can be run the same way:
+# see README "Beyond one file" for the script and the figures.)

@@ -72,6 +72,9 @@ impl PgStore {
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
+            // No empty query before every use: it was one more round trip per hold. A
+            // connection the server closed fails its statement, and the pool drops it.
+            .test_on_check_out(false)
             .connection_timeout(CONNECT_TIMEOUT)
             .build(PostgresConnectionManager::new(config, NoTls))
             .map_err(|e| Error::ServerUnreachable {

@@ -195,6 +195,12 @@ pub fn reserve_locked(
     now: Millis,
     ttl_ms: Millis,
 ) -> Result<(Hold, Vec<Returned>)> {
+    // The buyer's limit is read before the row lock, not under it: the lock is what
+    // every buyer of the product waits for, and the schema's trigger checks the limit
+    // again under it (a racing hold of the same buyer is refused there, as the same
+    // `LimitReached`). Under the lock: the read, the update, the insert — what
+    // pgbench's FOR UPDATE script holds it for.
+    check_limit(c, product, buyer, qty)?;
     let mut available: i64 = c
         .query_typed_one(
             "SELECT stock_available FROM products WHERE id = $1 FOR UPDATE",
@@ -209,7 +215,6 @@ pub fn reserve_locked(
             return Err(hold::sold_out(product, available, qty).into());
         }
     }
-    check_limit(c, product, buyer, qty)?;
     if !take_stock(c, product.id, qty)? {
         return Err(hold::sold_out(product, available, qty).into());
     }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use flashsale_core::store::{Batch, Take};
 use postgres::GenericClient;
+use postgres::types::Type;
 
 use super::expire_product;
 use crate::hold::{self, Hold, HoldKind};
@@ -22,14 +23,14 @@ pub fn reserve_batch(c: &mut impl GenericClient, takes: &[Take]) -> Result<Batch
     let mut left: HashMap<ProductId, i64> = HashMap::new();
     for &p in &products {
         let available: i64 = c
-            .query_one(
+            .query_typed_one(
                 "SELECT stock_available FROM products WHERE id = $1 FOR UPDATE",
-                &[&p.0],
+                &[(&p.0, Type::INT8)],
             )?
             .get(0);
         left.insert(p, available);
     }
-    let mut live = live_units(c, takes)?;
+    let mut live = live_units(c, &products, takes)?;
     let mut returned = Vec::new();
     let mut expired: Vec<ProductId> = Vec::new();
     let mut used: HashMap<ProductId, i64> = HashMap::new();
@@ -74,10 +75,10 @@ pub fn reserve_batch(c: &mut impl GenericClient, takes: &[Take]) -> Result<Batch
     insert_holds(c, &granted)?;
     for p in products {
         if let Some(qty) = used.get(&p) {
-            c.execute(
+            c.execute_typed(
                 "UPDATE products SET stock_available = stock_available - $2, version = version + 1
                  WHERE id = $1",
-                &[&p.0, qty],
+                &[(&p.0, Type::INT8), (qty, Type::INT8)],
             )?;
         }
     }
@@ -87,16 +88,20 @@ pub fn reserve_batch(c: &mut impl GenericClient, takes: &[Take]) -> Result<Batch
 /// Live units (active or paid) of every buyer in the batch, per product: one query.
 fn live_units(
     c: &mut impl GenericClient,
+    products: &[ProductId],
     takes: &[Take],
 ) -> Result<HashMap<(ProductId, String), i64>> {
     let mut buyers: Vec<&str> = takes.iter().map(|t| t.buyer.as_str()).collect();
     buyers.sort_unstable();
     buyers.dedup();
-    let rows = c.query(
+    let products: Vec<i64> = products.iter().map(|p| p.0).collect();
+    // Product and buyer both: the partial index of live holds by (product, buyer)
+    // finds them without reading the table.
+    let rows = c.query_typed(
         "SELECT product_id, buyer, coalesce(sum(qty), 0)::BIGINT FROM holds
-         WHERE buyer = ANY($1) AND status IN ('active', 'paid')
+         WHERE product_id = ANY($1) AND buyer = ANY($2) AND status IN ('active', 'paid')
          GROUP BY product_id, buyer",
-        &[&buyers],
+        &[(&products, Type::INT8_ARRAY), (&buyers, Type::TEXT_ARRAY)],
     )?;
     Ok(rows
         .iter()
@@ -115,12 +120,19 @@ fn insert_holds(c: &mut impl GenericClient, holds: &[Hold]) -> Result<()> {
     let qtys: Vec<i64> = holds.iter().map(|h| h.qty).collect();
     let created: Vec<i64> = holds.iter().map(|h| h.created_at).collect();
     let expires: Vec<i64> = holds.iter().map(|h| h.expires_at).collect();
-    c.execute(
+    c.execute_typed(
         "INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
          SELECT id, product_id, buyer, qty, 'active', created_at, expires_at
          FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[])
               AS t(id, product_id, buyer, qty, created_at, expires_at)",
-        &[&ids, &products, &buyers, &qtys, &created, &expires],
+        &[
+            (&ids, Type::TEXT_ARRAY),
+            (&products, Type::INT8_ARRAY),
+            (&buyers, Type::TEXT_ARRAY),
+            (&qtys, Type::INT8_ARRAY),
+            (&created, Type::INT8_ARRAY),
+            (&expires, Type::INT8_ARRAY),
+        ],
     )?;
     Ok(())
 }
