@@ -37,6 +37,25 @@ for script in for_update conditional; do
   done
 done
 psql "$url" -q -c 'DROP TABLE ref_stock, ref_holds;'
-# (flashsale's own reservation transaction on its real schema — the lock, the update,
-# the hold row with its key, indexes, checks and trigger — can be run the same way:
-# see README "Beyond one file" for the script and the figures.)
+
+# flashsale's own transaction on its real schema (the hold row with its text key, its
+# indexes, CHECKs, foreign key and per-buyer trigger), on a bench database only (the
+# one `flashsale bench --db` uses; it refills the product's stock first).
+if [ "$(psql "$url" -Atc "SELECT name FROM sale WHERE id = 1" 2>/dev/null)" = "Bench sale" ]; then
+  psql "$url" -qc "UPDATE products SET stock_total = 1000000000, stock_available = 1000000000"
+  cat >"$work/ours.sql" <<'SQL'
+BEGIN;
+SELECT stock_available FROM products WHERE id = (SELECT min(id) FROM products) FOR UPDATE;
+UPDATE products SET stock_available = stock_available - 1, version = version + 1
+ WHERE id = (SELECT min(id) FROM products) AND stock_available >= 1;
+INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
+VALUES (gen_random_uuid()::text, (SELECT min(id) FROM products),
+        'p' || :client_id || '-' || random()::text, 1, 'active', 1, 3600001);
+COMMIT;
+SQL
+  for clients in 1 8 64; do
+    tps=$(pgbench -n -c "$clients" -j 2 -T "$secs" -f "$work/ours.sql" "$url" 2>/dev/null \
+          | awk '/^tps/ {print int($3)}')
+    echo "flashsale_hold clients=$clients tps=$tps"
+  done
+fi

@@ -130,3 +130,79 @@ fn three_processes_one_redis_gate_sell_exactly_the_stock_and_survive_kill_dash_n
         assert_eq!(orders, sold, "{strategy}: one order per unit sold");
     }
 }
+
+/// Checkout racing the sweepers of other processes: two `flashsale sweep` processes
+/// (whose clocks say every hold is due) and four buyer threads paying the same holds
+/// (whose clock says each is still a millisecond inside its deadline). Each hold ends
+/// exactly once — paid with one order, or expired with its unit back — never both.
+#[test]
+fn checkouts_racing_sweeper_processes_give_each_hold_exactly_one_end() {
+    use std::sync::Arc;
+
+    use common::both::stores;
+    use flashsale::{Clock, Error, Strategy};
+
+    let Some(pg) = Postgres::start() else { return };
+    let sale = stores(Some(&pg), "sweepers", "FS", 200, 1).pop().unwrap();
+    let url = sale.db_arg();
+    // An hour ago by the real clock: the sweeper processes see every hold as due.
+    let taken_at = Clock::real().now() - 3_600_000;
+    let clock = Clock::manual(taken_at);
+    let engine = sale.engine(Strategy::Immediate, clock.clone());
+    let holds: Vec<_> = (0..200)
+        .map(|i| engine.reserve("FS", &format!("b{i}"), 1).expect("a hold"))
+        .collect();
+    // The buyers' clock: one millisecond before the deadline.
+    clock.set(holds[0].expires_at - 1);
+    let sweepers: Vec<Child> = (0..2)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_flashsale"))
+                .args(["--db", &url, "sweep"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("a sweeper process")
+        })
+        .collect();
+    let holds = Arc::new(holds);
+    let payers: Vec<_> = (0..4)
+        .map(|t| {
+            let (engine, holds) = (engine.clone(), Arc::clone(&holds));
+            std::thread::spawn(move || {
+                let mut paid = 0;
+                for hold in holds.iter().skip(t).step_by(4) {
+                    match engine.checkout(hold) {
+                        Ok(_) => paid += 1,
+                        Err(Error::HoldExpired { .. }) => {}
+                        Err(e) => panic!("unexpected {e}"),
+                    }
+                }
+                paid
+            })
+        })
+        .collect();
+    let paid: i64 = payers.into_iter().map(|p| p.join().unwrap()).sum();
+    eprintln!("{paid} of 200 holds paid, the rest expired by the sweeper processes");
+    for s in sweepers {
+        let out = s.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Whatever the payers did not get, a sweeper expired: run one more to be sure.
+    let last = Command::new(env!("CARGO_BIN_EXE_flashsale"))
+        .args(["--db", &url, "sweep"])
+        .output()
+        .unwrap();
+    assert!(last.status.success());
+    let stock = sale.stock("FS");
+    assert_eq!(stock.sold, paid, "one order per hold that was paid");
+    assert_eq!(stock.held, 0, "every other hold expired");
+    assert_eq!(stock.available, 200 - paid, "and gave its unit back once");
+    let audit = sale.audit();
+    assert!(audit.ok, "{:?}", audit.violations);
+    assert_eq!(audit.holds, 200);
+    assert_eq!(audit.orders, paid);
+}
