@@ -346,3 +346,29 @@ fn two_processes_on_one_file_share_one_redis_count() {
         "both processes counted in one place: {permits:?}"
     );
 }
+
+/// The Redis gate in front of either store: 20 units for 33 buyers, then Redis flushed
+/// mid-sale and rebuilt from the database — exact counts, never an oversell.
+#[test]
+fn a_flushed_redis_in_front_of_either_store_is_rebuilt_and_never_oversells() {
+    let Some(server) = Redis::start() else { return };
+    let pg = common::servers::Postgres::start();
+    for sale in common::both::stores(pg.as_ref(), "redis_flush", "PHONE", 20, 1) {
+        let on = sale.name();
+        let engine = sale.engine_with(flashsale::EngineConfig {
+            strategy: Strategy::Gate,
+            clock: flashsale::Clock::manual(common::START),
+            sweeper: false,
+            gate: Some(server.url.clone()),
+            ..flashsale::EngineConfig::default()
+        });
+        assert_eq!(engine.gate_name(), server.url, "{on}");
+        assert_eq!(race(&engine, 12, &format!("{on}-first")), (12, 0), "{on}");
+        let mut conn = raw(&server);
+        let _: () = redis::cmd("FLUSHALL").query(&mut conn).unwrap();
+        assert_eq!(race(&engine, 20, &format!("{on}-second")), (8, 12), "{on}");
+        let stock = sale.stock("PHONE");
+        assert_eq!((stock.available, stock.held), (0, 20), "{on}");
+        assert!(sale.audit().ok, "{on}");
+    }
+}

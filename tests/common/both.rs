@@ -40,18 +40,24 @@ impl Sale {
 
     /// An engine on this sale, without a sweeper (tests sweep by hand).
     pub fn engine(&self, strategy: Strategy, clock: Clock) -> Engine {
+        self.engine_with(EngineConfig {
+            strategy,
+            clock,
+            sweeper: false,
+            ..EngineConfig::default()
+        })
+    }
+
+    /// An engine on this sale with this configuration (a gate in Redis, say).
+    pub fn engine_with(&self, config: EngineConfig) -> Engine {
         match self {
-            Sale::File(db) => super::engine(&db.path, strategy, clock),
-            Sale::Server(url) => flashsale::cli::open_server(
-                url,
-                EngineConfig {
-                    strategy,
-                    clock,
-                    sweeper: false,
-                    ..EngineConfig::default()
-                },
-            )
-            .expect("engine on the server"),
+            Sale::File(db) => {
+                let (store, _) = flashsale::Store::open(&db.path, super::options()).expect("open");
+                Engine::open(store, config).expect("engine on the file")
+            }
+            Sale::Server(url) => {
+                flashsale::cli::open_server(url, config).expect("engine on the server")
+            }
         }
     }
 
