@@ -6,7 +6,6 @@ mod common;
 mod http_support;
 
 use std::io::{BufRead, BufReader};
-use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use flashsale::serve::ServeConfig;
@@ -18,54 +17,7 @@ fn server(db: &common::Db, strategy: Strategy, clock: Clock) -> Server {
     Server::start(engine, ServeConfig::default())
 }
 
-#[test]
-fn four_hundred_buyers_race_for_fifty_units() {
-    let db = common::db_with("RACE", 50, 1);
-    let srv = server(&db, Strategy::Queue, Clock::manual(common::START));
-    let gate = Arc::new(Barrier::new(400));
-    let racers: Vec<_> = (0..400)
-        .map(|i| {
-            let client = srv.client();
-            let gate = Arc::clone(&gate);
-            std::thread::spawn(move || {
-                let token = client.buyer(&format!("r{i}"));
-                gate.wait();
-                client.add_to_cart(&token, "RACE", 1)
-            })
-        })
-        .collect();
-    let answers: Vec<_> = racers.into_iter().map(|t| t.join().unwrap()).collect();
-    let won = answers.iter().filter(|a| a.status == 201).count();
-    let sold_out = answers
-        .iter()
-        .filter(|a| a.status == 409 && a.code() == "sold_out")
-        .count();
-    assert_eq!(
-        (won, sold_out),
-        (50, 350),
-        "every answer is a 201 or a 409 sold_out"
-    );
-    let loser = answers.iter().find(|a| a.status == 409).unwrap();
-    assert_eq!(loser.content_type, "application/problem+json");
-    assert_eq!(loser.json["available"], 0);
-    assert_eq!(loser.json["requested"], 1);
-    assert!(
-        loser.json["detail"]
-            .as_str()
-            .unwrap()
-            .contains("available: 0, requested: 1")
-    );
-    assert_eq!(loser.json["holds_may_return"], 50);
-    let products = srv.client().send("GET", "/api/products", &[], None);
-    let race = &products.json[0];
-    assert_eq!(
-        (race["available"].as_i64(), race["held"].as_i64()),
-        (Some(0), Some(50))
-    );
-    drop(srv);
-    assert_eq!(common::books(&db.path, "RACE"), (0, 50, 0, 0));
-    common::audit_ok(&db.path);
-}
+// The 400-buyer race runs on both stores: `tests/http_stores.rs`.
 
 #[test]
 fn every_status_in_the_table() {

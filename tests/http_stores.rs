@@ -40,6 +40,23 @@ fn four_hundred_buyers_race_for_fifty_units_on_both_stores() {
             .filter(|a| a.status == 409 && a.code() == "sold_out")
             .count();
         assert_eq!((won, sold_out), (50, 350), "{on}");
+        let loser = answers.iter().find(|a| a.status == 409).unwrap();
+        assert_eq!(loser.content_type, "application/problem+json", "{on}");
+        assert_eq!(loser.json["available"], 0, "{on}");
+        assert_eq!(loser.json["requested"], 1, "{on}");
+        let detail = loser.json["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("available: 0, requested: 1"),
+            "{on}: {detail}"
+        );
+        assert_eq!(loser.json["holds_may_return"], 50, "{on}");
+        let products = srv.client().send("GET", "/api/products", &[], None);
+        let race = &products.json[0];
+        assert_eq!(
+            (race["available"].as_i64(), race["held"].as_i64()),
+            (Some(0), Some(50)),
+            "{on}"
+        );
         drop(srv);
         let stock = sale.stock("RACE");
         assert_eq!((stock.available, stock.held), (0, 50), "{on}");
