@@ -132,7 +132,7 @@ pub(super) fn run(
     } else {
         None
     };
-    let after = engine.counters();
+    let counted = engine.counters().since(before);
     let stock = engine
         .stock()?
         .into_iter()
@@ -157,12 +157,12 @@ pub(super) fn run(
         oversold: stock.oversold(),
         fairness: fairness.share,
         inversions: fairness.inversions,
-        conflicts: after.conflicts - before.conflicts,
-        busy: after.busy - before.busy,
+        conflicts: counted.conflicts,
+        busy: counted.busy,
         attempts: metrics.attempts,
         held,
         rejected: metrics.rejected_total(),
-        commits: after.commits - before.commits,
+        commits: counted.commits,
         threads: thread_count,
         elapsed_ms: millis(elapsed),
         complete,
@@ -285,9 +285,9 @@ fn gate_probe(engine: &Engine, probe: Duration, threads: usize) -> GateProbe {
             .map(|(n, took)| (n as f64 / took.as_secs_f64().max(1e-9)) as u64)
             .sum()
     });
-    let after = engine.counters();
+    let during = engine.counters().since(before);
     GateProbe {
         per_sec: answers as f64,
-        touched_db: after.commits != before.commits || after.rollbacks != before.rollbacks,
+        touched_db: during.commits > 0 || during.rollbacks > 0,
     }
 }

@@ -160,6 +160,7 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
     );
     let lag = m.expiry_lag_ms();
     let strategy = i.engine.strategy();
+    let run = i.after.since(i.before);
     Ok(SwarmReport {
         sku: i.config.sku.clone(),
         product,
@@ -181,8 +182,8 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         rejected_busy: m.rejected(Rejection::Busy),
         rejected_timeout: m.rejected(Rejection::Timeout),
         rejected_other: m.rejected(Rejection::Other),
-        conflicts: i.after.conflicts - i.before.conflicts,
-        retries: i.after.retries - i.before.retries,
+        conflicts: run.conflicts,
+        retries: run.retries,
         buyer_retries: i.collected.buyer_retries,
         buyer_outcomes: Endings {
             // Buyers never taken from the counter (a stopped run) count as stopped.
@@ -190,8 +191,8 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
                 + i.config.buyers.saturating_sub(i.collected.endings.total()),
             ..i.collected.endings
         },
-        busy: i.after.busy - i.before.busy,
-        refunds: i.after.refunds - i.before.refunds,
+        busy: run.busy,
+        refunds: run.refunds,
         pay_failed: m.pay_failed,
         oversold: change.max(0),
         undersold: (-change).max(0),
