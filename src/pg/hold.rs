@@ -215,11 +215,51 @@ pub fn reserve_locked(
             return Err(hold::sold_out(product, available, qty).into());
         }
     }
-    if !take_stock(c, product.id, qty)? {
-        return Err(hold::sold_out(product, available, qty).into());
+    match take_and_insert(c, product, buyer, qty, now, ttl_ms)? {
+        Some(hold) => Ok((hold, returned)),
+        None => Err(hold::sold_out(product, available, qty).into()),
     }
-    let hold = insert_hold(c, product, buyer, qty, now, ttl_ms)?;
-    Ok((hold, returned))
+}
+
+/// The decrement and the hold in one statement (one round trip under the row lock):
+/// the hold row is inserted only if the conditional update took the units. `None`
+/// when it did not.
+fn take_and_insert(
+    c: &mut impl GenericClient,
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<Option<Hold>> {
+    let hold = Hold {
+        id: HoldId::at(now),
+        product_id: product.id,
+        buyer: buyer.to_owned(),
+        qty,
+        created_at: now,
+        expires_at: hold::deadline(now, ttl_ms)?,
+        kind: HoldKind::Held,
+    };
+    let inserted = c
+        .execute_typed(
+            "WITH taken AS (
+                 UPDATE products SET stock_available = stock_available - $4, version = version + 1
+                 WHERE id = $2 AND stock_available >= $4
+                 RETURNING id)
+             INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
+             SELECT $1, id, $3, $4, 'active', $5, $6 FROM taken",
+            &[
+                (&hold.id.to_string(), TEXT),
+                (&product.id.0, INT8),
+                (&hold.buyer, TEXT),
+                (&qty, INT8),
+                (&hold.created_at, INT8),
+                (&hold.expires_at, INT8),
+            ],
+        )
+        .map_err(|e| trigger_error(e, product, buyer, qty))?;
+    Ok((inserted == 1).then_some(hold))
 }
 
 /// `atomic`: one conditional `UPDATE` takes the units or changes nothing; no read first.
