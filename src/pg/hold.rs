@@ -113,6 +113,25 @@ fn check_limit(
     Ok(())
 }
 
+/// The active hold a reservation inserts: a time-ordered id, the deadline from the TTL.
+fn new_hold(
+    product: &ProductInfo,
+    buyer: &str,
+    qty: i64,
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<Hold> {
+    Ok(Hold {
+        id: HoldId::at(now),
+        product_id: product.id,
+        buyer: buyer.to_owned(),
+        qty,
+        created_at: now,
+        expires_at: hold::deadline(now, ttl_ms)?,
+        kind: HoldKind::Held,
+    })
+}
+
 /// Inserts an active hold (the stock was already taken by the caller).
 fn insert_hold(
     c: &mut impl GenericClient,
@@ -122,15 +141,7 @@ fn insert_hold(
     now: Millis,
     ttl_ms: Millis,
 ) -> Result<Hold> {
-    let hold = Hold {
-        id: HoldId::at(now),
-        product_id: product.id,
-        buyer: buyer.to_owned(),
-        qty,
-        created_at: now,
-        expires_at: hold::deadline(now, ttl_ms)?,
-        kind: HoldKind::Held,
-    };
+    let hold = new_hold(product, buyer, qty, now, ttl_ms)?;
     c.execute_typed(
         "INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
          VALUES ($1, $2, $3, $4, 'active', $5, $6)",
@@ -232,15 +243,7 @@ fn take_and_insert(
     now: Millis,
     ttl_ms: Millis,
 ) -> Result<Option<Hold>> {
-    let hold = Hold {
-        id: HoldId::at(now),
-        product_id: product.id,
-        buyer: buyer.to_owned(),
-        qty,
-        created_at: now,
-        expires_at: hold::deadline(now, ttl_ms)?,
-        kind: HoldKind::Held,
-    };
+    let hold = new_hold(product, buyer, qty, now, ttl_ms)?;
     let inserted = c
         .execute_typed(
             "WITH taken AS (
