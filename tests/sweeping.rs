@@ -162,12 +162,21 @@ fn retry_ends_when_another_process_took_the_units() {
     }
     // The other process, an hour later by its clock: expire, then sell both units.
     let later = START.max(Clock::real().now()) + 3_600_000;
-    let other = open(Clock::manual(later), false);
-    assert_eq!(other.sweep().unwrap(), 2);
+    // One transaction, as another process's would be: done as separate calls, a
+    // retrying loser can take a unit in the moment between the sweep and the sales.
+    let mut conn = rusqlite::Connection::open(&db.path).unwrap();
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    let returned = flashsale::hold::expire_due(&tx, later, 100).unwrap();
+    assert_eq!(returned.len(), 2);
+    let product = flashsale::hold::product_by_sku(&tx, "FS").unwrap().unwrap();
     for buyer in ["other-1", "other-2"] {
-        let h = other.reserve("FS", buyer, 1).unwrap();
-        other.checkout(&h).unwrap();
+        let (h, _) =
+            flashsale::hold::reserve_locked(&tx, &product, buyer, 1, later, 600_000).unwrap();
+        flashsale::hold::checkout(&tx, h.id, buyer, later).unwrap();
     }
+    tx.commit().unwrap();
     let (done, finished) = crossbeam_channel::bounded(1);
     std::thread::spawn(move || {
         let _ = done.send(handle.join());
