@@ -1,6 +1,9 @@
-//! The engine handle: owns the store, the writer funnel, the clock, the strategy and the
-//! background work, and publishes small events. Cheap to clone; every clone is the same
-//! engine. The state changes themselves are the plain functions of [`crate::hold`].
+//! The sale on an SQLite file as core's storage seam ([`FileEngine`] implements
+//! [`flashsale_core::store::Store`]): one writer connection and the threads around it.
+//! The application layer above it is core's [`Shop`](flashsale_core::shop::Shop), the same as on a database
+//! server; [`Engine`] (`handle.rs`) is the two together, what every front end holds.
+//! The state changes themselves are the plain functions of [`crate::hold`], each in a
+//! `BEGIN IMMEDIATE` transaction on the writer.
 //!
 //! # Threads
 //!
@@ -13,51 +16,45 @@
 //!   spends its time on system calls for them (`reply.rs`).
 //! - `reader`, started on first use, answers optimistic's reads of `(stock, version)`,
 //!   one `SELECT` for all the buyers waiting at that moment (`reader.rs`).
-//! - `sweeper` expires holds when their deadline passes (`sweeper.rs`).
 //! - `checkpointer` copies the WAL into the database file on a connection of its own,
 //!   and keeps the WAL bounded, so that no commit pays for a checkpoint
 //!   (`checkpointer.rs`).
 
-pub(crate) mod arrival;
-mod carts;
-mod catalog;
-mod changes;
 mod checkpointer;
-use flashsale_core::events;
 mod funnel;
 mod group;
 mod handle;
 mod journal;
-mod lookup;
 mod queue;
 mod reader;
 mod reply;
 mod reserve;
-mod reset;
 mod rows;
 mod seam;
-mod sweeper;
 mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use parking_lot::{FairMutex, Mutex, RwLock};
+use flashsale_core::shop::ShopConfig;
+use flashsale_core::store::ReturnSink;
+use parking_lot::{FairMutex, Mutex};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::clock::{Clock, Millis};
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::gate::{Gate, LocalGate};
-use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned, Stock};
+use crate::hold::Returned;
 use crate::ids::ProductId;
-use crate::sale::{self, SaleRules};
+use crate::sale;
 use crate::sql::Result as SqlResult;
 use crate::store::Store;
 use crate::strategy::Strategy;
 
 pub use checkpointer::{DEFAULT_WAL_BOUND, WalStats};
+pub use flashsale_core::arrival;
 pub use flashsale_core::events::{EngineEvent, ReturnReason};
 pub use flashsale_core::model::Paid;
 pub use handle::Engine;
@@ -107,17 +104,28 @@ impl Default for EngineConfig {
 
 pub use flashsale_core::metrics::{CounterSnapshot, Counters};
 
+impl EngineConfig {
+    /// What the application layer above the store takes of it.
+    pub(crate) fn shop(&self) -> ShopConfig {
+        ShopConfig {
+            clock: self.clock.clone(),
+            strategy: self.strategy,
+            sweeper: self.sweeper,
+            sweep_batch: self.sweep_batch,
+            max_batch: self.queue_batch,
+            hold_ttl: self.hold_ttl,
+        }
+    }
+}
+
+/// The sale on an SQLite file, below core's storage seam: the writer connection and
+/// its threads. Front ends never hold it; they hold [`Engine`], core's shop over it.
 #[derive(Clone)]
 pub struct FileEngine {
     inner: Arc<Inner>,
 }
 
-/// FileEngine ids, for the per-thread caches (an address could be reused by a later engine).
-static ENGINE_IDS: AtomicU64 = AtomicU64::new(0);
-
 pub(crate) struct Inner {
-    /// This engine among the process's engines.
-    id: u64,
     store: Store,
     /// The one writer connection of this process. The writer thread (`writer.rs`) runs
     /// the reservations, payments and sweeps on it in arrival order; [`FileEngine::write`]
@@ -127,21 +135,15 @@ pub(crate) struct Inner {
     /// writer). Another process on the same file is kept out by SQLite's own lock and
     /// the busy timeout.
     writer: FairMutex<Connection>,
+    /// The sale's clock: a payment is stamped when the writer settles it.
     clock: Clock,
-    strategy: AtomicU8,
     config: EngineConfig,
-    /// Sale rules, cached; changed only through `set_hold_ttl`.
-    rules: RwLock<SaleRules>,
-    /// sku -> product facts that never change during a sale; a miss reloads from the
-    /// database once before `UnknownSku`.
-    catalog: RwLock<HashMap<String, Arc<ProductInfo>>>,
-    /// The gate seam: this process's counter, or Redis.
-    gate: Box<dyn Gate>,
-    /// The earliest deadline of an active hold this process knows of (`i64::MAX` if
-    /// none): lets sold-out paths and the sweeper skip the database when nothing is due.
-    next_deadline: AtomicI64,
-    counters: Counters,
-    events: events::Bus,
+    /// Counted where they happen (commits, rollbacks, busy answers, conflicts); the
+    /// shop above reads these.
+    counters: Arc<Counters>,
+    /// Where the writer reports units its lazy expiry gave back inside a group commit
+    /// (set by the shop).
+    returns: OnceLock<ReturnSink>,
     /// The writer thread's queue: reservations and payments, first-in first-out.
     /// Set once, right after the engine is built (the thread needs a weak handle on it).
     funnel: OnceLock<writer::WriterHandle>,
@@ -154,36 +156,20 @@ pub(crate) struct Inner {
     /// older version must fail: the writer answers it without a transaction. Touched by
     /// the writer thread only.
     versions: Mutex<HashMap<ProductId, (i64, i64)>>,
-    sweeper: Mutex<Option<sweeper::SweeperHandle>>,
-    /// Rounds of the background sweeper, and how many of them failed: a sweeper that
-    /// spins on an error shows here (and in tests) without timing anything.
-    sweeper_passes: AtomicU64,
-    sweeper_failures: AtomicU64,
-    /// Pay-first's carts as handed out: only these are paid for.
-    carts: carts::Carts,
     /// What the checkpointer saw and did.
     wal: checkpointer::Stats,
 }
 
 impl FileEngine {
-    /// Opens the engine on a store that already holds a sale.
+    /// Opens the file's side of the seam on a store that already holds a sale.
     pub fn open(store: Store, config: EngineConfig) -> Result<FileEngine> {
         let writer = store.dedicated()?;
-        let mut rules = sale::rules(&writer)?.ok_or_else(|| Error::NotADatabase {
-            path: store.path().to_path_buf(),
-            why: "it holds no sale yet; run `flashsale init`".into(),
-        })?;
-        if let Some(ttl) = config.hold_ttl {
-            sale::check_hold_ttl(ttl).map_err(|why| Error::Usage(format!("The hold TTL {why}")))?;
-            rules.hold_ttl = ttl;
-            rules.max_hold = rules.max_hold.max(ttl);
+        if sale::rules(&writer)?.is_none() {
+            return Err(Error::NotADatabase {
+                path: store.path().to_path_buf(),
+                why: "it holds no sale yet; run `flashsale init`".into(),
+            });
         }
-        let products = hold::all_products(&writer)?;
-        let catalog = products
-            .into_iter()
-            .map(|p| (p.sku.clone(), Arc::new(p)))
-            .collect();
-        let next = hold::next_deadline(&writer)?.unwrap_or(i64::MAX);
         let bound = if store.read_only() {
             0
         } else {
@@ -192,27 +178,16 @@ impl FileEngine {
         if bound > 0 {
             checkpointer::configure_writer(&writer, bound)?;
         }
-        let gate = open_gate(&store, config.gate.as_deref())?;
         let inner = Arc::new(Inner {
-            id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
             clock: config.clock.clone(),
-            strategy: AtomicU8::new(config.strategy.to_u8()),
             writer: FairMutex::new(writer),
             store,
-            rules: RwLock::new(rules),
-            catalog: RwLock::new(catalog),
-            gate,
-            next_deadline: AtomicI64::new(next),
-            counters: Counters::default(),
-            events: events::Bus::default(),
+            counters: Arc::default(),
+            returns: OnceLock::new(),
             funnel: OnceLock::new(),
             reader: OnceLock::new(),
             reader_start: Mutex::new(()),
             versions: Mutex::new(HashMap::new()),
-            sweeper: Mutex::new(None),
-            sweeper_passes: AtomicU64::new(0),
-            sweeper_failures: AtomicU64::new(0),
-            carts: carts::Carts::default(),
             wal: checkpointer::Stats::default(),
             config,
         });
@@ -224,125 +199,16 @@ impl FileEngine {
         }
         let funnel = writer::spawn(Arc::downgrade(&inner), inner.config.queue_batch)?;
         let _ = inner.funnel.set(funnel);
-        let engine = FileEngine { inner };
-        // The gate is a cache: rebuilt from the database at every start.
-        engine.rebuild_gate()?;
-        if engine.inner.config.sweeper {
-            engine.start_sweeper();
-        }
-        Ok(engine)
+        Ok(FileEngine { inner })
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
 
-    pub fn clock(&self) -> &Clock {
-        &self.inner.clock
-    }
-
-    pub fn strategy(&self) -> Strategy {
-        Strategy::from_u8(self.inner.strategy.load(Ordering::Relaxed))
-    }
-
-    /// Switches strategy for the next reservations; the gate is rebuilt first so it
-    /// starts from the database's numbers.
-    pub fn set_strategy(&self, strategy: Strategy) -> Result<()> {
-        if strategy == Strategy::Gate {
-            self.rebuild_gate()?;
-        }
-        self.inner
-            .strategy
-            .store(strategy.to_u8(), Ordering::Relaxed);
-        Ok(())
-    }
-
-    pub fn rules(&self) -> SaleRules {
-        self.inner.rules.read().clone()
-    }
-
-    /// The hold TTL as it passes on this engine's clock (warp applied).
-    pub fn ttl_ms(&self) -> Millis {
-        self.inner.ttl_ms()
-    }
-
-    pub fn set_hold_ttl(&self, ttl: Duration) -> Result<()> {
-        sale::check_hold_ttl(ttl).map_err(|why| Error::Usage(format!("The hold TTL {why}")))?;
-        self.write(|tx| sale::set_hold_ttl(tx, ttl))?;
-        let mut rules = self.inner.rules.write();
-        rules.hold_ttl = ttl;
-        rules.max_hold = rules.max_hold.max(ttl);
-        Ok(())
-    }
-
-    pub fn counters(&self) -> CounterSnapshot {
-        self.inner.counters.snapshot()
-    }
-
     /// The checkpointer's figures: the largest WAL it saw, and its checkpoints.
     pub fn wal_stats(&self) -> WalStats {
         self.inner.wal.snapshot()
-    }
-
-    /// Events from now on; dropping the receiver unsubscribes.
-    pub fn subscribe(&self) -> crossbeam_channel::Receiver<EngineEvent> {
-        self.inner.events.subscribe()
-    }
-
-    /// Stock of every product, read in one short transaction on a pooled connection.
-    pub fn stock(&self) -> Result<Vec<Stock>> {
-        let conn = self.inner.store.conn()?;
-        Ok(hold::stock(&conn)?)
-    }
-
-    /// Add to cart: take a hold on `qty` units of `sku` for `buyer`, by the strategy.
-    pub fn reserve(&self, sku: &str, buyer: &str, qty: i64) -> Result<Hold> {
-        hold::check_quantity(qty)?;
-        let product = self.product_here(sku)?;
-        let result = self.reserve_product(&product, buyer, qty);
-        // (A `Busy` was counted where it happened: in the writer or the naive path.)
-        match &result {
-            Ok(hold) if hold.kind == HoldKind::Held => self.inner.held(hold),
-            Ok(cart) => self.inner.carts.issue(cart, self.inner.clock.now()),
-            Err(_) => {}
-        }
-        Ok(result?)
-    }
-
-    /// Expires every due hold now, in bounded batches, and returns how many.
-    pub fn sweep(&self) -> Result<usize> {
-        self.inner.sweep()
-    }
-
-    /// Sets a product's available units; the total moves by the same amount (an
-    /// oversell stays in the books: see [`hold::restock`]).
-    pub fn restock(&self, sku: &str, available: i64) -> Result<()> {
-        let product = self.product(sku)?;
-        self.write(|tx| hold::restock(tx, product.id, available))?;
-        self.rebuild_gate()?;
-        self.inner.events.publish(|| EngineEvent::StockChanged);
-        Ok(())
-    }
-
-    /// Rebuilds the gate from the database (at start, and when switching to `gate`).
-    pub fn rebuild_gate(&self) -> Result<()> {
-        let available: Vec<_> = self
-            .stock()?
-            .iter()
-            .map(|s| (s.product_id, s.available))
-            .collect();
-        self.inner.gate.rebuild(&available)
-    }
-
-    /// The gate's permits for a product (for the console and tests; 0 when the gate
-    /// holds no count).
-    pub fn gate_permits(&self, product: ProductId) -> i64 {
-        self.inner.gate.permits(product).unwrap_or(0)
-    }
-
-    /// Where the gate's count lives: `in process`, or the Redis URL.
-    pub fn gate_name(&self) -> String {
-        self.inner.gate.describe()
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer funnel. IMMEDIATE because
@@ -369,10 +235,6 @@ impl FileEngine {
 }
 
 impl Inner {
-    fn ttl_ms(&self) -> Millis {
-        self.clock.scaled(self.rules.read().hold_ttl)
-    }
-
     fn write<T>(&self, f: impl FnOnce(&Connection) -> SqlResult<T>) -> SqlResult<T> {
         let mut conn = self.writer.lock();
         self.transact(&mut conn, f)
@@ -405,47 +267,21 @@ impl Inner {
         self.counters.rollbacks.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A hold was committed: remember its deadline (and wake the sweeper if it is the
-    /// earliest), and tell subscribers.
-    fn held(&self, hold: &Hold) {
-        let before = self
-            .next_deadline
-            .fetch_min(hold.expires_at, Ordering::AcqRel);
-        if hold.expires_at < before
-            && let Some(s) = self.sweeper.lock().as_ref()
-        {
-            s.wake();
-        }
-        self.events.publish(|| EngineEvent::Held(hold.clone()));
-    }
-
-    /// Units came back on sale (committed): the gate may hand them out again.
-    fn returned(&self, holds: Vec<Returned>, reason: ReturnReason) {
+    /// Units came back by the writer's own doing (lazy expiry in a group commit):
+    /// reported to the shop above.
+    fn returned(&self, holds: Vec<Returned>) {
         if holds.is_empty() {
             return;
         }
-        // One release per product and one call for the hold keys: a sweep of thousands
-        // of holds is a few round trips to a Redis gate, not thousands.
-        let mut back: Vec<(ProductId, i64)> = Vec::new();
-        for r in &holds {
-            match back.iter_mut().find(|(p, _)| *p == r.product_id) {
-                Some((_, qty)) => *qty += r.back(),
-                None => back.push((r.product_id, r.back())),
-            }
+        if let Some(sink) = self.returns.get() {
+            sink(holds);
         }
-        for (product, qty) in back {
-            self.gate.release(product, qty);
-        }
-        let ids: Vec<_> = holds.iter().map(|r| r.hold_id).collect();
-        self.gate.forget(&ids);
-        self.events
-            .publish(move || EngineEvent::Returned { reason, holds });
     }
 }
 
 /// The gate for `url`, or this process's own. Every process on the same file shares one
 /// count in Redis: the key prefix is the file's canonical path.
-fn open_gate(store: &Store, url: Option<&str>) -> Result<Box<dyn Gate>> {
+pub(crate) fn open_gate(store: &Store, url: Option<&str>) -> Result<Box<dyn Gate>> {
     let Some(url) = url else {
         return Ok(Box::new(LocalGate::default()));
     };

@@ -12,9 +12,9 @@
 //! here as [`clock`], [`ids`], [`strategy`], [`error`], [`metrics`], [`backoff`],
 //! [`units`]), which names no storage and no front end.
 //!
-//! - [`engine`]: [`Engine`], the handle every front end holds — the SQLite file engine
-//!   (one writer thread, group commit, the sweeper, the checkpointer) or core's shop over
-//!   a database server.
+//! - [`engine`]: [`Engine`], the handle every front end holds — core's shop (the one
+//!   application layer) over the SQLite file (one writer thread, group commit, the
+//!   checkpointer, below the storage seam) or over a database server.
 //! - The SQLite store: [`store`] (the file, its schema and migrations, the pool),
 //!   [`hold`] (the state changes as plain functions over a transaction), [`sql`] (SQL
 //!   errors classified into core's), [`monitor`] (the console's read model), [`audit`]

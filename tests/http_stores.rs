@@ -21,13 +21,18 @@ fn four_hundred_buyers_race_for_fifty_units_on_both_stores() {
         let on = sale.name();
         let engine = sale.engine(Strategy::Queue, Clock::manual(START));
         let srv = Server::start(engine, ServeConfig::default());
+        // Tokens first: a buyer thread that failed before the barrier would leave the
+        // others waiting at it forever.
+        let buyers: Vec<String> = (0..400)
+            .map(|i| srv.client().buyer(&format!("r{i}")))
+            .collect();
         let gate = Arc::new(Barrier::new(400));
-        let racers: Vec<_> = (0..400)
-            .map(|i| {
+        let racers: Vec<_> = buyers
+            .into_iter()
+            .map(|token| {
                 let client = srv.client();
                 let gate = Arc::clone(&gate);
                 std::thread::spawn(move || {
-                    let token = client.buyer(&format!("r{i}"));
                     gate.wait();
                     client.add_to_cart(&token, "RACE", 1)
                 })

@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use flashsale_core::shop::{Shop, ShopConfig};
+use flashsale_core::shop::Shop;
 
 use crate::engine::{Engine, EngineConfig};
 use crate::error::{Error, Result};
@@ -92,16 +92,9 @@ pub fn open_server(url: &str, config: EngineConfig) -> Result<Engine> {
     let shop = Shop::open(
         Arc::clone(&store) as Arc<dyn flashsale_core::store::Store>,
         gate,
-        ShopConfig {
-            clock: config.clock,
-            strategy: config.strategy,
-            sweeper: config.sweeper,
-            sweep_batch: config.sweep_batch,
-            max_batch: config.queue_batch,
-            hold_ttl: config.hold_ttl,
-        },
+        config.shop(),
     )?;
-    Ok(Engine::Server(shop, store))
+    Ok(Engine::on_server(shop, store))
 }
 
 /// The `--db` value as a PostgreSQL URL, if it is one.

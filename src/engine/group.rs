@@ -22,7 +22,7 @@ use std::thread::Thread;
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::reply::Reply;
-use super::{Inner, ReturnReason, queue};
+use super::{Inner, queue};
 use crate::clock::Millis;
 use crate::error::Error;
 use crate::hold::{Hold, Returned};
@@ -136,7 +136,6 @@ pub(super) fn serve(
     wakes: &mut Vec<Thread>,
 ) {
     let now = inner.clock.now();
-    let ttl = inner.ttl_ms();
     // Apart, so the decisions can borrow the requests while the changes run.
     let mut order = Vec::with_capacity(members.len());
     let mut requests = Vec::with_capacity(members.len());
@@ -159,13 +158,13 @@ pub(super) fn serve(
         inner,
         group,
         &mut changes,
-        (now, ttl),
+        now,
         &mut holds,
         &mut returned,
     ) {
         Ok(()) => {
             inner.counted_commit();
-            inner.returned(returned, ReturnReason::Expired);
+            inner.returned(returned);
             None
         }
         Err(e) => {
@@ -201,14 +200,14 @@ fn commit(
     inner: &Inner,
     group: Group<'_>,
     changes: &mut [Box<dyn Change>],
-    (now, ttl): (Millis, Millis),
+    now: Millis,
     holds: &mut Vec<Result<Hold>>,
     returned: &mut Vec<Returned>,
 ) -> Result<()> {
     // IMMEDIATE: its members read (stock, holds) and then write.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let requests: Vec<&queue::Request> = group.requests.iter().collect();
-    let mut decisions = queue::Decisions::new(&tx, &requests, now, ttl)?;
+    let mut decisions = queue::Decisions::new(&tx, &requests, now)?;
     let mut next_request = requests.iter();
     let mut next_change = changes.iter_mut();
     for &is_hold in group.order {

@@ -1,7 +1,8 @@
-//! The engine's part in the sale's journal ([`crate::journal`]): runs, the operator log
+//! The file's part in the sale's journal ([`crate::journal`]): runs, the operator log
 //! and what this process runs now are written through the writer like any change.
 
 use super::FileEngine;
+use crate::clock::Millis;
 use crate::error::Result;
 use crate::journal::{self, RunRow, Running};
 
@@ -11,22 +12,14 @@ impl FileEngine {
         Ok(self.write(|tx| journal::insert_run(tx, run))?)
     }
 
-    /// Notes in the operator log that `who` did `what`, now.
-    pub fn log_change(&self, who: &str, what: &str) -> Result<()> {
-        let at = self.clock().now();
+    /// Notes in the operator log that `who` did `what`, at `at`.
+    pub fn log_change(&self, at: Millis, who: &str, what: &str) -> Result<()> {
         Ok(self.write(|tx| journal::log(tx, at, who, what))?)
     }
 
-    /// Says in the database what this engine runs (strategy, warp, hold TTL), so a
+    /// Says in the database what this process runs (strategy, warp, hold TTL), so a
     /// monitor in another process shows the truth.
-    pub fn publish_running(&self, who: &str) -> Result<()> {
-        let running = Running {
-            who: who.to_owned(),
-            strategy: self.strategy(),
-            warp: self.clock().warp(),
-            hold_ttl_ms: i64::try_from(self.rules().hold_ttl.as_millis()).unwrap_or(i64::MAX),
-            updated_at: self.clock().now(),
-        };
-        Ok(self.write(|tx| journal::set_running(tx, &running))?)
+    pub fn set_running(&self, running: &Running) -> Result<()> {
+        Ok(self.write(|tx| journal::set_running(tx, running))?)
     }
 }

@@ -16,27 +16,27 @@ use crate::error::Error;
 use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned};
 use crate::ids::{HoldId, ProductId};
 use crate::sql::Result;
+use flashsale_core::store::Take;
 
 pub(super) struct Request {
     product: Arc<ProductInfo>,
     buyer: String,
     qty: i64,
+    /// The hold TTL on the sale clock when the buyer asked.
+    ttl: Millis,
     reply: Reply<Hold>,
 }
 
 /// Sends the request down the writer's queue and waits for the answer, which comes only
-/// after the batch holding it committed.
-pub(super) fn reserve(
-    writer: &WriterHandle,
-    product: &Arc<ProductInfo>,
-    buyer: &str,
-    qty: i64,
-) -> Result<Hold> {
+/// after the batch holding it committed. (The hold is stamped when its group is
+/// decided, not when the buyer asked: the FIFO's order is the order of the stamps.)
+pub(super) fn reserve(writer: &WriterHandle, take: &Take) -> Result<Hold> {
     let (reply, answer) = reply::slot();
     writer.submit(Job::Queue(Request {
-        product: Arc::clone(product),
-        buyer: buyer.to_owned(),
-        qty,
+        product: Arc::clone(&take.product),
+        buyer: take.buyer.clone(),
+        qty: take.qty,
+        ttl: take.ttl_ms,
         reply,
     }))?;
     answer.wait()
@@ -76,19 +76,13 @@ pub(super) struct Decisions<'b> {
     granted: Vec<Hold>,
     pub(super) returned: Vec<Returned>,
     now: Millis,
-    ttl: Millis,
 }
 
 impl<'b> Decisions<'b> {
     /// Reads the stock of every product the requests ask for (usually one). Buyers'
     /// live units are read as their requests come (one indexed lookup each: cheaper, by
     /// callgrind, than one query for 64 buyers with an `IN` list and a `GROUP BY`).
-    pub(super) fn new(
-        tx: &Connection,
-        requests: &[&'b Request],
-        now: Millis,
-        ttl: Millis,
-    ) -> Result<Self> {
+    pub(super) fn new(tx: &Connection, requests: &[&'b Request], now: Millis) -> Result<Self> {
         let mut books: Vec<Books<'b>> = Vec::new();
         for r in requests {
             if !books.iter().any(|b| b.id == r.product.id) {
@@ -106,7 +100,6 @@ impl<'b> Decisions<'b> {
             granted: Vec::with_capacity(requests.len()),
             returned: Vec::new(),
             now,
-            ttl,
         })
     }
 
@@ -155,7 +148,7 @@ impl<'b> Decisions<'b> {
             buyer: r.buyer.clone(),
             qty: r.qty,
             created_at: self.now,
-            expires_at: self.now + self.ttl.max(1),
+            expires_at: self.now + r.ttl.max(1),
             kind: HoldKind::Held,
         };
         self.granted.push(hold.clone());

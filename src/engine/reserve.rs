@@ -1,16 +1,16 @@
-//! One reservation per strategy. Each says how it keeps two buyers from taking the same
-//! unit — or, for `naive`, how it fails to.
+//! One reservation per strategy the file takes itself (the shop builds `gate` and
+//! `pay-first` on top). Each says how it keeps two buyers from taking the same unit —
+//! or, for `naive`, how it fails to.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use flashsale_core::store::{Take, Taken};
 
 use super::{FileEngine, queue};
 use crate::backoff::Backoff;
 use crate::error::Error;
-use crate::gate::Admit;
-use crate::hold::{self, Hold, HoldKind, ProductInfo};
-use crate::ids::HoldId;
+use crate::hold::{self, Hold};
 use crate::sql::{Result, SqlError};
 use crate::strategy::Strategy;
 
@@ -30,30 +30,33 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(1);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
 
 impl FileEngine {
-    pub(super) fn reserve_product(
-        &self,
-        product: &Arc<ProductInfo>,
-        buyer: &str,
-        qty: i64,
-    ) -> Result<Hold> {
-        match self.strategy() {
-            Strategy::Naive => self.reserve_naive(product, buyer, qty),
-            Strategy::Immediate => self.reserve_immediate(product, buyer, qty),
-            Strategy::Optimistic => self.reserve_optimistic(product, buyer, qty),
-            Strategy::Atomic => self.reserve_atomic(product, buyer, qty),
-            Strategy::Gate => self.reserve_gated(product, buyer, qty),
-            Strategy::Queue => queue::reserve(self.inner.funnel()?, product, buyer, qty),
-            Strategy::PayFirst => Ok(self.cart(product, buyer, qty)),
+    /// A hold by `strategy`, as the seam's `reserve` takes it.
+    pub(super) fn reserve_by(&self, strategy: Strategy, take: &Take) -> Result<Taken> {
+        let held = |hold| Taken {
+            hold,
+            returned: Vec::new(),
+        };
+        match strategy {
+            Strategy::Naive => self.reserve_naive(take).map(held),
+            Strategy::Optimistic => self.reserve_optimistic(take),
+            Strategy::Atomic => self.reserve_atomic(take),
+            Strategy::Queue => queue::reserve(self.inner.funnel()?, take).map(held),
+            // `gate`'s winners take the immediate path; the shop keeps the gate (and
+            // pay-first's carts, which never reach a store before the payment).
+            Strategy::Immediate | Strategy::Gate | Strategy::PayFirst => {
+                self.reserve_immediate(take)
+            }
         }
     }
 
     /// UNSAFE on purpose. Autocommit on a pooled connection, no transaction: between the
     /// read and the write another buyer reads the same stock, and both write `stock - 1`.
-    fn reserve_naive(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Result<Hold> {
+    fn reserve_naive(&self, take: &Take) -> Result<Hold> {
+        let (product, buyer, qty) = (&take.product, take.buyer.as_str(), take.qty);
         let result = (|| -> Result<Hold> {
             let conn = self.inner.store.conn()?;
-            super::arrival::arrived();
-            let now = self.inner.clock.now();
+            crate::engine::arrival::arrived();
+            let now = take.now;
             let (available, _) = hold::available(&conn, product.id)?;
             if available < qty {
                 return Err(hold::sold_out(product, available, qty).into());
@@ -63,7 +66,7 @@ impl FileEngine {
                 std::thread::sleep(window);
             }
             hold::set_stock(&conn, product.id, available - qty)?;
-            hold::insert_hold(&conn, product, buyer, qty, now, self.inner.ttl_ms())
+            hold::insert_hold(&conn, product, buyer, qty, now, take.ttl_ms)
         })();
         if matches!(result, Err(SqlError(Error::Busy))) {
             self.inner.counters.busy.fetch_add(1, Ordering::Relaxed);
@@ -73,15 +76,13 @@ impl FileEngine {
 
     /// Pessimistic: the write lock is taken before the stock is read. The transaction
     /// runs on the writer thread, in arrival order, one transaction per hold.
-    fn reserve_immediate(&self, product: &Arc<ProductInfo>, buyer: &str, qty: i64) -> Result<Hold> {
-        let product = Arc::clone(product);
-        let buyer = buyer.to_owned();
-        let (hold, returned) = self.inner.funnelled(move |tx, inner| {
-            let now = inner.clock.now();
-            hold::reserve_locked(tx, &product, &buyer, qty, now, inner.ttl_ms())
-        })?;
-        self.inner.returned(returned, super::ReturnReason::Expired);
-        Ok(hold)
+    fn reserve_immediate(&self, take: &Take) -> Result<Taken> {
+        let t = take.clone();
+        self.inner.funnelled(move |tx, _| {
+            let (hold, returned) =
+                hold::reserve_locked(tx, &t.product, &t.buyer, t.qty, t.now, t.ttl_ms)?;
+            Ok(Taken { hold, returned })
+        })
     }
 
     /// Optimistic: read without a lock, then write only if nobody changed the row since
@@ -91,12 +92,8 @@ impl FileEngine {
     /// item on a failed condition) — a bounded number of times. After a conflict a buyer
     /// waits a random, growing moment first, as optimistic clients do: without it ten
     /// thousand buyers who saw the same version all fail together, every round.
-    fn reserve_optimistic(
-        &self,
-        product: &Arc<ProductInfo>,
-        buyer: &str,
-        qty: i64,
-    ) -> Result<Hold> {
+    fn reserve_optimistic(&self, take: &Take) -> Result<Taken> {
+        let (product, qty) = (&take.product, take.qty);
         let retries = self.inner.config.optimistic_retries;
         let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_MAX);
         // The read: no lock, a committed state (coalesced with the reads of other buyers
@@ -113,14 +110,18 @@ impl FileEngine {
             }
             let (available, version) = seen;
             if available < qty {
-                if self.lazy_expire(product)? {
-                    seen = self.inner.reader()?.stock(product.id)?;
-                    continue;
-                }
+                // No lazy expiry here: that would be a write transaction per sold-out
+                // answer. The shop sweeps first when it knows a hold is due, and asks
+                // again.
                 return Err(hold::sold_out(product, available, qty).into());
             }
-            match self.compare_and_set(product, buyer, qty, version)? {
-                Cas::Won(hold) => return Ok(hold),
+            match self.compare_and_set(take, version)? {
+                Cas::Won(hold) => {
+                    return Ok(Taken {
+                        hold,
+                        returned: Vec::new(),
+                    });
+                }
                 Cas::Lost(current) => {
                     self.inner
                         .counters
@@ -140,16 +141,9 @@ impl FileEngine {
     /// Optimistic's write, on the writer thread: take the units only if the version is
     /// still `version`. IMMEDIATE only to make the compare-and-set and the insert one
     /// unit; the decision rests on the version check, not on the lock.
-    fn compare_and_set(
-        &self,
-        product: &Arc<ProductInfo>,
-        buyer: &str,
-        qty: i64,
-        version: i64,
-    ) -> Result<Cas<Hold>> {
-        let product = Arc::clone(product);
-        let buyer = buyer.to_owned();
-        let id = product.id;
+    fn compare_and_set(&self, take: &Take, version: i64) -> Result<Cas<Hold>> {
+        let t = take.clone();
+        let (id, qty) = (t.product.id, t.qty);
         self.inner.alone(false, move |conn, inner| {
             // A newer version was committed here already: the compare-and-set cannot
             // succeed, and needs no transaction to say so. (Versions only go up.)
@@ -161,9 +155,8 @@ impl FileEngine {
                     let Some(after) = after else {
                         return Ok(Cas::Lost(hold::available(tx, id)?));
                     };
-                    hold::check_limit(tx, &product, &buyer, qty)?;
-                    let now = inner.clock.now();
-                    let hold = hold::insert_hold(tx, &product, &buyer, qty, now, inner.ttl_ms())?;
+                    hold::check_limit(tx, &t.product, &t.buyer, qty)?;
+                    let hold = hold::insert_hold(tx, &t.product, &t.buyer, qty, t.now, t.ttl_ms)?;
                     Ok(Cas::Won((hold, after)))
                 }),
             };
@@ -189,89 +182,21 @@ impl FileEngine {
     }
 
     /// Atomic: the check and the decrement are one statement, so there is nothing to race.
-    fn reserve_atomic(&self, product: &Arc<ProductInfo>, buyer: &str, qty: i64) -> Result<Hold> {
-        let product = Arc::clone(product);
-        let buyer = buyer.to_owned();
-        let (hold, returned) = self.inner.funnelled(move |tx, inner| {
-            let now = inner.clock.now();
+    fn reserve_atomic(&self, take: &Take) -> Result<Taken> {
+        let t = take.clone();
+        self.inner.funnelled(move |tx, _| {
+            let (product, qty) = (&t.product, t.qty);
             let mut returned = Vec::new();
             if !hold::take_stock(tx, product.id, qty)? {
-                returned = hold::expire_product(tx, product.id, now)?;
+                returned = hold::expire_product(tx, product.id, t.now)?;
                 if returned.is_empty() || !hold::take_stock(tx, product.id, qty)? {
                     let (available, _) = hold::available(tx, product.id)?;
-                    return Err(hold::sold_out(&product, available, qty).into());
+                    return Err(hold::sold_out(product, available, qty).into());
                 }
             }
-            hold::check_limit(tx, &product, &buyer, qty)?;
-            Ok((
-                hold::insert_hold(tx, &product, &buyer, qty, now, inner.ttl_ms())?,
-                returned,
-            ))
-        })?;
-        self.inner.returned(returned, super::ReturnReason::Expired);
-        Ok(hold)
-    }
-
-    /// The gate answers losers from memory; its winners take the `immediate` path, so the
-    /// database still decides. The gate is corrected by what the database says.
-    fn reserve_gated(&self, product: &Arc<ProductInfo>, buyer: &str, qty: i64) -> Result<Hold> {
-        let gate = &self.inner.gate;
-        super::arrival::arrived();
-        let mut admit = gate.try_acquire(product.id, qty)?;
-        if admit == Admit::Lost {
-            // Redis came back empty: its count is rebuilt from the database before anyone
-            // is answered (a guess could only refuse wrongly; the database decides holds).
-            self.rebuild_gate()?;
-            admit = gate.try_acquire(product.id, qty)?;
-        }
-        match admit {
-            Admit::Granted => {}
-            Admit::SoldOut { permits } => {
-                let returned = self.inner.due() && self.inner.sweep()? > 0;
-                if !(returned && gate.try_acquire(product.id, qty)? == Admit::Granted) {
-                    return Err(hold::sold_out(product, permits, qty).into());
-                }
-            }
-            Admit::Lost => {
-                return Err(Error::Usage(format!(
-                    "The gate at {} lost its count again right after it was rebuilt; check the Redis server",
-                    gate.describe()
-                )).into());
-            }
-        }
-        match self.reserve_immediate(product, buyer, qty) {
-            Ok(hold) => {
-                gate.held(&hold);
-                Ok(hold)
-            }
-            Err(SqlError(e @ Error::SoldOut { available, .. })) => {
-                gate.clamp(product.id, available);
-                Err(e.into())
-            }
-            Err(e) => {
-                gate.release(product.id, qty);
-                Err(e)
-            }
-        }
-    }
-
-    /// Pay-first: nothing is claimed at add-to-cart.
-    fn cart(&self, product: &ProductInfo, buyer: &str, qty: i64) -> Hold {
-        super::arrival::arrived();
-        let now = self.inner.clock.now();
-        Hold {
-            id: HoldId::at(now),
-            product_id: product.id,
-            buyer: buyer.to_owned(),
-            qty,
-            created_at: now,
-            expires_at: now + self.inner.ttl_ms(),
-            kind: HoldKind::Cart,
-        }
-    }
-
-    /// Runs the sweeper now if a hold is known to be due; true if units came back.
-    fn lazy_expire(&self, _product: &ProductInfo) -> Result<bool> {
-        Ok(self.inner.due() && self.inner.sweep()? > 0)
+            hold::check_limit(tx, product, &t.buyer, qty)?;
+            let hold = hold::insert_hold(tx, product, &t.buyer, qty, t.now, t.ttl_ms)?;
+            Ok(Taken { hold, returned })
+        })
     }
 }

@@ -162,14 +162,14 @@ impl Store for PgStore {
         self.transact(|tx| pg::reserve_batch(tx, takes))
     }
 
-    fn pay_first(&self, cart: &Hold, now: Millis) -> Result<(Settled, Vec<Returned>)> {
-        let product = self
-            .products()?
-            .into_iter()
-            .find(|p| p.id == cart.product_id)
-            .ok_or_else(|| Error::Usage(format!("No product #{} in this sale", cart.product_id)))?;
+    fn pay_first(
+        &self,
+        product: &ProductInfo,
+        cart: &Hold,
+        now: Millis,
+    ) -> Result<(Settled, Vec<Returned>)> {
         self.transact(|tx| {
-            Ok(match pg::pay_first(tx, &product, cart, now)? {
+            Ok(match pg::pay_first(tx, product, cart, now)? {
                 Ok(order) => (Settled::Paid(order), Vec::new()),
                 Err(returned) => (Settled::Refunded, returned),
             })

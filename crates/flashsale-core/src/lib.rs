@@ -15,9 +15,11 @@
 //! - [`carts`]: pay-first's record of the carts it handed out.
 //! - [`events`]: what the engine tells whoever watches.
 //! - [`metrics`]: the one aggregate of outcomes and latencies.
-//! - [`backoff`], [`units`]: small shared helpers.
+//! - [`backoff`], [`units`]: small shared helpers; [`arrival`]: the door where a
+//!   request's place in line is decided, for the fairness figures.
 #![forbid(unsafe_code)]
 
+pub mod arrival;
 pub mod backoff;
 pub mod carts;
 pub mod clock;

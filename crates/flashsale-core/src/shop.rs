@@ -10,14 +10,15 @@
 //! hold weak references and end when the last handle goes.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
 
+mod catalog;
 mod strategies;
+mod sweeper;
 mod threads;
 
 use crate::carts::{Carts, Claim};
@@ -34,14 +35,12 @@ use crate::model::{
 use crate::store::{Settled, Store, Take};
 use crate::strategy::Strategy;
 
-/// How often the sweeper looks for due holds of other processes.
-const POLL: Duration = Duration::from_millis(250);
-
 /// How often a sold-out gate is checked against the store (see `gate_undercounts`).
 const VERIFY_EVERY: Duration = Duration::from_millis(250);
 
-/// The longest pause of the sweeper after failed sweeps.
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Shop ids, for the per-thread product caches (an address could be reused by a later
+/// shop).
+static SHOP_IDS: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone)]
 pub struct ShopConfig {
@@ -77,6 +76,8 @@ pub struct Shop {
 }
 
 struct Inner {
+    /// This shop among the process's shops.
+    id: u64,
     store: Arc<dyn Store>,
     gate: Box<dyn Gate>,
     clock: Clock,
@@ -85,10 +86,19 @@ struct Inner {
     rules: RwLock<SaleRules>,
     products: RwLock<Vec<Arc<ProductInfo>>>,
     events: Bus,
-    counters: Counters,
+    counters: Arc<Counters>,
+    /// The store counts commits, busy answers, conflicts and retries itself.
+    store_counts: bool,
     carts: Carts,
     queue: Mutex<Option<Sender<threads::Request>>>,
-    sweeper: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    sweeper: Mutex<Option<sweeper::SweeperHandle>>,
+    /// Rounds of the background sweeper, and how many of them failed: a sweeper that
+    /// spins on an error shows here (and in tests) without timing anything.
+    sweeper_passes: AtomicU64,
+    sweeper_failures: AtomicU64,
+    /// The earliest deadline of an active hold this process knows of (`i64::MAX` if
+    /// none): lets sold-out paths and the sweeper skip the store when nothing is due.
+    next_deadline: AtomicI64,
     sweeps: AtomicBool,
     /// When each product's sold-out gate was last checked against the store.
     verified: Mutex<Vec<(ProductId, std::time::Instant)>>,
@@ -103,17 +113,27 @@ impl Shop {
             rules.max_hold = rules.max_hold.max(ttl);
         }
         let products = store.products()?.into_iter().map(Arc::new).collect();
+        let next = store.next_deadline()?.unwrap_or(i64::MAX);
+        let (counters, store_counts) = match store.counters() {
+            Some(counters) => (counters, true),
+            None => (Arc::default(), false),
+        };
         let shop = Shop {
             inner: Arc::new(Inner {
+                id: SHOP_IDS.fetch_add(1, Ordering::Relaxed),
                 clock: config.clock.clone(),
                 strategy: AtomicU8::new(config.strategy.to_u8()),
                 rules: RwLock::new(rules),
                 products: RwLock::new(products),
                 events: Bus::default(),
-                counters: Counters::default(),
+                counters,
+                store_counts,
                 carts: Carts::default(),
                 queue: Mutex::new(None),
                 sweeper: Mutex::new(None),
+                sweeper_passes: AtomicU64::new(0),
+                sweeper_failures: AtomicU64::new(0),
+                next_deadline: AtomicI64::new(next),
                 sweeps: AtomicBool::new(false),
                 verified: Mutex::new(Vec::new()),
                 store,
@@ -121,6 +141,12 @@ impl Shop {
                 config,
             }),
         };
+        let weak = Arc::downgrade(&shop.inner);
+        shop.inner.store.on_returned(Arc::new(move |holds| {
+            if let Some(inner) = weak.upgrade() {
+                inner.returned(holds, ReturnReason::Expired);
+            }
+        }));
         shop.rebuild_gate()?;
         if shop.inner.config.sweeper {
             shop.start_sweeper();
@@ -184,51 +210,12 @@ impl Shop {
         self.inner.store.stock()
     }
 
-    pub fn products(&self) -> Vec<Arc<ProductInfo>> {
-        self.inner.products.read().clone()
-    }
-
-    /// The product with this SKU (read again from the store when not known yet).
-    pub fn product(&self, sku: &str) -> Result<Arc<ProductInfo>> {
-        if let Some(p) = self.inner.products.read().iter().find(|p| p.sku == sku) {
-            return Ok(Arc::clone(p));
-        }
-        let fresh: Vec<_> = self
-            .inner
-            .store
-            .products()?
-            .into_iter()
-            .map(Arc::new)
-            .collect();
-        let found = fresh.iter().find(|p| p.sku == sku).cloned();
-        let known = fresh
-            .iter()
-            .map(|p| p.sku.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        *self.inner.products.write() = fresh.clone();
-        found.ok_or_else(|| Error::UnknownSku {
-            sku: sku.to_owned(),
-            known,
-        })
-    }
-
-    fn product_by_id(&self, id: ProductId) -> Result<Arc<ProductInfo>> {
-        self.inner
-            .products
-            .read()
-            .iter()
-            .find(|p| p.id == id)
-            .cloned()
-            .ok_or_else(|| Error::Usage(format!("No product #{id} in this sale")))
-    }
-
     /// Add to cart: a hold on `qty` units of `sku` for `buyer`, by the strategy.
     pub fn reserve(&self, sku: &str, buyer: &str, qty: i64) -> Result<Hold> {
         model::check_quantity(qty)?;
-        let product = self.product(sku)?;
+        let product = self.product_here(sku)?;
         let take = Take {
-            product: (*product).clone(),
+            product: Arc::clone(&product),
             buyer: buyer.to_owned(),
             qty,
             now: self.inner.clock.now(),
@@ -236,6 +223,7 @@ impl Shop {
         };
         let result = match self.strategy() {
             Strategy::PayFirst => {
+                crate::arrival::arrived();
                 let cart = Hold {
                     id: HoldId::at(take.now),
                     product_id: product.id,
@@ -248,11 +236,16 @@ impl Shop {
                 self.inner.carts.issue(&cart, take.now);
                 return Ok(cart);
             }
+            Strategy::Queue if self.inner.store.groups() => {
+                self.inner.direct(Strategy::Queue, &take)
+            }
             Strategy::Queue => self.inner.queued(take),
             Strategy::Gate => self.inner.gated(&take),
             other => self.inner.direct(other, &take),
         };
-        self.inner.count(&result);
+        if !self.inner.store_counts {
+            self.inner.count(&result);
+        }
         if let Ok(hold) = &result {
             self.inner.held(hold);
         }
@@ -304,7 +297,7 @@ impl Shop {
             return Err(Error::HoldExpired { id: cart.id });
         }
         let product = self.product_by_id(cart.product_id)?;
-        let settled = self.inner.store.pay_first(cart, now);
+        let settled = self.inner.store.pay_first(&product, cart, now);
         let (settled, returned) = match settled {
             Ok(s) => s,
             Err(e) => {
@@ -392,21 +385,21 @@ impl Shop {
         self.inner.sweep()
     }
 
-    /// Starts the sweeper thread (once).
+    /// Starts the background sweeper of a shop opened without one (after subscribing
+    /// to its events, say, so that none of its returns goes unseen). Idempotent.
     pub fn start_sweeper(&self) {
         let mut slot = self.inner.sweeper.lock();
-        if slot.is_some() {
-            return;
+        if slot.is_none() {
+            *slot = sweeper::spawn(Arc::downgrade(&self.inner));
         }
-        let (stop, stopped) = bounded(1);
-        let weak = Arc::downgrade(&self.inner);
-        let handle = std::thread::Builder::new()
-            .name("flashsale-sweeper".into())
-            .spawn(move || threads::sweeper(&weak, &stopped));
-        match handle {
-            Ok(handle) => *slot = Some((stop, handle)),
-            Err(e) => tracing::error!("sweeper: could not start its thread: {e}"),
-        }
+    }
+
+    /// `(rounds, failed rounds)` of the background sweeper so far.
+    pub fn sweeper_stats(&self) -> (u64, u64) {
+        (
+            self.inner.sweeper_passes.load(Ordering::Relaxed),
+            self.inner.sweeper_failures.load(Ordering::Relaxed),
+        )
     }
 
     /// Sets a product's available units; the total moves by the same amount.
@@ -440,15 +433,6 @@ impl Shop {
     }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // The sweeper holds only a weak reference; wake it so it sees that and ends.
-        if let Some((stop, _)) = self.sweeper.get_mut().take() {
-            let _ = stop.try_send(());
-        }
-    }
-}
-
 impl Inner {
     fn ttl_ms(&self) -> Millis {
         self.clock.scaled(self.rules.read().hold_ttl)
@@ -479,16 +463,44 @@ impl Inner {
         }
     }
 
-    /// A strategy the store takes itself.
+    /// A strategy the store takes itself. Sold out while a hold this process knows of
+    /// is due: swept first, and asked once more (a store need not expire holds inside
+    /// every sold-out answer).
     fn direct(&self, strategy: Strategy, take: &Take) -> Result<Hold> {
-        let taken = self.store.reserve(strategy, take)?;
+        let taken = match self.store.reserve(strategy, take) {
+            Err(Error::SoldOut { .. }) if self.due() && self.sweep()? > 0 => {
+                self.store.reserve(strategy, take)?
+            }
+            taken => taken?,
+        };
         self.returned(taken.returned, ReturnReason::Expired);
         Ok(taken.hold)
     }
 
-    /// A hold was committed: tell the gate and whoever watches, and wake the sweeper.
+    /// A hold was committed: remember its deadline (and wake the sweeper if it is the
+    /// earliest), and tell whoever watches.
     fn held(&self, hold: &Hold) {
+        let before = self
+            .next_deadline
+            .fetch_min(hold.expires_at, Ordering::AcqRel);
+        if hold.expires_at < before
+            && let Some(s) = self.sweeper.lock().as_ref()
+        {
+            s.wake();
+        }
         self.events.publish(|| EngineEvent::Held(hold.clone()));
+    }
+
+    /// A hold this process knows of is due.
+    fn due(&self) -> bool {
+        self.next_deadline.load(Ordering::Acquire) <= self.clock.now()
+    }
+
+    /// Re-reads the earliest deadline (a hold of another process counts too).
+    fn refresh_deadline(&self) -> Result<()> {
+        let next = self.store.next_deadline()?.unwrap_or(i64::MAX);
+        self.next_deadline.store(next, Ordering::Release);
+        Ok(())
     }
 
     /// Units came back on sale (committed): the gate may hand them out again.
@@ -527,9 +539,11 @@ impl Inner {
                 total += n;
                 self.returned(batch, ReturnReason::Expired);
                 if i64::try_from(n).unwrap_or(i64::MAX) < self.config.sweep_batch {
-                    return Ok(total);
+                    break;
                 }
             }
+            self.refresh_deadline()?;
+            Ok(total)
         })();
         self.sweeps.store(false, Ordering::Release);
         result

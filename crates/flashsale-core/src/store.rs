@@ -11,9 +11,12 @@
 //! The store decides; [`crate::shop::Shop`] above it keeps the rules, the clock, the gate
 //! and the events, the same for every store.
 
+use std::sync::Arc;
+
 use crate::clock::Millis;
 use crate::error::Result;
 use crate::ids::{HoldId, ProductId};
+use crate::metrics::Counters;
 use crate::model::{
     Checkout, ExtendRules, Hold, HoldState, MayReturn, Order, ProductInfo, Returned, SaleRules,
     Stock,
@@ -23,7 +26,7 @@ use crate::strategy::Strategy;
 /// One add-to-cart, as the store takes it.
 #[derive(Debug, Clone)]
 pub struct Take {
-    pub product: ProductInfo,
+    pub product: Arc<ProductInfo>,
     pub buyer: String,
     pub qty: i64,
     /// The sale clock's now: the hold's `created_at`.
@@ -56,8 +59,32 @@ pub struct Batch {
     pub returned: Vec<Returned>,
 }
 
+/// Where a store reports units that came back on sale by its own doing, not as the
+/// answer to a call (the SQLite writer's lazy expiry inside a group commit).
+pub type ReturnSink = Arc<dyn Fn(Vec<Returned>) + Send + Sync>;
+
 /// The sale as a store keeps it. Implemented by the SQLite file and by PostgreSQL.
 pub trait Store: Send + Sync {
+    /// The store commits `queue`'s add-to-carts in groups itself, through
+    /// `reserve(Strategy::Queue, …)` (SQLite's one writer does, with the payments,
+    /// releases and extensions beside them); otherwise the shop's writer thread groups
+    /// them through [`Store::reserve_batch`].
+    fn groups(&self) -> bool {
+        false
+    }
+
+    /// The store's own counters of commits, rollbacks, busy answers, conflicts and
+    /// retries, counted where they happen; the shop then counts none of these itself.
+    fn counters(&self) -> Option<Arc<Counters>> {
+        None
+    }
+
+    /// Where to report units that came back by the store's own doing (see
+    /// [`ReturnSink`]); set once, by the shop that runs on the store.
+    fn on_returned(&self, sink: ReturnSink) {
+        let _ = sink;
+    }
+
     /// Where the sale lives, for headers and reports (a URL never shows its password).
     fn describe(&self) -> String;
 
@@ -71,13 +98,20 @@ pub trait Store: Send + Sync {
     fn stock(&self) -> Result<Vec<Stock>>;
 
     /// Takes a hold the way `strategy` does (`naive`, `immediate`, `optimistic` or
-    /// `atomic`; the shop turns `gate`, `queue` and `pay-first` into these). Sold out,
+    /// `atomic`, and `queue` when the store [`groups`](Store::groups); the shop turns
+    /// `gate`, `pay-first` and otherwise `queue` into these). Sold out,
     /// a buyer's limit or lost races are errors the caller counts.
     fn reserve(&self, strategy: Strategy, take: &Take) -> Result<Taken>;
     /// Takes many holds in one transaction, in order: the group commit.
     fn reserve_batch(&self, takes: &[Take]) -> Result<Batch>;
-    /// Pay-first: the money is in; claims the stock now, or records a refund.
-    fn pay_first(&self, cart: &Hold, now: Millis) -> Result<(Settled, Vec<Returned>)>;
+    /// Pay-first: the money is in; claims the stock of `product` now, or records a
+    /// refund.
+    fn pay_first(
+        &self,
+        product: &ProductInfo,
+        cart: &Hold,
+        now: Millis,
+    ) -> Result<(Settled, Vec<Returned>)>;
 
     /// Pays a hold (idempotent: a paid hold gives its one order again).
     fn checkout(&self, id: HoldId, buyer: &str, now: Millis) -> Result<Checkout>;

@@ -20,6 +20,7 @@ impl Inner {
     /// decides every hold: when it disagrees, the store wins and the gate is corrected.
     pub(super) fn gated(&self, take: &Take) -> Result<Hold> {
         let (product, qty) = (take.product.id, take.qty);
+        crate::arrival::arrived();
         let mut admit = self.gate.try_acquire(product, qty)?;
         if admit == Admit::Lost {
             self.rebuild_gate()?;
@@ -28,8 +29,10 @@ impl Inner {
         if let Admit::SoldOut { permits } = admit {
             // A sold-out answer comes from the gate alone; at most every VERIFY_EVERY it
             // is checked against the store (due holds swept, a count that lost permits
-            // rebuilt), then asked once more.
-            if self.gate_undercounts(product, permits, take.now)? {
+            // rebuilt), then asked once more. A hold this process knows is due is
+            // swept first, without waiting for that.
+            let swept = self.due() && self.sweep()? > 0;
+            if swept || self.gate_undercounts(product, permits, take.now)? {
                 admit = self.gate.try_acquire(product, qty)?;
             }
         }

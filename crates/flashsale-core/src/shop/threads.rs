@@ -1,12 +1,13 @@
-//! The shop's threads: the queue's writer (group commit per process) and the sweeper.
-//! Both hold weak references and end when the last handle of the shop goes.
+//! The queue's writer thread (group commit per process, for stores that do not group
+//! commits themselves). It holds a weak reference and ends when the last handle of the
+//! shop goes.
 
 use std::sync::Weak;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use super::{BACKOFF_MAX, Inner, POLL};
+use super::Inner;
 use crate::error::{Error, Result};
 use crate::events::ReturnReason;
 use crate::model::Hold;
@@ -54,33 +55,6 @@ fn writer(shop: &Weak<Inner>, rx: &Receiver<Request>, max_batch: usize) {
                         .reply
                         .send(Err(Error::BatchFailed { why: why.clone() }));
                 }
-            }
-        }
-    }
-}
-
-/// The sweeper thread: expires due holds every [`POLL`] (holds of other processes
-/// count too), backing off on a persistent error, until the shop is gone.
-pub(super) fn sweeper(shop: &Weak<Inner>, stopped: &Receiver<()>) {
-    let mut pause = POLL;
-    let mut failures = 0u32;
-    loop {
-        match stopped.recv_timeout(pause) {
-            Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-        }
-        let Some(inner) = shop.upgrade() else { return };
-        match inner.sweep() {
-            Ok(_) => {
-                failures = 0;
-                pause = POLL;
-            }
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                if failures == 1 || failures.is_power_of_two() {
-                    tracing::warn!("sweeper: {e} ({failures} failures in a row)");
-                }
-                pause = (pause * 2).min(BACKOFF_MAX);
             }
         }
     }

@@ -1,10 +1,10 @@
 //! The sweeper: a background thread that expires holds when their deadline passes and
-//! puts the units back on sale. It sleeps until the next known deadline (at most a short
-//! poll, since another process may add holds) and is woken early when a hold with an
-//! earlier deadline appears. It holds only a weak reference, so dropping the last engine
-//! handle stops it.
+//! puts the units back on sale. It sleeps until the next known deadline (at most
+//! [`POLL`], since another process may add holds) and is woken early when a hold with
+//! an earlier deadline appears. It holds only a weak reference, so dropping the last
+//! handle of the shop stops it.
 //!
-//! A sweep that fails (a full disk, a read-only file, a damaged sale) is not retried at
+//! A sweep that fails (a full disk, a read-only file, a lost server) is not retried at
 //! once: the same error would come back at once, forever — a console left open spun a
 //! core and wrote hundreds of log lines a second that way. The sweeper backs off,
 //! doubling its pause up to [`BACKOFF_MAX`], and logs the error once per [`LOG_EVERY`]
@@ -17,13 +17,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
-use super::{FileEngine, Inner, ReturnReason};
-use crate::error::Result;
-use crate::hold;
+use super::Inner;
 
-/// How often the sweeper re-reads the earliest deadline from the database, for holds
+/// How often the sweeper re-reads the earliest deadline from the store, for holds
 /// taken by another process.
-const POLL: Duration = Duration::from_millis(250);
+pub(super) const POLL: Duration = Duration::from_millis(250);
 
 /// The longest pause after failed sweeps.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -34,7 +32,7 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 /// The sweeper's memory of failures: how long to wait before trying again, and whether
 /// this failure is the one to log.
 #[derive(Debug, Default)]
-pub(super) struct Trouble {
+struct Trouble {
     /// Failures in a row.
     streak: u32,
     last_log: Option<Instant>,
@@ -45,7 +43,7 @@ pub(super) struct Trouble {
 impl Trouble {
     /// A sweep failed at `now`: the pause before the next attempt, and the line to log
     /// (at most one per [`LOG_EVERY`]).
-    pub(super) fn failed(&mut self, now: Instant, error: &str) -> (Duration, Option<String>) {
+    fn failed(&mut self, now: Instant, error: &str) -> (Duration, Option<String>) {
         self.streak = self.streak.saturating_add(1);
         self.unlogged += 1;
         let pause = POLL
@@ -72,7 +70,7 @@ impl Trouble {
     }
 
     /// A sweep went through: the next failure starts a new streak.
-    pub(super) fn recovered(&mut self) {
+    fn recovered(&mut self) {
         self.streak = 0;
     }
 }
@@ -102,25 +100,30 @@ impl Drop for SweeperHandle {
     }
 }
 
-pub(super) fn spawn(engine: Weak<Inner>) -> Option<SweeperHandle> {
+pub(super) fn spawn(shop: Weak<Inner>) -> Option<SweeperHandle> {
     let (wake, woken) = bounded(1);
     let thread = std::thread::Builder::new()
         .name("sweeper".into())
         .stack_size(256 * 1024)
-        .spawn(move || run(&engine, &woken))
-        .ok()?;
-    Some(SweeperHandle {
-        wake,
-        thread: Some(thread),
-    })
+        .spawn(move || run(&shop, &woken));
+    match thread {
+        Ok(thread) => Some(SweeperHandle {
+            wake,
+            thread: Some(thread),
+        }),
+        Err(e) => {
+            tracing::error!("sweeper: could not start its thread: {e}");
+            None
+        }
+    }
 }
 
-fn run(engine: &Weak<Inner>, woken: &Receiver<()>) {
+fn run(shop: &Weak<Inner>, woken: &Receiver<()>) {
     let mut last_poll = Instant::now();
     let mut trouble = Trouble::default();
     loop {
         let wait = {
-            let Some(inner) = engine.upgrade() else {
+            let Some(inner) = shop.upgrade() else {
                 return;
             };
             inner.sweeper_passes.fetch_add(1, Ordering::Relaxed);
@@ -165,7 +168,7 @@ fn run(engine: &Weak<Inner>, woken: &Receiver<()>) {
     }
 }
 
-/// Waits `pause` out, ignoring wake-ups; true if the engine is gone.
+/// Waits `pause` out, ignoring wake-ups; true if the shop is gone.
 fn sleep_out(woken: &Receiver<()>, pause: Duration) -> bool {
     let until = Instant::now() + pause;
     loop {
@@ -176,64 +179,6 @@ fn sleep_out(woken: &Receiver<()>, pause: Duration) -> bool {
         if let Err(RecvTimeoutError::Disconnected) = woken.recv_timeout(left) {
             return true;
         }
-    }
-}
-
-impl FileEngine {
-    /// `(rounds, failed rounds)` of the background sweeper so far.
-    pub fn sweeper_stats(&self) -> (u64, u64) {
-        (
-            self.inner.sweeper_passes.load(Ordering::Relaxed),
-            self.inner.sweeper_failures.load(Ordering::Relaxed),
-        )
-    }
-
-    /// Starts the background sweeper of an engine opened without one (after subscribing
-    /// to its events, say, so that none of its returns goes unseen). Idempotent.
-    pub fn start_sweeper(&self) {
-        if self.inner.sweeper.lock().is_some() {
-            return;
-        }
-        let handle = spawn(std::sync::Arc::downgrade(&self.inner));
-        *self.inner.sweeper.lock() = handle;
-    }
-}
-
-impl Inner {
-    /// A hold this process knows of is due.
-    pub(super) fn due(&self) -> bool {
-        self.next_deadline.load(Ordering::Acquire) <= self.clock.now()
-    }
-
-    /// Expires every due hold in batches of `sweep_batch`. Each batch is one job in the
-    /// writer's urgent lane: at least a few reservations are served between two
-    /// batches, and a batch never waits behind the whole queue. (On the fair mutex, the
-    /// writer got one job in per batch: 250 holds/s while 100,000 holds expired.) Each
-    /// batch stamps its own time, so `closed_at` says when its units were really back.
-    pub(super) fn sweep(&self) -> Result<usize> {
-        let mut total = 0;
-        let limit = self.config.sweep_batch;
-        loop {
-            let batch = self.funnelled_urgent(move |tx, inner| {
-                hold::expire_due(tx, inner.clock.now(), limit)
-            })?;
-            let n = batch.len();
-            total += n;
-            self.returned(batch, ReturnReason::Expired);
-            if i64::try_from(n).unwrap_or(i64::MAX) < limit {
-                break;
-            }
-        }
-        self.refresh_deadline()?;
-        Ok(total)
-    }
-
-    /// Re-reads the earliest deadline (a hold of another process counts too).
-    pub(super) fn refresh_deadline(&self) -> Result<()> {
-        let conn = self.store.conn()?;
-        let next = hold::next_deadline(&conn)?.unwrap_or(i64::MAX);
-        self.next_deadline.store(next, Ordering::Release);
-        Ok(())
     }
 }
 

@@ -18,12 +18,12 @@ thread_local! {
 
 /// Runs `hook` when this thread's next request reaches the engine's door (or at
 /// [`arrived`], whichever comes first). Replaces a hook not yet run.
-pub(crate) fn on_arrival(hook: Box<dyn FnOnce()>) {
+pub fn on_arrival(hook: Box<dyn FnOnce()>) {
     AT_DOOR.with(|d| *d.borrow_mut() = Some(hook));
 }
 
 /// The request is at the door: runs this thread's hook, if any (once).
-pub(crate) fn arrived() {
+pub fn arrived() {
     if let Some(hook) = AT_DOOR.with(|d| d.borrow_mut().take()) {
         hook();
     }
