@@ -190,52 +190,117 @@ impl Session {
 /// How many operator log entries a reading brings.
 const LOG_SHOWN: usize = 20;
 
+/// The parts of a reading, as a store reads them inside one consistent read
+/// transaction (an SQLite read transaction here, PostgreSQL's REPEATABLE READ in
+/// [`crate::pg::monitor`]): the queries differ by dialect, the reading is [`snapshot`].
+pub trait SaleView {
+    fn rules(&mut self) -> Result<Option<SaleRules>>;
+    fn stock(&mut self) -> Result<Vec<Stock>>;
+    fn active_count(&mut self) -> Result<u64>;
+    fn active_window(&mut self, offset: usize, limit: usize) -> Result<Vec<HoldRow>>;
+    fn newest_orders(&mut self, limit: usize) -> Result<Vec<OrderRow>>;
+    /// Holds and orders ever written.
+    fn written(&mut self) -> Result<(u64, u64)>;
+    fn follow(&mut self, ids: &[HoldId]) -> Result<Vec<FollowedHold>>;
+    fn run_count(&mut self) -> Result<u64>;
+    fn runs(&mut self) -> Result<Vec<RunRow>>;
+    fn log_entries(&mut self, limit: usize) -> Result<Vec<LogEntry>>;
+    fn running(&mut self) -> Result<Option<Running>>;
+    fn prices(&mut self) -> Result<Vec<(ProductId, i64)>>;
+    fn web_buyers(&mut self) -> Result<WebBuyers>;
+    fn returned(&mut self) -> Result<Returned>;
+}
+
+/// One reading of the sale through `view`, whichever store it reads.
+pub fn snapshot(view: &mut impl SaleView, query: &Query, at: Millis) -> Result<Snapshot> {
+    let (holds_written, orders_written) = view.written()?;
+    Ok(Snapshot {
+        at,
+        rules: view.rules()?,
+        stock: view.stock()?,
+        active_holds: view.active_count()?,
+        holds_offset: query.holds_offset,
+        holds: view.active_window(query.holds_offset, query.holds_limit)?,
+        orders: view.newest_orders(query.orders_limit)?,
+        holds_written,
+        orders_written,
+        followed: view.follow(&query.follow)?,
+        runs: if view.run_count()? == query.runs_known {
+            None
+        } else {
+            Some(view.runs()?)
+        },
+        log: view.log_entries(LOG_SHOWN)?,
+        running: view.running()?,
+        prices: view.prices()?,
+        returned: if query.returned {
+            Some(view.returned()?)
+        } else {
+            None
+        },
+        web: view.web_buyers()?,
+    })
+}
+
 /// Reads a snapshot in one read transaction.
 pub fn read(conn: &mut Connection, query: &Query, at: Millis) -> Result<Snapshot> {
     // Deferred (a read transaction): it never takes the write lock, so a running sale
     // does not wait for it, and every SELECT below sees the same committed state.
     let tx = conn.transaction()?;
-    let rules = sale::rules(&tx)?;
-    let stock = hold::stock(&tx)?;
-    let active_holds = active_count(&tx)?;
-    let holds = active_window(&tx, query.holds_offset, query.holds_limit)?;
-    let orders = newest_orders(&tx, query.orders_limit)?;
-    let holds_written = rows_written(&tx, "SELECT coalesce(max(rowid), 0) FROM holds")?;
-    let orders_written = rows_written(&tx, "SELECT coalesce(max(rowid), 0) FROM orders")?;
-    let followed = follow(&tx, &query.follow)?;
-    let runs = if journal::run_count(&tx)? == query.runs_known {
-        None
-    } else {
-        Some(journal::runs(&tx)?)
-    };
-    let log = journal::log_entries(&tx, LOG_SHOWN)?;
-    let running = journal::running(&tx)?;
-    let prices = prices(&tx)?;
-    let web = web_buyers(&tx)?;
-    let returned = if query.returned {
-        Some(returned(&tx)?)
-    } else {
-        None
-    };
+    let snapshot = snapshot(&mut FileView(&tx), query, at)?;
     tx.commit()?;
-    Ok(Snapshot {
-        at,
-        rules,
-        stock,
-        active_holds,
-        holds_offset: query.holds_offset,
-        holds,
-        orders,
-        holds_written,
-        orders_written,
-        followed,
-        runs,
-        log,
-        running,
-        prices,
-        returned,
-        web,
-    })
+    Ok(snapshot)
+}
+
+/// An SQLite file's reading, on a connection inside a read transaction.
+struct FileView<'c>(&'c Connection);
+
+impl SaleView for FileView<'_> {
+    fn rules(&mut self) -> Result<Option<SaleRules>> {
+        sale::rules(self.0)
+    }
+    fn stock(&mut self) -> Result<Vec<Stock>> {
+        hold::stock(self.0)
+    }
+    fn active_count(&mut self) -> Result<u64> {
+        active_count(self.0)
+    }
+    fn active_window(&mut self, offset: usize, limit: usize) -> Result<Vec<HoldRow>> {
+        active_window(self.0, offset, limit)
+    }
+    fn newest_orders(&mut self, limit: usize) -> Result<Vec<OrderRow>> {
+        newest_orders(self.0, limit)
+    }
+    fn written(&mut self) -> Result<(u64, u64)> {
+        Ok((
+            rows_written(self.0, "SELECT coalesce(max(rowid), 0) FROM holds")?,
+            rows_written(self.0, "SELECT coalesce(max(rowid), 0) FROM orders")?,
+        ))
+    }
+    fn follow(&mut self, ids: &[HoldId]) -> Result<Vec<FollowedHold>> {
+        follow(self.0, ids)
+    }
+    fn run_count(&mut self) -> Result<u64> {
+        journal::run_count(self.0)
+    }
+    fn runs(&mut self) -> Result<Vec<RunRow>> {
+        journal::runs(self.0)
+    }
+    fn log_entries(&mut self, limit: usize) -> Result<Vec<LogEntry>> {
+        journal::log_entries(self.0, limit)
+    }
+    fn running(&mut self) -> Result<Option<Running>> {
+        journal::running(self.0)
+    }
+    fn prices(&mut self) -> Result<Vec<(ProductId, i64)>> {
+        prices(self.0)
+    }
+    fn web_buyers(&mut self) -> Result<WebBuyers> {
+        web_buyers(self.0)
+    }
+    fn returned(&mut self) -> Result<Returned> {
+        returned(self.0)
+    }
 }
 
 /// The web buyers' holds and orders. The `GLOB` is the partial indexes' own condition

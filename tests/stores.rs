@@ -158,3 +158,46 @@ fn expiry_gives_units_back_once_and_a_late_payment_is_refused_on_both_stores() {
         assert!(sale.audit().ok, "{on}");
     }
 }
+
+/// The console's read model reads the same sale the same way on both stores: one
+/// reading after two holds (one of a web buyer), a payment and a release.
+#[test]
+fn the_read_model_reads_the_same_sale_on_both_stores() {
+    use flashsale::monitor::Query;
+    let pg = Postgres::start();
+    for sale in stores(pg.as_ref(), "read_model", "FS", 10, 2) {
+        let on = sale.name();
+        let engine = sale.engine(Strategy::Immediate, Clock::manual(START));
+        let paid = engine.reserve("FS", "ann", 1).expect("ann");
+        engine.checkout(&paid).expect("pays");
+        let web = engine.reserve("FS", "web-bob-1", 2).expect("bob");
+        let gone = engine.reserve("FS", "cy", 1).expect("cy");
+        engine.release(&gone).expect("releases");
+        let query = Query {
+            follow: vec![paid.id, gone.id],
+            returned: true,
+            ..Query::default()
+        };
+        let s = engine.reader().read(&query, START).expect("a reading");
+        let stock = &s.stock[0];
+        assert_eq!((stock.available, stock.held, stock.sold), (7, 2, 1), "{on}");
+        assert_eq!(s.active_holds, 1, "{on}");
+        assert_eq!(s.holds.len(), 1, "{on}");
+        assert_eq!((s.holds[0].id, s.holds[0].qty), (web.id, 2), "{on}");
+        assert_eq!(s.orders.len(), 1, "{on}");
+        assert_eq!(s.orders[0].buyer, "ann", "{on}");
+        assert_eq!((s.holds_written, s.orders_written), (3, 1), "{on}");
+        let statuses: Vec<_> = s.followed.iter().map(|f| f.status.as_str()).collect();
+        assert_eq!(statuses, ["paid", "released"], "{on}");
+        assert_eq!((s.web.holds, s.web.orders), (1, 0), "{on}");
+        let back = s.returned.expect("asked for");
+        assert_eq!(
+            (back.expired, back.released, back.refunded),
+            (0, 1, 0),
+            "{on}"
+        );
+        assert!(s.rules.is_some(), "{on}");
+        assert_eq!(s.prices.len(), 1, "{on}");
+        assert!(s.oversold().next().is_none(), "{on}");
+    }
+}

@@ -9,12 +9,14 @@ use super::PgStore;
 use super::hold as pg;
 use super::journal;
 use crate::clock::Millis;
+use crate::hold::Stock;
 use crate::ids::{HoldId, ProductId};
-use crate::monitor::{FollowedHold, HoldRow, OrderRow, Query, Returned, Snapshot, WebBuyers};
+use crate::journal::{LogEntry, RunRow, Running};
+use crate::monitor::{
+    FollowedHold, HoldRow, OrderRow, Query, Returned, SaleView, Snapshot, WebBuyers, snapshot,
+};
+use crate::sale::SaleRules;
 use crate::sql::Result;
-
-/// How many operator log entries a reading brings (as on SQLite).
-const LOG_SHOWN: usize = 20;
 
 pub fn read(store: &PgStore, query: &Query, at: Millis) -> Result<Snapshot> {
     let mut conn = store.conn()?;
@@ -23,67 +25,77 @@ pub fn read(store: &PgStore, query: &Query, at: Millis) -> Result<Snapshot> {
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
-    let rules = super::sale::rules(&mut tx)?;
-    let stock = pg::stock(&mut tx)?;
-    let count = |tx: &mut postgres::Transaction<'_>, sql: &str| -> Result<u64> {
-        let n: i64 = tx.query_one(sql, &[])?.get(0);
-        Ok(u64::try_from(n).unwrap_or(0))
-    };
-    let active_holds = count(
-        &mut tx,
-        "SELECT count(*) FROM holds WHERE status = 'active'",
-    )?;
-    let holds = active_window(&mut tx, query.holds_offset, query.holds_limit)?;
-    let orders = newest_orders(&mut tx, query.orders_limit)?;
-    let holds_written = count(&mut tx, "SELECT count(*) FROM holds")?;
-    let orders_written = count(&mut tx, "SELECT count(*) FROM orders")?;
-    let followed = follow(&mut tx, &query.follow)?;
-    let runs = if journal::run_count(&mut tx)? == query.runs_known {
-        None
-    } else {
-        Some(journal::runs(&mut tx)?)
-    };
-    let log = journal::log_entries(&mut tx, LOG_SHOWN)?;
-    let running = journal::running(&mut tx)?;
-    let prices = tx
-        .query("SELECT id, price_cents FROM products ORDER BY id", &[])?
-        .iter()
-        .map(|r| (ProductId(r.get(0)), r.get(1)))
-        .collect();
-    let web = WebBuyers {
-        holds: count(
-            &mut tx,
-            "SELECT count(*) FROM holds WHERE starts_with(buyer, 'web-') AND status = 'active'",
-        )?,
-        orders: count(
-            &mut tx,
-            "SELECT count(*) FROM orders WHERE starts_with(buyer, 'web-')",
-        )?,
-    };
-    let returned = if query.returned {
-        Some(returned(&mut tx)?)
-    } else {
-        None
-    };
+    let snapshot = snapshot(&mut ServerView(&mut tx), query, at)?;
     tx.commit()?;
-    Ok(Snapshot {
-        at,
-        rules,
-        stock,
-        active_holds,
-        holds_offset: query.holds_offset,
-        holds,
-        orders,
-        holds_written,
-        orders_written,
-        followed,
-        runs,
-        log,
-        running,
-        prices,
-        returned,
-        web,
-    })
+    Ok(snapshot)
+}
+
+/// A server's reading, inside one REPEATABLE READ transaction.
+struct ServerView<'t, 'c>(&'t mut postgres::Transaction<'c>);
+
+impl ServerView<'_, '_> {
+    fn count(&mut self, sql: &str) -> Result<u64> {
+        let n: i64 = self.0.query_one(sql, &[])?.get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+impl SaleView for ServerView<'_, '_> {
+    fn rules(&mut self) -> Result<Option<SaleRules>> {
+        super::sale::rules(self.0)
+    }
+    fn stock(&mut self) -> Result<Vec<Stock>> {
+        pg::stock(self.0)
+    }
+    fn active_count(&mut self) -> Result<u64> {
+        self.count("SELECT count(*) FROM holds WHERE status = 'active'")
+    }
+    fn active_window(&mut self, offset: usize, limit: usize) -> Result<Vec<HoldRow>> {
+        active_window(self.0, offset, limit)
+    }
+    fn newest_orders(&mut self, limit: usize) -> Result<Vec<OrderRow>> {
+        newest_orders(self.0, limit)
+    }
+    fn written(&mut self) -> Result<(u64, u64)> {
+        Ok((
+            self.count("SELECT count(*) FROM holds")?,
+            self.count("SELECT count(*) FROM orders")?,
+        ))
+    }
+    fn follow(&mut self, ids: &[HoldId]) -> Result<Vec<FollowedHold>> {
+        follow(self.0, ids)
+    }
+    fn run_count(&mut self) -> Result<u64> {
+        journal::run_count(self.0)
+    }
+    fn runs(&mut self) -> Result<Vec<RunRow>> {
+        journal::runs(self.0)
+    }
+    fn log_entries(&mut self, limit: usize) -> Result<Vec<LogEntry>> {
+        journal::log_entries(self.0, limit)
+    }
+    fn running(&mut self) -> Result<Option<Running>> {
+        journal::running(self.0)
+    }
+    fn prices(&mut self) -> Result<Vec<(ProductId, i64)>> {
+        Ok(self
+            .0
+            .query("SELECT id, price_cents FROM products ORDER BY id", &[])?
+            .iter()
+            .map(|r| (ProductId(r.get(0)), r.get(1)))
+            .collect())
+    }
+    fn web_buyers(&mut self) -> Result<WebBuyers> {
+        Ok(WebBuyers {
+            holds: self.count(
+                "SELECT count(*) FROM holds WHERE starts_with(buyer, 'web-') AND status = 'active'",
+            )?,
+            orders: self.count("SELECT count(*) FROM orders WHERE starts_with(buyer, 'web-')")?,
+        })
+    }
+    fn returned(&mut self) -> Result<Returned> {
+        returned(self.0)
+    }
 }
 
 fn active_window(c: &mut impl GenericClient, offset: usize, limit: usize) -> Result<Vec<HoldRow>> {
