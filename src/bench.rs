@@ -154,6 +154,45 @@ pub struct BenchRow {
     pub wal_peak_bytes: u64,
 }
 
+impl BenchRow {
+    /// A strategy's row, read off its swarm's report: every figure is the report's (or
+    /// the engine's counters over the run); `ratio_to_limit` is filled in beside the
+    /// `limit` row.
+    fn of_swarm(run: &crate::swarm::Finished, wal_peak_bytes: u64) -> BenchRow {
+        let r = &run.report;
+        // Pay-first claims stock at payment: its paid units are its holds.
+        let held = if r.takes_stock_at_payment() {
+            u64::try_from(r.sold).unwrap_or(0)
+        } else {
+            r.holds_taken
+        };
+        BenchRow {
+            strategy: r.strategy.clone(),
+            holds_per_sec: r.claimed_per_sec(),
+            ratio_to_limit: 0.0,
+            p50_us: r.latency_us.p50,
+            p99_us: r.latency_us.p99,
+            max_us: r.latency_us.max,
+            sold: r.held + r.sold,
+            oversold: r.oversold,
+            fairness: r.fairness,
+            inversions: r.inversions,
+            conflicts: r.conflicts,
+            busy: r.busy,
+            attempts: r.attempts,
+            held,
+            // A refund is pay-first's late refusal.
+            rejected: r.rejected_total() + r.refunds,
+            commits: run.counters.commits,
+            threads: r.threads,
+            elapsed_ms: r.elapsed_ms,
+            complete: r.buyer_outcomes.stopped == 0,
+            paid: r.buyer_outcomes.paid,
+            wal_peak_bytes,
+        }
+    }
+}
+
 /// Everything one `flashsale bench` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {

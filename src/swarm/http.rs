@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 use super::behaviour::{self, Action};
-use super::{Arrival, Ending, Endings, Fairness, Lag, SwarmConfig, SwarmReport};
+use super::{Ending, Endings, Fairness, Lag, SwarmConfig, SwarmReport};
 use crate::error::{Error, Rejection, Result};
 use crate::metrics::{Metrics, Outcome, Sample};
 
@@ -262,10 +262,8 @@ fn at_ms(shared: &Shared) -> u64 {
 
 fn buyer(shared: &Shared, client: &Client, index: u64) {
     let config = &shared.config;
-    let intended = match config.arrival {
-        Arrival::Burst => shared.start,
-        Arrival::Rate(rate) => shared.start + Duration::from_secs_f64(index as f64 / rate),
-    };
+    // `SwarmConfig::check` bounded the arrival span: a buyer is always due.
+    let intended = super::buyer::due(config, shared.start, index).unwrap_or(shared.start);
     if let Some(wait) = intended.checked_duration_since(Instant::now()) {
         std::thread::sleep(wait);
     }

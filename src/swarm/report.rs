@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::hold::Stock;
 use crate::ids::ProductId;
 use crate::metrics::{Metrics, Percentiles};
+use crate::strategy::Strategy;
 
 pub(super) struct Inputs<'a> {
     pub engine: &'a Engine,
@@ -29,8 +30,8 @@ pub(super) struct Inputs<'a> {
     pub books_before: Option<Stock>,
     pub elapsed: Duration,
     pub metrics: &'a Metrics,
-    pub before: CounterSnapshot,
-    pub after: CounterSnapshot,
+    /// The engine's counters over the run.
+    pub counters: CounterSnapshot,
     pub collected: Collected,
 }
 
@@ -160,7 +161,7 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
     );
     let lag = m.expiry_lag_ms();
     let strategy = i.engine.strategy();
-    let run = i.after.since(i.before);
+    let run = i.counters;
     Ok(SwarmReport {
         sku: i.config.sku.clone(),
         product,
@@ -212,6 +213,30 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
 }
 
 impl SwarmReport {
+    /// Pay-first takes no hold at add-to-cart: its winners are the orders.
+    pub fn takes_stock_at_payment(&self) -> bool {
+        self.strategy.starts_with(Strategy::PayFirst.name())
+    }
+
+    /// Units claimed per second of the run: holds, or for pay-first, orders.
+    pub fn claimed_per_sec(&self) -> f64 {
+        if self.takes_stock_at_payment() {
+            self.sold as f64 / (self.elapsed_ms.max(1) as f64 / 1000.0)
+        } else {
+            self.holds_per_sec
+        }
+    }
+
+    /// Add-to-carts refused, for every reason.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected_sold_out
+            + self.rejected_limit
+            + self.rejected_conflict
+            + self.rejected_busy
+            + self.rejected_timeout
+            + self.rejected_other
+    }
+
     pub fn write_text(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let strategy = if self.safe {
             self.strategy.clone()
@@ -266,15 +291,12 @@ impl SwarmReport {
             "  fairness {:.3} (share of the first {} arrivals that won a unit)  inversions {} (pairs where a later arrival won and an earlier one lost)",
             self.fairness, self.stock, self.inversions
         )?;
-        // Pay-first takes no hold at add-to-cart: its winners are the orders.
-        let (won, per_sec) = if self.strategy.starts_with("pay-first") {
-            (
-                "orders",
-                self.sold as f64 / (self.elapsed_ms.max(1) as f64 / 1000.0),
-            )
+        let won = if self.takes_stock_at_payment() {
+            "orders"
         } else {
-            ("holds", self.holds_per_sec)
+            "holds"
         };
+        let per_sec = self.claimed_per_sec();
         writeln!(
             out,
             "  {} attempts in {}: {:.0} attempts/s, {per_sec:.0} {won}/s; latency p50 {}, p95 {}, p99 {}, max {}",
