@@ -91,13 +91,15 @@ impl Default for RunRow {
 
 impl RunRow {
     /// The figures of a finished run's report, onto the settings it was launched with.
-    /// `arrived` is how many buyers really came: a run stopped at 3,000 of 50,000 says
-    /// 3,000.
+    /// `buyers` is how many really came: a run stopped at 3,000 of 50,000 says 3,000
+    /// (the report counts the rest as stopped).
     #[must_use]
-    pub fn with_report(mut self, report: &SwarmReport, arrived: u64) -> RunRow {
+    pub fn with_report(mut self, report: &SwarmReport) -> RunRow {
         self.strategy = report.strategy.parse().unwrap_or(self.strategy);
         self.buyers_planned = report.buyers;
-        self.buyers = arrived.min(report.buyers);
+        self.buyers = report
+            .buyers
+            .saturating_sub(report.buyer_outcomes.stopped);
         self.stopped = self.buyers < report.buyers;
         self.threads = report.threads;
         self.stock = report.stock;
@@ -113,10 +115,8 @@ impl RunRow {
         self.elapsed_ms = report.elapsed_ms;
         self.rejected_sold_out = report.rejected_sold_out;
         self.rejected_limit = report.rejected_limit;
-        self.rejected_other = report.rejected_conflict
-            + report.rejected_busy
-            + report.rejected_timeout
-            + report.rejected_other;
+        self.rejected_other =
+            report.rejected_total() - report.rejected_sold_out - report.rejected_limit;
         self
     }
 }
