@@ -97,9 +97,7 @@ impl RunRow {
     pub fn with_report(mut self, report: &SwarmReport) -> RunRow {
         self.strategy = report.strategy.parse().unwrap_or(self.strategy);
         self.buyers_planned = report.buyers;
-        self.buyers = report
-            .buyers
-            .saturating_sub(report.buyer_outcomes.stopped);
+        self.buyers = report.buyers.saturating_sub(report.buyer_outcomes.stopped);
         self.stopped = self.buyers < report.buyers;
         self.threads = report.threads;
         self.stock = report.stock;

@@ -35,13 +35,13 @@ pub(super) struct Inputs<'a> {
     pub collected: Collected,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct Lag {
     pub p50: u64,
     pub p99: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SwarmReport {
     pub sku: String,
     pub product: String,
@@ -150,39 +150,26 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         .find(|s| s.product_id == i.product_id);
     let (balance, product) = stock.map_or((0, String::new()), |s| (s.balance(), s.name.clone()));
     let balance_before = i.books_before.as_ref().map_or(0, Stock::balance);
-    let change = balance - balance_before;
-    let m = i.metrics;
-    let secs = i.elapsed.as_secs_f64().max(1e-9);
-    let fairness = Fairness::of(
-        i.collected.arrivals,
-        i.stock_at_start
-            .min(i64::try_from(i.config.buyers).unwrap_or(i64::MAX))
-            / i.config.qty.max(1),
-    );
-    let lag = m.expiry_lag_ms();
     let strategy = i.engine.strategy();
     let run = i.counters;
+    let measured = Measured {
+        config: i.config,
+        metrics: i.metrics,
+        elapsed: i.elapsed,
+        stock: i.stock_at_start,
+        arrivals: i.collected.arrivals,
+        balance: (balance_before, balance),
+    };
     Ok(SwarmReport {
-        sku: i.config.sku.clone(),
         product,
         strategy: strategy.name().to_owned(),
         safe: strategy.is_safe(),
         synchronous: i.engine.durability().to_owned(),
-        buyers: i.config.buyers,
         threads: i.threads,
-        stock: i.stock_at_start,
         sold: units("paid"),
         held: units("active"),
         expired: units("expired"),
         released: units("released"),
-        attempts: m.attempts,
-        holds_taken: m.held,
-        rejected_sold_out: m.rejected(Rejection::SoldOut),
-        rejected_limit: m.rejected(Rejection::Limit),
-        rejected_conflict: m.rejected(Rejection::Conflict),
-        rejected_busy: m.rejected(Rejection::Busy),
-        rejected_timeout: m.rejected(Rejection::Timeout),
-        rejected_other: m.rejected(Rejection::Other),
         conflicts: run.conflicts,
         retries: run.retries,
         buyer_retries: i.collected.buyer_retries,
@@ -194,22 +181,71 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         },
         busy: run.busy,
         refunds: run.refunds,
-        pay_failed: m.pay_failed,
-        oversold: change.max(0),
-        undersold: (-change).max(0),
-        oversold_before: balance_before.max(0),
-        fairness: fairness.share,
-        inversions: fairness.inversions,
-        elapsed_ms: u64::try_from(i.elapsed.as_millis()).unwrap_or(u64::MAX),
-        attempts_per_sec: m.attempts as f64 / secs,
-        holds_per_sec: m.held as f64 / secs,
-        latency_us: m.latency_us(),
-        expiry_lag_ms: Lag {
-            p50: lag.p50,
-            p99: lag.p99,
-        },
         peak_rss_mb: peak_rss_mb(),
+        ..measured.report()
     })
+}
+
+/// What every swarm (threads in process, bots over HTTP) measures the same way: the
+/// figures of its one `Metrics` aggregate, its arrivals and its clock, and its
+/// oversell from the books before and after. Each reports through this and fills in
+/// the rest, so no figure is computed twice.
+pub(super) struct Measured<'a> {
+    pub config: &'a SwarmConfig,
+    pub metrics: &'a Metrics,
+    pub elapsed: Duration,
+    /// Units available when the run started.
+    pub stock: i64,
+    /// Each buyer's (arrival, won).
+    pub arrivals: Vec<(u64, bool)>,
+    /// The product's books balance ([`Stock::balance`]) before and after the run.
+    pub balance: (i64, i64),
+}
+
+impl Measured<'_> {
+    pub(super) fn report(self) -> SwarmReport {
+        let m = self.metrics;
+        let config = self.config;
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let fairness = Fairness::of(
+            self.arrivals,
+            self.stock
+                .min(i64::try_from(config.buyers).unwrap_or(i64::MAX))
+                / config.qty.max(1),
+        );
+        let lag = m.expiry_lag_ms();
+        let (before, after) = self.balance;
+        let change = after - before;
+        SwarmReport {
+            sku: config.sku.clone(),
+            buyers: config.buyers,
+            stock: self.stock,
+            attempts: m.attempts,
+            holds_taken: m.held,
+            rejected_sold_out: m.rejected(Rejection::SoldOut),
+            rejected_limit: m.rejected(Rejection::Limit),
+            rejected_conflict: m.rejected(Rejection::Conflict),
+            rejected_busy: m.rejected(Rejection::Busy),
+            rejected_timeout: m.rejected(Rejection::Timeout),
+            rejected_other: m.rejected(Rejection::Other),
+            refunds: m.refunds,
+            pay_failed: m.pay_failed,
+            oversold: change.max(0),
+            undersold: (-change).max(0),
+            oversold_before: before.max(0),
+            fairness: fairness.share,
+            inversions: fairness.inversions,
+            elapsed_ms: u64::try_from(self.elapsed.as_millis()).unwrap_or(u64::MAX),
+            attempts_per_sec: m.attempts as f64 / secs,
+            holds_per_sec: m.held as f64 / secs,
+            latency_us: m.latency_us(),
+            expiry_lag_ms: Lag {
+                p50: lag.p50,
+                p99: lag.p99,
+            },
+            ..SwarmReport::default()
+        }
+    }
 }
 
 impl SwarmReport {

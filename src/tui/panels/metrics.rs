@@ -22,7 +22,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let status = match &app.run {
         Some(run) => {
             let state = match run.state {
-                RunState::Running => format!("{}/{}", thousands(run.live.buyers_done), thousands(run.buyers)),
+                RunState::Running => format!(
+                    "{}/{}",
+                    thousands(run.live.buyers_done),
+                    thousands(run.buyers)
+                ),
                 RunState::Stopping => "stopping".to_owned(),
                 RunState::Finished => "done".to_owned(),
             };
@@ -82,7 +86,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (Some(run), true) => {
             let mut spans = vec![
                 Span::styled("rejected   ", t.dim),
-                Span::styled(format!("{:>7}", thousands(run.live.rejected_total())), t.value),
+                Span::styled(
+                    format!("{:>7}", thousands(run.live.rejected_total())),
+                    t.value,
+                ),
                 Span::raw(" "),
             ];
             let mut first = true;
