@@ -15,7 +15,8 @@
 //!
 //! # Layout
 //!
-//! - `workload`: the closed-loop driver and the per-strategy row.
+//! - `workload`: the per-strategy row — a swarm ([`crate::swarm`], the one load
+//!   driver) in a closed loop, read off its report.
 //! - `limit`: the limit row.
 //! - `expiry`: expiry at scale — many holds due at once, reservations going on meanwhile.
 //! - `table`: the printed table and the JSON shape.
@@ -111,6 +112,13 @@ impl BenchConfig {
         }
         if self.holds == 0 {
             return Err(Error::Usage("--holds must be at least 1".into()));
+        }
+        // Each row is a swarm of `buyers()`: 10% more than the units.
+        let most = crate::swarm::MAX_BUYERS / 11 * 10;
+        if self.holds > most {
+            return Err(Error::Usage(format!(
+                "--holds must be at most {most} (a row's buyers, 10% more, are one swarm's)"
+            )));
         }
         Ok(())
     }
@@ -397,4 +405,71 @@ fn fresh_db(
 
 fn units(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swarm::{Endings, Finished, SwarmReport};
+
+    /// Pay-first takes stock at payment: its row counts orders as its holds, and a
+    /// refund as a refusal; a row the time limit cut short says so.
+    #[test]
+    fn a_pay_first_row_is_read_off_its_report() {
+        let report = SwarmReport {
+            strategy: "pay-first".into(),
+            buyers: 110,
+            threads: 8,
+            sold: 100,
+            holds_taken: 108,
+            attempts: 110,
+            rejected_sold_out: 2,
+            refunds: 8,
+            elapsed_ms: 2_000,
+            holds_per_sec: 54.0,
+            buyer_outcomes: Endings {
+                paid: 100,
+                refunded: 8,
+                turned_away: 2,
+                stopped: 0,
+                ..Endings::default()
+            },
+            ..SwarmReport::default()
+        };
+        let finished = Finished {
+            report,
+            counters: crate::engine::CounterSnapshot {
+                commits: 12,
+                ..Default::default()
+            },
+        };
+        let row = BenchRow::of_swarm(&finished, 4096);
+        assert_eq!(row.held, 100);
+        assert!(
+            (row.holds_per_sec - 50.0).abs() < 1e-9,
+            "{}",
+            row.holds_per_sec
+        );
+        assert_eq!(row.rejected, 10);
+        assert_eq!((row.paid, row.commits, row.wal_peak_bytes), (100, 12, 4096));
+        assert!(row.complete);
+
+        let cut = Finished {
+            report: SwarmReport {
+                strategy: "queue".into(),
+                holds_taken: 30,
+                holds_per_sec: 15.0,
+                buyer_outcomes: Endings {
+                    stopped: 80,
+                    ..Endings::default()
+                },
+                ..finished.report.clone()
+            },
+            ..finished
+        };
+        let row = BenchRow::of_swarm(&cut, 0);
+        assert_eq!(row.held, 30);
+        assert!((row.holds_per_sec - 15.0).abs() < 1e-9);
+        assert!(!row.complete);
+    }
 }

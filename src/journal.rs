@@ -322,3 +322,40 @@ fn tolerate_missing<T: Default>(result: rusqlite::Result<T>) -> Result<T> {
         other => Ok(other?),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swarm::Endings;
+
+    #[test]
+    fn a_stopped_run_keeps_the_buyers_that_came() {
+        let report = SwarmReport {
+            strategy: "gate".into(),
+            buyers: 50_000,
+            buyer_outcomes: Endings {
+                paid: 40,
+                turned_away: 2_960,
+                stopped: 47_000,
+                ..Endings::default()
+            },
+            rejected_sold_out: 2_900,
+            rejected_limit: 10,
+            rejected_busy: 30,
+            rejected_other: 20,
+            ..SwarmReport::default()
+        };
+        let row = RunRow::default().with_report(&report);
+        assert_eq!(row.strategy, Strategy::Gate);
+        assert_eq!((row.buyers_planned, row.buyers), (50_000, 3_000));
+        assert!(row.stopped);
+        assert_eq!(
+            (
+                row.rejected_sold_out,
+                row.rejected_limit,
+                row.rejected_other
+            ),
+            (2_900, 10, 50)
+        );
+    }
+}

@@ -95,3 +95,81 @@ fn more_threads_than_possible_are_multiplexed_not_refused() {
     assert!(swarm::thread_cap() <= swarm::machine_threads().max(16));
     assert_eq!(swarm::default_threads(7), 7);
 }
+
+/// The bench's workload: a closed loop. Each thread's next buyer arrives when the
+/// thread is free, so latency is one request's own: with one thread the median is a
+/// sliver of the run, where a burst's middle buyer waited half of it.
+#[test]
+fn closed_loop_latency_is_one_request_where_a_burst_counts_the_wait() {
+    let db = db_with("FS", 1000, 1);
+    let engine = real_engine(&db.path, Strategy::Immediate, None);
+    let mut closed = SwarmConfig::new("FS", 400);
+    closed.threads = Some(1);
+    closed.arrival = Arrival::Closed;
+    let report = swarm::run(&engine, &closed).expect("closed swarm");
+    assert_eq!((report.attempts, report.sold), (400, 400));
+    assert!(
+        report.latency_us.p50 * 10 < report.elapsed_ms * 1000,
+        "closed loop: p50 {} µs over a {} ms run",
+        report.latency_us.p50,
+        report.elapsed_ms
+    );
+
+    let mut burst = SwarmConfig::new("FS", 400);
+    burst.threads = Some(1);
+    let report = swarm::run(&engine, &burst).expect("burst swarm");
+    assert_eq!((report.attempts, report.sold), (400, 400));
+    assert!(
+        report.latency_us.p50 * 4 >= report.elapsed_ms * 1000,
+        "burst: p50 {} µs over a {} ms run",
+        report.latency_us.p50,
+        report.elapsed_ms
+    );
+}
+
+/// A bench row's bound: past the time limit nobody new arrives. Every buyer is
+/// accounted for (as stopped), and the books are whole.
+#[test]
+fn past_the_time_limit_nobody_arrives() {
+    let db = db_with("FS", 50, 1);
+    let engine = real_engine(&db.path, Strategy::Queue, None);
+    let mut config = SwarmConfig::new("FS", 500);
+    config.threads = Some(8);
+    config.arrival = Arrival::Closed;
+    config.time_limit = Some(Duration::ZERO);
+    let report = swarm::run(&engine, &config).expect("swarm");
+    assert_eq!(report.attempts, 0);
+    assert_eq!(report.buyer_outcomes.stopped, 500);
+    assert_eq!(report.buyer_outcomes.total(), 500);
+    assert_eq!((report.sold, report.held), (0, 0));
+    assert_eq!((report.oversold, report.undersold), (0, 0));
+}
+
+/// The live view (progress bar, console) and the report read the same aggregate:
+/// once the run is over they say the same, and the run's own counters came with it.
+#[test]
+fn the_live_view_ends_where_the_report_does() {
+    let db = db_with("FS", 100, 1);
+    let engine = real_engine(&db.path, Strategy::Immediate, None);
+    let mut config = SwarmConfig::new("FS", 300);
+    config.threads = Some(16);
+    config.behaviour = Behaviour::from_flags(Some(3.0), Some(1.0), None, None);
+    config.watch_expiries = false;
+    let handle = swarm::start(&engine, &config).expect("start");
+    // Polls for the end of the run, not for any expiry: nothing here expires.
+    while !handle.is_finished() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let live = handle.live();
+    let finished = handle.finish().expect("swarm");
+    let report = &finished.report;
+    assert_eq!(live.buyers_done, 300);
+    assert_eq!(live.attempts, report.attempts);
+    assert_eq!(live.held, report.holds_taken);
+    assert_eq!(live.held, 100);
+    assert_eq!(live.paid, report.buyer_outcomes.paid);
+    assert_eq!(i64::try_from(live.paid).unwrap(), report.sold);
+    assert_eq!(live.rejected_total(), report.rejected_total());
+    assert_eq!(live.latency, report.latency_us);
+    assert!(finished.counters.commits > 0, "{:?}", finished.counters);
+}

@@ -227,3 +227,29 @@ fn read_in_play(engine: &Engine, product: ProductId, qty: i64, in_play: &InPlay,
         in_play.read_at.store(began, Ordering::Release);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thread's batch reaches the collector whatever the clock did: at the latest
+    /// when its recorder is dropped (the thread ends).
+    #[test]
+    fn every_recorded_message_arrives_by_the_end() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut rec = Recorder::new(tx);
+        for at in 0..1000 {
+            rec.sample(Sample::Paid { at });
+        }
+        rec.record(Msg::Done {
+            seq: 0,
+            won: true,
+            ending: Ending::Paid,
+            tries: 1,
+        });
+        drop(rec);
+        let got: Vec<Msg> = rx.iter().flatten().collect();
+        assert_eq!(got.len(), 1001);
+        assert!(matches!(got.last(), Some(Msg::Done { .. })));
+    }
+}
