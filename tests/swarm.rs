@@ -103,27 +103,23 @@ fn more_threads_than_possible_are_multiplexed_not_refused() {
 fn closed_loop_latency_is_one_request_where_a_burst_counts_the_wait() {
     let db = db_with("FS", 1000, 1);
     let engine = real_engine(&db.path, Strategy::Immediate, None);
-    let mut closed = SwarmConfig::new("FS", 400);
-    closed.threads = Some(1);
-    closed.arrival = Arrival::Closed;
-    let report = swarm::run(&engine, &closed).expect("closed swarm");
-    assert_eq!((report.attempts, report.sold), (400, 400));
+    let one_thread = |arrival| {
+        let mut config = SwarmConfig::new("FS", 400);
+        config.threads = Some(1);
+        config.arrival = arrival;
+        let report = swarm::run(&engine, &config).expect("swarm");
+        assert_eq!((report.attempts, report.sold), (400, 400));
+        (report.latency_us.p50, report.elapsed_ms * 1000)
+    };
+    let (p50, run_us) = one_thread(Arrival::Closed);
     assert!(
-        report.latency_us.p50 * 10 < report.elapsed_ms * 1000,
-        "closed loop: p50 {} µs over a {} ms run",
-        report.latency_us.p50,
-        report.elapsed_ms
+        p50 * 10 < run_us,
+        "closed loop: p50 {p50} µs over a {run_us} µs run"
     );
-
-    let mut burst = SwarmConfig::new("FS", 400);
-    burst.threads = Some(1);
-    let report = swarm::run(&engine, &burst).expect("burst swarm");
-    assert_eq!((report.attempts, report.sold), (400, 400));
+    let (p50, run_us) = one_thread(Arrival::Burst);
     assert!(
-        report.latency_us.p50 * 4 >= report.elapsed_ms * 1000,
-        "burst: p50 {} µs over a {} ms run",
-        report.latency_us.p50,
-        report.elapsed_ms
+        p50 * 4 >= run_us,
+        "burst: p50 {p50} µs over a {run_us} µs run"
     );
 }
 
