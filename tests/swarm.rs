@@ -23,6 +23,14 @@ fn real_engine(path: &std::path::Path, strategy: Strategy, ttl: Option<Duration>
     .expect("engine")
 }
 
+/// `buyers` for "FS" on `threads` threads, arriving as `arrival` says.
+fn on_threads(buyers: u64, threads: usize, arrival: Arrival) -> SwarmConfig {
+    let mut config = SwarmConfig::new("FS", buyers);
+    config.threads = Some(threads);
+    config.arrival = arrival;
+    config
+}
+
 /// Open model: buyer `i` is due at `i / rate`. With one thread and arrivals far faster
 /// than it can serve, buyers start late — and their latency counts from when they were
 /// due, so the queueing shows (no coordinated omission).
@@ -30,9 +38,7 @@ fn real_engine(path: &std::path::Path, strategy: Strategy, ttl: Option<Duration>
 fn arrival_rate_latency_counts_from_the_intended_arrival() {
     let db = db_with("FS", 1000, 1);
     let engine = real_engine(&db.path, Strategy::Immediate, None);
-    let mut config = SwarmConfig::new("FS", 200);
-    config.threads = Some(1);
-    config.arrival = Arrival::Rate(1_000_000.0);
+    let config = on_threads(200, 1, Arrival::Rate(1_000_000.0));
     let report = swarm::run(&engine, &config).expect("swarm");
     assert_eq!(report.attempts, 200);
     assert_eq!(report.sold, 200);
@@ -104,10 +110,7 @@ fn closed_loop_latency_is_one_request_where_a_burst_counts_the_wait() {
     let db = db_with("FS", 1000, 1);
     let engine = real_engine(&db.path, Strategy::Immediate, None);
     let one_thread = |arrival| {
-        let mut config = SwarmConfig::new("FS", 400);
-        config.threads = Some(1);
-        config.arrival = arrival;
-        let report = swarm::run(&engine, &config).expect("swarm");
+        let report = swarm::run(&engine, &on_threads(400, 1, arrival)).expect("swarm");
         assert_eq!((report.attempts, report.sold), (400, 400));
         (report.latency_us.p50, report.elapsed_ms * 1000)
     };
@@ -129,9 +132,7 @@ fn closed_loop_latency_is_one_request_where_a_burst_counts_the_wait() {
 fn past_the_time_limit_nobody_arrives() {
     let db = db_with("FS", 50, 1);
     let engine = real_engine(&db.path, Strategy::Queue, None);
-    let mut config = SwarmConfig::new("FS", 500);
-    config.threads = Some(8);
-    config.arrival = Arrival::Closed;
+    let mut config = on_threads(500, 8, Arrival::Closed);
     config.time_limit = Some(Duration::ZERO);
     let report = swarm::run(&engine, &config).expect("swarm");
     assert_eq!(report.attempts, 0);
