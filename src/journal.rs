@@ -106,7 +106,8 @@ impl RunRow {
         self.fairness = report.fairness;
         self.inversions = report.inversions;
         self.attempts_per_sec = report.attempts_per_sec;
-        self.holds_per_sec = report.holds_per_sec;
+        // As the bench counts it: pay-first's units are claimed at payment.
+        self.holds_per_sec = report.claimed_per_sec();
         self.latency = report.latency_us;
         self.conflicts = report.conflicts;
         self.busy = report.busy;
@@ -356,6 +357,27 @@ mod tests {
                 row.rejected_other
             ),
             (2_900, 10, 50)
+        );
+    }
+
+    /// The Compare tab has the bench's columns: pay-first's units per second are its
+    /// orders, as in the bench's row, not its carts.
+    #[test]
+    fn a_pay_first_run_counts_its_orders_per_second() {
+        let report = SwarmReport {
+            strategy: "pay-first".into(),
+            buyers: 100,
+            sold: 40,
+            holds_taken: 100,
+            holds_per_sec: 50.0,
+            elapsed_ms: 2_000,
+            ..SwarmReport::default()
+        };
+        let row = RunRow::default().with_report(&report);
+        assert!(
+            (row.holds_per_sec - 20.0).abs() < 1e-9,
+            "{}",
+            row.holds_per_sec
         );
     }
 }
