@@ -329,10 +329,13 @@ mod tests {
     use super::*;
     use crate::swarm::Endings;
 
+    /// A stopped run keeps the buyers that came; the Compare tab has the bench's
+    /// columns, so pay-first's units per second are its orders (as in the bench's
+    /// row), not its carts.
     #[test]
-    fn a_stopped_run_keeps_the_buyers_that_came() {
+    fn a_row_reads_its_report() {
         let report = SwarmReport {
-            strategy: "gate".into(),
+            strategy: "pay-first".into(),
             buyers: 50_000,
             buyer_outcomes: Endings {
                 paid: 40,
@@ -340,6 +343,10 @@ mod tests {
                 stopped: 47_000,
                 ..Endings::default()
             },
+            sold: 40,
+            holds_taken: 100,
+            holds_per_sec: 50.0,
+            elapsed_ms: 2_000,
             rejected_sold_out: 2_900,
             rejected_limit: 10,
             rejected_busy: 30,
@@ -347,7 +354,7 @@ mod tests {
             ..SwarmReport::default()
         };
         let row = RunRow::default().with_report(&report);
-        assert_eq!(row.strategy, Strategy::Gate);
+        assert_eq!(row.strategy, Strategy::PayFirst);
         assert_eq!((row.buyers_planned, row.buyers), (50_000, 3_000));
         assert!(row.stopped);
         assert_eq!(
@@ -358,22 +365,6 @@ mod tests {
             ),
             (2_900, 10, 50)
         );
-    }
-
-    /// The Compare tab has the bench's columns: pay-first's units per second are its
-    /// orders, as in the bench's row, not its carts.
-    #[test]
-    fn a_pay_first_run_counts_its_orders_per_second() {
-        let report = SwarmReport {
-            strategy: "pay-first".into(),
-            buyers: 100,
-            sold: 40,
-            holds_taken: 100,
-            holds_per_sec: 50.0,
-            elapsed_ms: 2_000,
-            ..SwarmReport::default()
-        };
-        let row = RunRow::default().with_report(&report);
         assert!(
             (row.holds_per_sec - 20.0).abs() < 1e-9,
             "{}",
