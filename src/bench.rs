@@ -15,7 +15,8 @@
 //!
 //! # Layout
 //!
-//! - `workload`: the closed-loop driver and the per-strategy row.
+//! - `workload`: the per-strategy row — a swarm ([`crate::swarm`], the one load
+//!   driver) in a closed loop, read off its report.
 //! - `limit`: the limit row.
 //! - `expiry`: expiry at scale — many holds due at once, reservations going on meanwhile.
 //! - `table`: the printed table and the JSON shape.
@@ -112,6 +113,13 @@ impl BenchConfig {
         if self.holds == 0 {
             return Err(Error::Usage("--holds must be at least 1".into()));
         }
+        // Each row is a swarm of `buyers()`: 10% more than the units.
+        let most = crate::swarm::MAX_BUYERS / 11 * 10;
+        if self.holds > most {
+            return Err(Error::Usage(format!(
+                "--holds must be at most {most} (a row's buyers, 10% more, are one swarm's)"
+            )));
+        }
         Ok(())
     }
 }
@@ -152,6 +160,45 @@ pub struct BenchRow {
     pub paid: u64,
     /// The largest WAL file the checkpointer saw during the row (0 without one).
     pub wal_peak_bytes: u64,
+}
+
+impl BenchRow {
+    /// A strategy's row, read off its swarm's report: every figure is the report's (or
+    /// the engine's counters over the run); `ratio_to_limit` is filled in beside the
+    /// `limit` row.
+    fn of_swarm(run: &crate::swarm::Finished, wal_peak_bytes: u64) -> BenchRow {
+        let r = &run.report;
+        // Pay-first claims stock at payment: its paid units are its holds.
+        let held = if r.takes_stock_at_payment() {
+            u64::try_from(r.sold).unwrap_or(0)
+        } else {
+            r.holds_taken
+        };
+        BenchRow {
+            strategy: r.strategy.clone(),
+            holds_per_sec: r.claimed_per_sec(),
+            ratio_to_limit: 0.0,
+            p50_us: r.latency_us.p50,
+            p99_us: r.latency_us.p99,
+            max_us: r.latency_us.max,
+            sold: r.held + r.sold,
+            oversold: r.oversold,
+            fairness: r.fairness,
+            inversions: r.inversions,
+            conflicts: r.conflicts,
+            busy: r.busy,
+            attempts: r.attempts,
+            held,
+            // A refund is pay-first's late refusal.
+            rejected: r.rejected_total() + r.refunds,
+            commits: run.counters.commits,
+            threads: r.threads,
+            elapsed_ms: r.elapsed_ms,
+            complete: r.buyer_outcomes.stopped == 0,
+            paid: r.buyer_outcomes.paid,
+            wal_peak_bytes,
+        }
+    }
 }
 
 /// Everything one `flashsale bench` measured.
@@ -358,4 +405,71 @@ fn fresh_db(
 
 fn units(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swarm::{Endings, Finished, SwarmReport};
+
+    /// Pay-first takes stock at payment: its row counts orders as its holds, and a
+    /// refund as a refusal; a row the time limit cut short says so.
+    #[test]
+    fn a_pay_first_row_is_read_off_its_report() {
+        let report = SwarmReport {
+            strategy: "pay-first".into(),
+            buyers: 110,
+            threads: 8,
+            sold: 100,
+            holds_taken: 108,
+            attempts: 110,
+            rejected_sold_out: 2,
+            refunds: 8,
+            elapsed_ms: 2_000,
+            holds_per_sec: 54.0,
+            buyer_outcomes: Endings {
+                paid: 100,
+                refunded: 8,
+                turned_away: 2,
+                stopped: 0,
+                ..Endings::default()
+            },
+            ..SwarmReport::default()
+        };
+        let finished = Finished {
+            report,
+            counters: crate::engine::CounterSnapshot {
+                commits: 12,
+                ..Default::default()
+            },
+        };
+        let row = BenchRow::of_swarm(&finished, 4096);
+        assert_eq!(row.held, 100);
+        assert!(
+            (row.holds_per_sec - 50.0).abs() < 1e-9,
+            "{}",
+            row.holds_per_sec
+        );
+        assert_eq!(row.rejected, 10);
+        assert_eq!((row.paid, row.commits, row.wal_peak_bytes), (100, 12, 4096));
+        assert!(row.complete);
+
+        let cut = Finished {
+            report: SwarmReport {
+                strategy: "queue".into(),
+                holds_taken: 30,
+                holds_per_sec: 15.0,
+                buyer_outcomes: Endings {
+                    stopped: 80,
+                    ..Endings::default()
+                },
+                ..finished.report.clone()
+            },
+            ..finished
+        };
+        let row = BenchRow::of_swarm(&cut, 0);
+        assert_eq!(row.held, 30);
+        assert!((row.holds_per_sec - 15.0).abs() < 1e-9);
+        assert!(!row.complete);
+    }
 }

@@ -91,13 +91,13 @@ impl Default for RunRow {
 
 impl RunRow {
     /// The figures of a finished run's report, onto the settings it was launched with.
-    /// `arrived` is how many buyers really came: a run stopped at 3,000 of 50,000 says
-    /// 3,000.
+    /// `buyers` is how many really came: a run stopped at 3,000 of 50,000 says 3,000
+    /// (the report counts the rest as stopped).
     #[must_use]
-    pub fn with_report(mut self, report: &SwarmReport, arrived: u64) -> RunRow {
+    pub fn with_report(mut self, report: &SwarmReport) -> RunRow {
         self.strategy = report.strategy.parse().unwrap_or(self.strategy);
         self.buyers_planned = report.buyers;
-        self.buyers = arrived.min(report.buyers);
+        self.buyers = report.buyers.saturating_sub(report.buyer_outcomes.stopped);
         self.stopped = self.buyers < report.buyers;
         self.threads = report.threads;
         self.stock = report.stock;
@@ -106,17 +106,16 @@ impl RunRow {
         self.fairness = report.fairness;
         self.inversions = report.inversions;
         self.attempts_per_sec = report.attempts_per_sec;
-        self.holds_per_sec = report.holds_per_sec;
+        // As the bench counts it: pay-first's units are claimed at payment.
+        self.holds_per_sec = report.claimed_per_sec();
         self.latency = report.latency_us;
         self.conflicts = report.conflicts;
         self.busy = report.busy;
         self.elapsed_ms = report.elapsed_ms;
         self.rejected_sold_out = report.rejected_sold_out;
         self.rejected_limit = report.rejected_limit;
-        self.rejected_other = report.rejected_conflict
-            + report.rejected_busy
-            + report.rejected_timeout
-            + report.rejected_other;
+        self.rejected_other =
+            report.rejected_total() - report.rejected_sold_out - report.rejected_limit;
         self
     }
 }
@@ -322,5 +321,54 @@ fn tolerate_missing<T: Default>(result: rusqlite::Result<T>) -> Result<T> {
             Ok(T::default())
         }
         other => Ok(other?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swarm::Endings;
+
+    /// A stopped run keeps the buyers that came; the Compare tab has the bench's
+    /// columns, so pay-first's units per second are its orders (as in the bench's
+    /// row), not its carts.
+    #[test]
+    fn a_row_reads_its_report() {
+        let report = SwarmReport {
+            strategy: "pay-first".into(),
+            buyers: 50_000,
+            buyer_outcomes: Endings {
+                paid: 40,
+                turned_away: 2_960,
+                stopped: 47_000,
+                ..Endings::default()
+            },
+            sold: 40,
+            holds_taken: 100,
+            holds_per_sec: 50.0,
+            elapsed_ms: 2_000,
+            rejected_sold_out: 2_900,
+            rejected_limit: 10,
+            rejected_busy: 30,
+            rejected_other: 20,
+            ..SwarmReport::default()
+        };
+        let row = RunRow::default().with_report(&report);
+        assert_eq!(row.strategy, Strategy::PayFirst);
+        assert_eq!((row.buyers_planned, row.buyers), (50_000, 3_000));
+        assert!(row.stopped);
+        assert_eq!(
+            (
+                row.rejected_sold_out,
+                row.rejected_limit,
+                row.rejected_other
+            ),
+            (2_900, 10, 50)
+        );
+        assert!(
+            (row.holds_per_sec - 20.0).abs() < 1e-9,
+            "{}",
+            row.holds_per_sec
+        );
     }
 }

@@ -24,8 +24,10 @@
 //! - [`gate`]: the gate seam; Redis, the gate several processes share.
 //! - [`sale`]: sale files (products, stock, rules) and loading them.
 //! - [`serve`]: the sale over HTTP (axum): the API, the storefront page, SSE, `/metrics`.
-//! - [`swarm`]: the bot buyers (real threads, or HTTP clients) and their report.
-//! - [`bench`](mod@bench): every strategy on one workload beside the single-connection `limit` row.
+//! - [`swarm`]: the bot buyers (real threads, or HTTP clients) and their report: the one
+//!   load driver.
+//! - [`bench`](mod@bench): every strategy on one workload (a swarm in a closed loop) beside
+//!   the single-connection `limit` row.
 //! - [`lab`]: the locking lab — scenarios stepped on real SQLite connections, on the
 //!   shop's own schema.
 //! - [`tui`]: the console (ratatui), a client of the engine like any other program.

@@ -1,15 +1,20 @@
 //! The bot swarm: real OS threads, released together, each playing buyers who press "Add
 //! to cart" and then pay, walk away, cancel or fail to pay.
 //!
-//! Data flows one way (as in oha): buyer threads send what happened down a channel; one
-//! collector thread folds it into the run's [`Metrics`], which a progress bar, the
-//! console and the final report all read. The numbers that judge the run — sold,
-//! oversold, undersold — come from the database afterwards, never from these counters.
+//! Data flows one way (as in oha): each buyer thread keeps what happened and sends it
+//! down a channel in batches; one collector thread folds it into the run's [`Metrics`],
+//! which a progress bar, the console and the final report all read. The numbers that
+//! judge the run — sold, oversold, undersold — come from the database afterwards, never
+//! from these counters.
+//!
+//! This is the one load driver: `flashsale bench` runs each strategy's row as a swarm
+//! (closed-loop arrival, a time limit, no expiry watching) and reads its report.
 
 mod behaviour;
 mod buyer;
 mod collect;
 pub mod http;
+mod live;
 mod report;
 
 use std::sync::Arc;
@@ -20,13 +25,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::unbounded;
 use parking_lot::{Mutex, RwLock};
 
-use crate::engine::Engine;
+use crate::engine::{CounterSnapshot, Engine};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 
 pub use behaviour::{Action, Behaviour};
 pub use buyer::Ending;
 pub use collect::Endings;
+pub use live::{Live, Progress};
 pub use report::{Fairness, Lag, SwarmReport};
 
 /// The most buyers one swarm takes: each buyer's arrival and outcome is kept for the
@@ -43,6 +49,10 @@ pub enum Arrival {
     Burst,
     /// An open model: buyer `i` arrives at `i / rate` seconds, whatever the engine does.
     Rate(f64),
+    /// A closed loop: every thread is released at once, and each thread's next buyer
+    /// arrives the moment the thread is free, so latency is one request's own (the
+    /// bench's workload).
+    Closed,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +77,13 @@ pub struct SwarmConfig {
     /// Buyer names are `{prefix}{index}`; unique per run so runs (and processes) on one
     /// file never share a buyer.
     pub buyer_prefix: String,
+    /// No new buyer arrives after this long from the release; the rest count as
+    /// stopped (a bench row's bound, so one slow strategy cannot stall the table).
+    pub time_limit: Option<Duration>,
+    /// Listen to the engine's events for the report's `expiry_lag_ms`. Off when no hold
+    /// can expire during the run (the bench's outlive it): a listener makes the engine
+    /// build and send an event for every hold, under its one subscribers' lock.
+    pub watch_expiries: bool,
 }
 
 impl SwarmConfig {
@@ -115,16 +132,18 @@ impl SwarmConfig {
             wait_expiry: false,
             seed: 1,
             buyer_prefix: format!("bot-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            time_limit: None,
+            watch_expiries: true,
         }
     }
 }
 
-/// Live progress, readable while the run goes.
-#[derive(Debug, Default)]
-pub struct Progress {
-    pub buyers_done: AtomicU64,
-    pub holds: AtomicU64,
-    pub orders: AtomicU64,
+/// A finished run: its report, and the engine's counters over the run (the figures the
+/// report leaves out, such as commits, for the bench's row).
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub report: SwarmReport,
+    pub counters: CounterSnapshot,
 }
 
 /// A running swarm. Dropping it does not stop it; call [`SwarmHandle::stop`].
@@ -133,8 +152,12 @@ pub struct SwarmHandle {
     pub progress: Arc<Progress>,
     pub buyers: u64,
     pub started: Instant,
+    engine: Engine,
+    /// The engine's counters when the run started: every "since the run began" is
+    /// taken from this one reading.
+    counters_before: CounterSnapshot,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<SwarmReport>>>,
+    thread: Option<JoinHandle<Result<Finished>>>,
 }
 
 impl SwarmHandle {
@@ -148,7 +171,12 @@ impl SwarmHandle {
     }
 
     /// Waits for the end and returns the report (read from the database).
-    pub fn join(mut self) -> Result<SwarmReport> {
+    pub fn join(self) -> Result<SwarmReport> {
+        self.finish().map(|f| f.report)
+    }
+
+    /// Waits for the end: the report and the engine's counters over the run.
+    pub fn finish(mut self) -> Result<Finished> {
         match self.thread.take() {
             Some(t) => t.join().unwrap_or_else(|_| {
                 Err(Error::Io(std::io::Error::other(
@@ -176,11 +204,14 @@ pub fn start(engine: &Engine, config: &SwarmConfig) -> Result<SwarmHandle> {
     let progress = Arc::new(Progress::default());
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
+    let counters_before = engine.counters();
     let handle = SwarmHandle {
         metrics: Arc::clone(&metrics),
         progress: Arc::clone(&progress),
         buyers: config.buyers,
         started,
+        engine: engine.clone(),
+        counters_before,
         stop: Arc::clone(&stop),
         thread: None,
     };
@@ -188,6 +219,7 @@ pub fn start(engine: &Engine, config: &SwarmConfig) -> Result<SwarmHandle> {
         engine: engine.clone(),
         config: config.clone(),
         product_id: product.id,
+        counters_before,
         metrics,
         progress,
         stop,
@@ -234,21 +266,21 @@ struct Run {
     engine: Engine,
     config: SwarmConfig,
     product_id: crate::ids::ProductId,
+    counters_before: CounterSnapshot,
     metrics: Arc<Mutex<Metrics>>,
     progress: Arc<Progress>,
     stop: Arc<AtomicBool>,
 }
 
 impl Run {
-    fn coordinate(self) -> Result<SwarmReport> {
-        let before = self.engine.counters();
+    fn coordinate(self) -> Result<Finished> {
         let books_before = self
             .engine
             .stock()?
             .into_iter()
             .find(|s| s.product_id == self.product_id);
         let stock_at_start = books_before.as_ref().map_or(0, |s| s.available);
-        let events = self.engine.subscribe();
+        let events = self.config.watch_expiries.then(|| self.engine.subscribe());
         let (tx, rx) = unbounded();
         let in_play = Arc::new(collect::InPlay::default());
         let shared = Arc::new(buyer::Shared {
@@ -315,7 +347,7 @@ impl Run {
             let mut release = release;
             *release = Some(release_at);
         }
-        let _ = shared.tx.send(collect::Msg::Released(release_at));
+        let _ = shared.tx.send(vec![collect::Msg::Released(release_at)]);
         // The collector runs until every sender is gone: kept open while waiting for
         // the run's holds to expire.
         let keep_collecting = shared.tx.clone();
@@ -339,9 +371,9 @@ impl Run {
         let collected = collector
             .join()
             .map_err(|_| Error::Io(std::io::Error::other("the swarm's collector panicked")))?;
-        let after = self.engine.counters();
+        let counters = self.engine.counters().since(self.counters_before);
         let metrics = self.metrics.lock().clone();
-        report::build(report::Inputs {
+        let report = report::build(report::Inputs {
             engine: &self.engine,
             config: &self.config,
             product_id: self.product_id,
@@ -350,10 +382,10 @@ impl Run {
             books_before,
             elapsed,
             metrics: &metrics,
-            before,
-            after,
+            counters,
             collected,
-        })
+        })?;
+        Ok(Finished { report, counters })
     }
 
     /// Waits until the holds this run's buyers walked away from have expired and their

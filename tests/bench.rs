@@ -110,4 +110,13 @@ fn bad_sizes_are_usage_errors() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--threads"), "{err}");
+    // Each row is one swarm: no more buyers than a swarm takes.
+    let o = Command::new(env!("CARGO_BIN_EXE_flashsale"))
+        .current_dir(dir.path())
+        .args(["bench", "--holds", "9090901"])
+        .output()
+        .expect("run flashsale bench");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--holds must be at most 9090900"), "{err}");
 }

@@ -1,37 +1,42 @@
-//! One strategy's row: `threads` buyer threads in a closed loop against a fresh engine.
-//!
-//! Each thread keeps what it saw in plain local vectors and hands them over once at the
-//! end, so measuring costs the engine nothing while it runs; the vectors are then folded
-//! into the one [`Metrics`] aggregate the report reads.
+//! One strategy's row: a swarm against a fresh engine — `threads` buyer threads released
+//! together in a closed loop (each thread's next buyer arrives when it is free), every
+//! winner paying when `pay` (pay-first's always: it takes stock at payment), until
+//! every buyer has tried or the row's time limit passes. The row is read off the
+//! swarm's report: the swarm is the one load driver, its buyer threads record on the
+//! thread and hand over in batches, so measuring costs the engine nothing per request.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{BenchConfig, BenchRow, SKU, fresh_engine, millis, units};
+use super::{BenchConfig, BenchRow, SKU, fresh_engine, units};
 use crate::engine::{Engine, EngineConfig};
 use crate::error::{Error, Result};
-use crate::metrics::{Metrics, Outcome, Sample};
 use crate::strategy::Strategy;
-use crate::swarm::Fairness;
-
-/// What one buyer thread saw.
-#[derive(Default)]
-struct Seen {
-    /// `(ms since release, latency µs, outcome)` per request.
-    requests: Vec<(u64, u64, Outcome)>,
-    /// `(arrival, won)` per buyer.
-    arrivals: Vec<(u64, bool)>,
-    /// Orders this thread's buyers paid.
-    paid: u64,
-}
+use crate::swarm::{self, Arrival, Behaviour, SwarmConfig};
 
 /// The gate's sold-out answers, counted once the gate row has sold out.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct GateProbe {
     pub per_sec: f64,
     pub touched_db: bool,
+}
+
+/// The row's swarm: the bench's workload as a swarm configuration.
+fn workload(config: &BenchConfig, strategy: Strategy) -> SwarmConfig {
+    let mut swarm = SwarmConfig::new(SKU, config.buyers());
+    swarm.threads = Some(config.threads);
+    swarm.arrival = Arrival::Closed;
+    swarm.time_limit = Some(config.time_limit);
+    // Winners pay (pay-first's cart is only a unit once paid); otherwise they keep
+    // their holds, which outlive the row: no expiry to watch.
+    let pays = config.pay || strategy == Strategy::PayFirst;
+    swarm.behaviour =
+        Behaviour::from_flags(pays.then_some(1.0), (!pays).then_some(1.0), None, None);
+    swarm.watch_expiries = false;
+    swarm.buyer_prefix = "b".into();
+    swarm
 }
 
 pub(super) fn run(
@@ -49,126 +54,21 @@ pub(super) fn run(
             ..EngineConfig::default()
         },
     )?;
-    let before = engine.counters();
-    let buyers = config.buyers();
-    let next = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let want = config
-        .threads
-        .min(usize::try_from(buyers).unwrap_or(usize::MAX));
-    // Everyone is released together: the barrier counts the threads that started plus
-    // this one, so a failed spawn (fewer threads) cannot leave it waiting forever.
-    let start_gate = Arc::new(parking_lot::Mutex::new(None::<Instant>));
-    let ready = Arc::new(parking_lot::Condvar::new());
-    let mut threads = Vec::with_capacity(want);
-    for _ in 0..want {
-        let engine = engine.clone();
-        let next = Arc::clone(&next);
-        let stop = Arc::clone(&stop);
-        let start_gate = Arc::clone(&start_gate);
-        let ready = Arc::clone(&ready);
-        let limit = config.time_limit;
-        let pay = config.pay;
-        let spawned = std::thread::Builder::new()
-            .name("bench-buyer".into())
-            .stack_size(128 * 1024)
-            .spawn(move || {
-                let start = {
-                    let mut go = start_gate.lock();
-                    loop {
-                        if let Some(at) = *go {
-                            break at;
-                        }
-                        ready.wait(&mut go);
-                    }
-                };
-                buyer_loop(&engine, strategy, pay, &next, &stop, buyers, start, limit)
-            });
-        match spawned {
-            Ok(t) => threads.push(t),
-            Err(e) => {
-                tracing::warn!("bench: {} threads, then: {e}", threads.len());
-                break;
-            }
-        }
-    }
-    if threads.is_empty() {
-        return Err(Error::Io(std::io::Error::other(
-            "could not start a single bench thread",
-        )));
-    }
-    let thread_count = threads.len();
+    let handle = swarm::start(&engine, &workload(config, strategy))?;
     let watcher = config.watch.then(|| watch(&engine, &stop));
-    let released = Instant::now();
-    *start_gate.lock() = Some(released);
-    ready.notify_all();
-    let mut metrics = Metrics::default();
-    let mut arrivals = Vec::with_capacity(usize::try_from(buyers).unwrap_or(0));
-    let mut seen_all: Vec<Seen> = Vec::with_capacity(thread_count);
-    for t in threads {
-        if let Ok(seen) = t.join() {
-            seen_all.push(seen);
-        }
-    }
-    let elapsed = released.elapsed();
+    let finished = handle.finish();
     stop.store(true, Ordering::Relaxed);
     if let Some(Some(w)) = watcher {
         let _ = w.join();
     }
-    let paid = seen_all.iter().map(|s| s.paid).sum();
-    for seen in seen_all {
-        for (at, latency_us, outcome) in seen.requests {
-            metrics.record(Sample::Attempt {
-                at,
-                latency_us,
-                outcome,
-            });
-        }
-        arrivals.extend(seen.arrivals);
-    }
-    let complete = next.load(Ordering::Relaxed) >= buyers;
+    let finished = finished?;
     let probe = if strategy == Strategy::Gate && !config.gate_probe.is_zero() {
         Some(gate_probe(&engine, config.gate_probe, config.threads))
     } else {
         None
     };
-    let counted = engine.counters().since(before);
-    let stock = engine
-        .stock()?
-        .into_iter()
-        .find(|s| s.sku == SKU)
-        .ok_or_else(|| Error::Usage("the bench product vanished".into()))?;
-    let fairness = Fairness::of(arrivals, units(config.holds));
-    let lat = metrics.latency_us();
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let held = match strategy {
-        // Pay-first claims stock at payment: its paid units are its holds.
-        Strategy::PayFirst => u64::try_from(stock.sold).unwrap_or(0),
-        _ => metrics.held,
-    };
-    let row = BenchRow {
-        strategy: strategy.name().to_owned(),
-        holds_per_sec: held as f64 / secs,
-        ratio_to_limit: 0.0,
-        p50_us: lat.p50,
-        p99_us: lat.p99,
-        max_us: lat.max,
-        sold: stock.held + stock.sold,
-        oversold: stock.oversold(),
-        fairness: fairness.share,
-        inversions: fairness.inversions,
-        conflicts: counted.conflicts,
-        busy: counted.busy,
-        attempts: metrics.attempts,
-        held,
-        rejected: metrics.rejected_total(),
-        commits: counted.commits,
-        threads: thread_count,
-        elapsed_ms: millis(elapsed),
-        complete,
-        paid,
-        wal_peak_bytes: engine.wal_stats().peak_bytes,
-    };
+    let row = BenchRow::of_swarm(&finished, engine.wal_stats().peak_bytes);
     Ok((row, probe))
 }
 
@@ -192,63 +92,6 @@ fn watch(engine: &Engine, stop: &Arc<AtomicBool>) -> Option<std::thread::JoinHan
             }
         })
         .ok()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn buyer_loop(
-    engine: &Engine,
-    strategy: Strategy,
-    pay: bool,
-    next: &AtomicU64,
-    stop: &AtomicBool,
-    buyers: u64,
-    start: Instant,
-    limit: Duration,
-) -> Seen {
-    let mut seen = Seen::default();
-    let deadline = start + limit;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let began = Instant::now();
-        if began >= deadline {
-            stop.store(true, Ordering::Relaxed);
-            break;
-        }
-        // The arrival: taken just before the request, so its order is the order in
-        // which requests reached the engine.
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        if index >= buyers {
-            break;
-        }
-        let buyer = format!("b{index}");
-        let result = engine.reserve(SKU, &buyer, 1).and_then(|hold| {
-            if strategy == Strategy::PayFirst {
-                engine.checkout(&hold).map(|_| hold)
-            } else {
-                Ok(hold)
-            }
-        });
-        let answered = Instant::now();
-        // The payment is not part of the add-to-cart's latency (pay-first's is: its
-        // add-to-cart takes nothing).
-        let paid = match (&result, strategy) {
-            (Ok(_), Strategy::PayFirst) => true,
-            (Ok(hold), _) if pay => engine.checkout(hold).is_ok(),
-            _ => false,
-        };
-        seen.paid += u64::from(paid);
-        let latency = u64::try_from((answered - began).as_micros()).unwrap_or(u64::MAX);
-        let at = u64::try_from((answered - start).as_millis()).unwrap_or(u64::MAX);
-        let outcome = match &result {
-            Ok(_) => Outcome::Held,
-            Err(e) => Outcome::Rejected(e.rejection()),
-        };
-        seen.requests.push((at, latency, outcome));
-        seen.arrivals.push((index, result.is_ok()));
-    }
-    seen
 }
 
 /// Once the gate has sold out, asks it as fast as the machine can for `probe`: how many

@@ -122,15 +122,14 @@ pub fn run_with_progress(engine: &crate::Engine, config: &SwarmConfig) -> Result
             .progress_chars("=> "),
         );
         while !handle.is_finished() {
-            let p = &handle.progress;
-            let done = p.buyers_done.load(std::sync::atomic::Ordering::Relaxed);
-            let holds = p.holds.load(std::sync::atomic::Ordering::Relaxed);
-            let orders = p.orders.load(std::sync::atomic::Ordering::Relaxed);
-            let secs = handle.started.elapsed().as_secs_f64().max(1e-3);
-            bar.set_position(done);
+            let live = handle.live();
+            let secs = live.elapsed.as_secs_f64().max(1e-3);
+            bar.set_position(live.buyers_done);
             bar.set_message(format!(
-                "holds {holds}  sold {orders}  {:.0} buyers/s",
-                done as f64 / secs
+                "holds {}  sold {}  {:.0} buyers/s",
+                live.held,
+                live.paid,
+                live.buyers_done as f64 / secs
             ));
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -203,6 +203,7 @@ fn fold(
             }
         }
         EngineEvent::Refunded { .. } => metrics.lock().record(Sample::Refunded { at }),
+        // Its news is the stock itself: the event marked it dirty, and the loop re-reads it.
         EngineEvent::StockChanged => {}
     }
 }

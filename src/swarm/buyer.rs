@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
 
-use super::collect::{InPlay, Msg};
+use super::collect::{InPlay, Msg, Recorder};
 use super::{Arrival, SwarmConfig, behaviour};
 use crate::engine::Engine;
 use crate::error::{Error, Rejection};
@@ -58,7 +58,8 @@ pub(super) struct Shared {
     /// release instant — the burst's arrival time, from which latency is measured. (A
     /// condvar woke them one by one through its mutex: 10,000 threads took ~400 ms.)
     pub go: RwLock<Option<Instant>>,
-    pub tx: Sender<Msg>,
+    /// The collector's channel; each buyer thread sends through its own [`Recorder`].
+    pub tx: Sender<Vec<Msg>>,
 }
 
 impl Shared {
@@ -79,21 +80,31 @@ pub(super) fn buyer_thread(shared: &Shared) {
     let Some(start) = *shared.go.read() else {
         return;
     };
+    let deadline = shared.config.time_limit.and_then(|l| start.checked_add(l));
+    let mut rec = Recorder::new(shared.tx.clone());
     loop {
         if shared.stopped() {
+            return;
+        }
+        // Past the time limit nobody new arrives, on any thread.
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            shared.stop.store(true, Ordering::Relaxed);
             return;
         }
         let index = shared.next_buyer.fetch_add(1, Ordering::Relaxed);
         if index >= shared.config.buyers {
             return;
         }
-        buyer(shared, start, index);
+        buyer(shared, &mut rec, start, index);
     }
 }
 
 /// Sleeps until `at`, in short steps so a stopped run does not wait for a far arrival;
-/// false if the run was stopped meanwhile.
-fn sleep_until(shared: &Shared, at: Instant) -> bool {
+/// false if the run was stopped meanwhile. What the thread saw goes out first.
+fn sleep_until(shared: &Shared, rec: &mut Recorder, at: Instant) -> bool {
+    if at > Instant::now() {
+        rec.flush();
+    }
     loop {
         if shared.stopped() {
             return false;
@@ -119,26 +130,28 @@ fn micros_between(from: Instant, to: Instant) -> u64 {
 }
 
 /// When buyer `index` is due: at the release for a burst, at `index / rate` seconds
-/// for the open model (`SwarmConfig::check` bounded that span; `None` past it).
-fn due(config: &SwarmConfig, start: Instant, index: u64) -> Option<Instant> {
+/// for the open model (`SwarmConfig::check` bounded that span; `None` past it), now
+/// for a closed loop (its thread just became free).
+pub(super) fn due(config: &SwarmConfig, start: Instant, index: u64) -> Option<Instant> {
     match config.arrival {
         Arrival::Burst => Some(start),
         Arrival::Rate(rate) => {
             let offset = Duration::try_from_secs_f64(index as f64 / rate).ok()?;
             start.checked_add(offset)
         }
+        Arrival::Closed => Some(Instant::now()),
     }
 }
 
 /// One buyer, from arrival to paid, gone, or turned away. `start` is the release: the
 /// burst's arrival, the open model's time zero.
-fn buyer(shared: &Shared, start: Instant, index: u64) {
+fn buyer(shared: &Shared, rec: &mut Recorder, start: Instant, index: u64) {
     let config = &shared.config;
     let Some(mut intended) = due(config, start, index) else {
         return;
     };
-    if !sleep_until(shared, intended) {
-        let _ = shared.tx.send(Msg::Done {
+    if !sleep_until(shared, rec, intended) {
+        rec.record(Msg::Done {
             seq: u64::MAX,
             won: false,
             ending: Ending::Stopped,
@@ -147,9 +160,6 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
         return;
     }
     let name = format!("{}{index}", config.buyer_prefix);
-    let send = |s: Sample| {
-        let _ = shared.tx.send(Msg::Sample(s));
-    };
     let seq = std::rc::Rc::new(std::cell::Cell::new(None));
     {
         let (seq, arrivals) = (std::rc::Rc::clone(&seq), Arc::clone(&shared.arrivals));
@@ -168,20 +178,31 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
         // Turned away before the door (an unknown SKU): it arrived all the same.
         crate::engine::arrival::arrived();
         let answered = Instant::now();
-        let latency_us = micros_between(intended, answered);
         let at = millis_since(start);
         let refused_at = micros_since(start);
         match result {
             Ok(hold) => {
-                send(Sample::Attempt {
-                    at,
-                    latency_us,
-                    outcome: Outcome::Held,
-                });
-                let ending = settle(shared, start, &hold, index, &send);
+                let cart = hold.kind == HoldKind::Cart;
+                if !cart {
+                    rec.sample(Sample::Attempt {
+                        at,
+                        latency_us: micros_between(intended, answered),
+                        outcome: Outcome::Held,
+                    });
+                }
+                let (ending, paid_at) = settle(shared, rec, start, &hold, index);
+                if cart {
+                    // Pay-first takes its unit at payment: the request that decided
+                    // it ends with the payment's answer.
+                    rec.sample(Sample::Attempt {
+                        at,
+                        latency_us: micros_between(intended, paid_at.unwrap_or(answered)),
+                        outcome: Outcome::Held,
+                    });
+                }
                 // A cart (pay-first) wins a unit only by paying for it.
                 let won = ending == Ending::Paid
-                    || (hold.kind == HoldKind::Held
+                    || (!cart
                         && matches!(
                             ending,
                             Ending::Abandoned | Ending::Cancelled | Ending::PayFailed
@@ -194,9 +215,9 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
             }
             Err(e) => {
                 let reason = e.rejection();
-                send(Sample::Attempt {
+                rec.sample(Sample::Attempt {
                     at,
-                    latency_us,
+                    latency_us: micros_between(intended, answered),
                     outcome: Outcome::Rejected(reason),
                 });
                 if !(config.retry && reason == Rejection::SoldOut) || shared.stopped() {
@@ -212,13 +233,14 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
                     break (Ending::TurnedAway, false);
                 }
                 last_refusal = Some(refused_at);
+                rec.flush();
                 backoff.wait();
                 intended = Instant::now();
             }
         }
     };
     let seq = seq.get().unwrap_or(u64::MAX);
-    let _ = shared.tx.send(Msg::Done {
+    rec.record(Msg::Done {
         seq,
         won,
         ending,
@@ -226,14 +248,14 @@ fn buyer(shared: &Shared, start: Instant, index: u64) {
     });
 }
 
-/// What the buyer does with the hold it won.
+/// What the buyer does with the hold it won; and when a payment was answered.
 fn settle(
     shared: &Shared,
+    rec: &mut Recorder,
     start: Instant,
     hold: &Hold,
     index: u64,
-    send: &impl Fn(Sample),
-) -> Ending {
+) -> (Ending, Option<Instant>) {
     let config = &shared.config;
     let engine = &shared.engine;
     let action = config
@@ -242,43 +264,48 @@ fn settle(
     let is_cart = hold.kind == HoldKind::Cart;
     let at = || millis_since(start);
     match action {
-        Action::Pay => match engine.checkout(hold) {
-            Ok(_) => {
-                send(Sample::Paid { at: at() });
-                Ending::Paid
-            }
-            Err(Error::Refunded { .. }) => {
-                send(Sample::Refunded { at: at() });
-                Ending::Refunded
-            }
-            Err(e) if e.is_fault() => {
-                shared.fault(e);
-                Ending::Stopped
-            }
-            // Expired before payment: the sweeper or the checkout returned it.
-            Err(_) => Ending::Lapsed,
-        },
+        Action::Pay => {
+            let paid = engine.checkout(hold);
+            let answered = Some(Instant::now());
+            let ending = match paid {
+                Ok(_) => {
+                    rec.sample(Sample::Paid { at: at() });
+                    Ending::Paid
+                }
+                Err(Error::Refunded { .. }) => {
+                    rec.sample(Sample::Refunded { at: at() });
+                    Ending::Refunded
+                }
+                Err(e) if e.is_fault() => {
+                    shared.fault(e);
+                    Ending::Stopped
+                }
+                // Expired before payment: the sweeper or the checkout returned it.
+                Err(_) => Ending::Lapsed,
+            };
+            (ending, answered)
+        }
         // Its unit comes back when the hold expires.
-        Action::Abandon => Ending::Abandoned,
+        Action::Abandon => (Ending::Abandoned, None),
         Action::Cancel | Action::PayFail => {
             if action == Action::PayFail {
-                send(Sample::PayFailed { at: at() });
+                rec.sample(Sample::PayFailed { at: at() });
             }
             match engine.release(hold) {
-                Ok(()) if !is_cart => send(Sample::Released {
+                Ok(()) if !is_cart => rec.sample(Sample::Released {
                     at: at(),
                     qty: hold.qty,
                 }),
                 Err(e) if e.is_fault() => {
                     shared.fault(e);
-                    return Ending::Stopped;
+                    return (Ending::Stopped, None);
                 }
                 _ => {}
             }
             if action == Action::PayFail {
-                Ending::PayFailed
+                (Ending::PayFailed, None)
             } else {
-                Ending::Cancelled
+                (Ending::Cancelled, None)
             }
         }
     }

@@ -1,18 +1,18 @@
 //! The collector: one thread that drains what the buyers send into the run's one
 //! [`Metrics`] aggregate, and (for `--retry`) reads from the database whether units
-//! may still come back.
+//! may still come back; and the buyers' side of its channel, the [`Recorder`].
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use super::Progress;
 use super::buyer::{Ending, micros_since, millis_since};
 use crate::engine::{Engine, EngineEvent, ReturnReason};
 use crate::ids::ProductId;
-use crate::metrics::{Metrics, Outcome, Sample};
+use crate::metrics::{Metrics, Sample};
 
 /// How often the collector drains what the buyers sent.
 pub(super) const POLL: Duration = Duration::from_millis(20);
@@ -30,6 +30,51 @@ pub(super) enum Msg {
         ending: Ending,
         tries: u64,
     },
+}
+
+/// What one buyer thread saw, kept on the thread and sent in batches: a request costs
+/// the run no shared write (the bench's figures must not pay for being measured). A
+/// batch goes once [`POLL`] has passed since the last one, before the thread waits, and
+/// when the thread ends (on drop), so live figures lag by a poll or two at most.
+pub(super) struct Recorder {
+    tx: Sender<Vec<Msg>>,
+    batch: Vec<Msg>,
+    sent: Instant,
+}
+
+impl Recorder {
+    pub(super) fn new(tx: Sender<Vec<Msg>>) -> Self {
+        Recorder {
+            tx,
+            batch: Vec::with_capacity(64),
+            sent: Instant::now(),
+        }
+    }
+
+    pub(super) fn record(&mut self, msg: Msg) {
+        self.batch.push(msg);
+        if self.sent.elapsed() >= POLL {
+            self.flush();
+        }
+    }
+
+    pub(super) fn sample(&mut self, sample: Sample) {
+        self.record(Msg::Sample(sample));
+    }
+
+    pub(super) fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let next = Vec::with_capacity(self.batch.len());
+            let _ = self.tx.send(std::mem::replace(&mut self.batch, next));
+        }
+        self.sent = Instant::now();
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// Units that may still come to a refused buyer — available (enough for one
@@ -92,8 +137,9 @@ pub(super) struct Collected {
 }
 
 pub(super) struct Collector<'a> {
-    pub rx: Receiver<Msg>,
-    pub events: Receiver<EngineEvent>,
+    pub rx: Receiver<Vec<Msg>>,
+    /// The engine's events, for expiry lag (`None`: not watched).
+    pub events: Option<Receiver<EngineEvent>>,
     pub metrics: &'a Mutex<Metrics>,
     pub progress: &'a Progress,
     pub product: ProductId,
@@ -118,7 +164,7 @@ impl Collector<'_> {
             std::thread::sleep(POLL);
             let open = loop {
                 match self.rx.try_recv() {
-                    Ok(msg) => inbox.push(msg),
+                    Ok(batch) => inbox.extend(batch),
                     Err(crossbeam_channel::TryRecvError::Empty) => break true,
                     Err(crossbeam_channel::TryRecvError::Disconnected) => break false,
                 }
@@ -130,21 +176,7 @@ impl Collector<'_> {
             for msg in inbox.drain(..) {
                 match msg {
                     Msg::Released(at) => start = Some(at),
-                    Msg::Sample(s) => {
-                        match s {
-                            Sample::Attempt {
-                                outcome: Outcome::Held,
-                                ..
-                            } => {
-                                self.progress.holds.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Sample::Paid { .. } => {
-                                self.progress.orders.fetch_add(1, Ordering::Relaxed);
-                            }
-                            _ => {}
-                        }
-                        m.record(s);
-                    }
+                    Msg::Sample(s) => m.record(s),
                     Msg::Done {
                         seq,
                         won,
@@ -161,7 +193,7 @@ impl Collector<'_> {
                 }
             }
             let at = start.map_or(0, millis_since);
-            for event in self.events.try_iter() {
+            for event in self.events.iter().flat_map(Receiver::try_iter) {
                 if let EngineEvent::Returned {
                     reason: ReturnReason::Expired,
                     holds,
@@ -193,5 +225,31 @@ fn read_in_play(engine: &Engine, product: ProductId, qty: i64, in_play: &InPlay,
     if let Ok(units) = units {
         in_play.units.store(units, Ordering::Release);
         in_play.read_at.store(began, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thread's batch reaches the collector whatever the clock did: at the latest
+    /// when its recorder is dropped (the thread ends).
+    #[test]
+    fn every_recorded_message_arrives_by_the_end() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut rec = Recorder::new(tx);
+        for at in 0..1000 {
+            rec.sample(Sample::Paid { at });
+        }
+        rec.record(Msg::Done {
+            seq: 0,
+            won: true,
+            ending: Ending::Paid,
+            tries: 1,
+        });
+        drop(rec);
+        let got: Vec<Msg> = rx.iter().flatten().collect();
+        assert_eq!(got.len(), 1001);
+        assert!(matches!(got.last(), Some(Msg::Done { .. })));
     }
 }

@@ -17,8 +17,11 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 use super::behaviour::{self, Action};
-use super::{Arrival, Ending, Endings, Fairness, Lag, SwarmConfig, SwarmReport};
+use super::report::Measured;
+use super::{Ending, Endings, SwarmConfig, SwarmReport};
 use crate::error::{Error, Rejection, Result};
+use crate::hold::Stock;
+use crate::ids::ProductId;
 use crate::metrics::{Metrics, Outcome, Sample};
 
 /// Connections (threads) when `--threads` is not given: enough to keep a server's
@@ -183,19 +186,31 @@ pub fn run(target: &str, config: &SwarmConfig) -> Result<SwarmReport> {
     let after = client.product(&config.sku)?;
     let n = |v: &Value, k: &str| v[k].as_i64().unwrap_or(0);
     let m = shared.metrics.lock().clone();
-    let stock = n(&before, "available");
-    let fairness = Fairness::of(
-        std::mem::take(&mut *shared.results.lock()),
-        stock.min(i64::try_from(config.buyers).unwrap_or(i64::MAX)) / config.qty.max(1),
-    );
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let lag = m.expiry_lag_ms();
-    // The balance before and after (`available + held + sold - total`): this run's
-    // oversell is what it changed; earlier damage is reported apart.
-    let balance = |v: &Value| n(v, "available") + n(v, "held") + n(v, "sold") - n(v, "stock_total");
-    let (balance_before, change) = (balance(&before), balance(&after) - balance(&before));
+    // The server's books as the API shows them (no `short`: it never says one).
+    let balance = |v: &Value| {
+        Stock {
+            product_id: ProductId(0),
+            sku: String::new(),
+            name: String::new(),
+            total: n(v, "stock_total"),
+            available: n(v, "available"),
+            held: n(v, "held"),
+            sold: n(v, "sold"),
+            short: 0,
+            version: 0,
+        }
+        .balance()
+    };
+    let measured = Measured {
+        config,
+        metrics: &m,
+        elapsed,
+        stock: n(&before, "available"),
+        arrivals: std::mem::take(&mut *shared.results.lock()),
+        // This run's oversell is what it changed; earlier damage is reported apart.
+        balance: (balance(&before), balance(&after)),
+    };
     Ok(SwarmReport {
-        sku: config.sku.clone(),
         product: after["name"].as_str().unwrap_or("").to_owned(),
         strategy: format!(
             "{} over HTTP",
@@ -206,42 +221,14 @@ pub fn run(target: &str, config: &SwarmConfig) -> Result<SwarmReport> {
             .as_str()
             .unwrap_or("unknown")
             .to_owned(),
-        buyers: config.buyers,
         threads,
-        stock,
         sold: n(&after, "sold") - n(&before, "sold"),
         held: n(&after, "held") - n(&before, "held"),
         expired: i64::try_from(m.expired).unwrap_or(0),
         released: i64::try_from(m.released).unwrap_or(0),
-        attempts: m.attempts,
-        holds_taken: m.held,
-        rejected_sold_out: m.rejected(Rejection::SoldOut),
-        rejected_limit: m.rejected(Rejection::Limit),
-        rejected_conflict: m.rejected(Rejection::Conflict),
-        rejected_busy: m.rejected(Rejection::Busy),
-        rejected_timeout: m.rejected(Rejection::Timeout),
-        rejected_other: m.rejected(Rejection::Other),
-        conflicts: 0,
-        retries: 0,
         busy: m.rejected(Rejection::Busy),
-        refunds: m.refunds,
-        pay_failed: m.pay_failed,
-        oversold: change.max(0),
-        undersold: (-change).max(0),
-        oversold_before: balance_before.max(0),
         buyer_outcomes: *shared.endings.lock(),
-        buyer_retries: 0,
-        fairness: fairness.share,
-        inversions: fairness.inversions,
-        elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-        attempts_per_sec: m.attempts as f64 / secs,
-        holds_per_sec: m.held as f64 / secs,
-        latency_us: m.latency_us(),
-        expiry_lag_ms: Lag {
-            p50: lag.p50,
-            p99: lag.p99,
-        },
-        peak_rss_mb: 0.0,
+        ..measured.report()
     })
 }
 
@@ -262,10 +249,8 @@ fn at_ms(shared: &Shared) -> u64 {
 
 fn buyer(shared: &Shared, client: &Client, index: u64) {
     let config = &shared.config;
-    let intended = match config.arrival {
-        Arrival::Burst => shared.start,
-        Arrival::Rate(rate) => shared.start + Duration::from_secs_f64(index as f64 / rate),
-    };
+    // `SwarmConfig::check` bounded the arrival span: a buyer is always due.
+    let intended = super::buyer::due(config, shared.start, index).unwrap_or(shared.start);
     if let Some(wait) = intended.checked_duration_since(Instant::now()) {
         std::thread::sleep(wait);
     }

@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::hold::Stock;
 use crate::ids::ProductId;
 use crate::metrics::{Metrics, Percentiles};
+use crate::strategy::Strategy;
 
 pub(super) struct Inputs<'a> {
     pub engine: &'a Engine,
@@ -29,18 +30,18 @@ pub(super) struct Inputs<'a> {
     pub books_before: Option<Stock>,
     pub elapsed: Duration,
     pub metrics: &'a Metrics,
-    pub before: CounterSnapshot,
-    pub after: CounterSnapshot,
+    /// The engine's counters over the run.
+    pub counters: CounterSnapshot,
     pub collected: Collected,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct Lag {
     pub p50: u64,
     pub p99: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SwarmReport {
     pub sku: String,
     pub product: String,
@@ -149,39 +150,26 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         .find(|s| s.product_id == i.product_id);
     let (balance, product) = stock.map_or((0, String::new()), |s| (s.balance(), s.name.clone()));
     let balance_before = i.books_before.as_ref().map_or(0, Stock::balance);
-    let change = balance - balance_before;
-    let m = i.metrics;
-    let secs = i.elapsed.as_secs_f64().max(1e-9);
-    let fairness = Fairness::of(
-        i.collected.arrivals,
-        i.stock_at_start
-            .min(i64::try_from(i.config.buyers).unwrap_or(i64::MAX))
-            / i.config.qty.max(1),
-    );
-    let lag = m.expiry_lag_ms();
     let strategy = i.engine.strategy();
-    let run = i.after.since(i.before);
+    let run = i.counters;
+    let measured = Measured {
+        config: i.config,
+        metrics: i.metrics,
+        elapsed: i.elapsed,
+        stock: i.stock_at_start,
+        arrivals: i.collected.arrivals,
+        balance: (balance_before, balance),
+    };
     Ok(SwarmReport {
-        sku: i.config.sku.clone(),
         product,
         strategy: strategy.name().to_owned(),
         safe: strategy.is_safe(),
         synchronous: i.engine.durability().to_owned(),
-        buyers: i.config.buyers,
         threads: i.threads,
-        stock: i.stock_at_start,
         sold: units("paid"),
         held: units("active"),
         expired: units("expired"),
         released: units("released"),
-        attempts: m.attempts,
-        holds_taken: m.held,
-        rejected_sold_out: m.rejected(Rejection::SoldOut),
-        rejected_limit: m.rejected(Rejection::Limit),
-        rejected_conflict: m.rejected(Rejection::Conflict),
-        rejected_busy: m.rejected(Rejection::Busy),
-        rejected_timeout: m.rejected(Rejection::Timeout),
-        rejected_other: m.rejected(Rejection::Other),
         conflicts: run.conflicts,
         retries: run.retries,
         buyer_retries: i.collected.buyer_retries,
@@ -193,25 +181,98 @@ pub(super) fn build(i: Inputs<'_>) -> Result<SwarmReport> {
         },
         busy: run.busy,
         refunds: run.refunds,
-        pay_failed: m.pay_failed,
-        oversold: change.max(0),
-        undersold: (-change).max(0),
-        oversold_before: balance_before.max(0),
-        fairness: fairness.share,
-        inversions: fairness.inversions,
-        elapsed_ms: u64::try_from(i.elapsed.as_millis()).unwrap_or(u64::MAX),
-        attempts_per_sec: m.attempts as f64 / secs,
-        holds_per_sec: m.held as f64 / secs,
-        latency_us: m.latency_us(),
-        expiry_lag_ms: Lag {
-            p50: lag.p50,
-            p99: lag.p99,
-        },
         peak_rss_mb: peak_rss_mb(),
+        ..measured.report()
     })
 }
 
+/// What every swarm (threads in process, bots over HTTP) measures the same way: the
+/// figures of its one `Metrics` aggregate, its arrivals and its clock, and its
+/// oversell from the books before and after. Each reports through this and fills in
+/// the rest, so no figure is computed twice.
+pub(super) struct Measured<'a> {
+    pub config: &'a SwarmConfig,
+    pub metrics: &'a Metrics,
+    pub elapsed: Duration,
+    /// Units available when the run started.
+    pub stock: i64,
+    /// Each buyer's (arrival, won).
+    pub arrivals: Vec<(u64, bool)>,
+    /// The product's books balance ([`Stock::balance`]) before and after the run.
+    pub balance: (i64, i64),
+}
+
+impl Measured<'_> {
+    pub(super) fn report(self) -> SwarmReport {
+        let m = self.metrics;
+        let config = self.config;
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let fairness = Fairness::of(
+            self.arrivals,
+            self.stock
+                .min(i64::try_from(config.buyers).unwrap_or(i64::MAX))
+                / config.qty.max(1),
+        );
+        let lag = m.expiry_lag_ms();
+        let (before, after) = self.balance;
+        let change = after - before;
+        SwarmReport {
+            sku: config.sku.clone(),
+            buyers: config.buyers,
+            stock: self.stock,
+            attempts: m.attempts,
+            holds_taken: m.held,
+            rejected_sold_out: m.rejected(Rejection::SoldOut),
+            rejected_limit: m.rejected(Rejection::Limit),
+            rejected_conflict: m.rejected(Rejection::Conflict),
+            rejected_busy: m.rejected(Rejection::Busy),
+            rejected_timeout: m.rejected(Rejection::Timeout),
+            rejected_other: m.rejected(Rejection::Other),
+            refunds: m.refunds,
+            pay_failed: m.pay_failed,
+            oversold: change.max(0),
+            undersold: (-change).max(0),
+            oversold_before: before.max(0),
+            fairness: fairness.share,
+            inversions: fairness.inversions,
+            elapsed_ms: u64::try_from(self.elapsed.as_millis()).unwrap_or(u64::MAX),
+            attempts_per_sec: m.attempts as f64 / secs,
+            holds_per_sec: m.held as f64 / secs,
+            latency_us: m.latency_us(),
+            expiry_lag_ms: Lag {
+                p50: lag.p50,
+                p99: lag.p99,
+            },
+            ..SwarmReport::default()
+        }
+    }
+}
+
 impl SwarmReport {
+    /// Pay-first takes no hold at add-to-cart: its winners are the orders.
+    pub fn takes_stock_at_payment(&self) -> bool {
+        self.strategy.starts_with(Strategy::PayFirst.name())
+    }
+
+    /// Units claimed per second of the run: holds, or for pay-first, orders.
+    pub fn claimed_per_sec(&self) -> f64 {
+        if self.takes_stock_at_payment() {
+            self.sold as f64 / (self.elapsed_ms.max(1) as f64 / 1000.0)
+        } else {
+            self.holds_per_sec
+        }
+    }
+
+    /// Add-to-carts refused, for every reason.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected_sold_out
+            + self.rejected_limit
+            + self.rejected_conflict
+            + self.rejected_busy
+            + self.rejected_timeout
+            + self.rejected_other
+    }
+
     pub fn write_text(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let strategy = if self.safe {
             self.strategy.clone()
@@ -266,15 +327,12 @@ impl SwarmReport {
             "  fairness {:.3} (share of the first {} arrivals that won a unit)  inversions {} (pairs where a later arrival won and an earlier one lost)",
             self.fairness, self.stock, self.inversions
         )?;
-        // Pay-first takes no hold at add-to-cart: its winners are the orders.
-        let (won, per_sec) = if self.strategy.starts_with("pay-first") {
-            (
-                "orders",
-                self.sold as f64 / (self.elapsed_ms.max(1) as f64 / 1000.0),
-            )
+        let won = if self.takes_stock_at_payment() {
+            "orders"
         } else {
-            ("holds", self.holds_per_sec)
+            "holds"
         };
+        let per_sec = self.claimed_per_sec();
         writeln!(
             out,
             "  {} attempts in {}: {:.0} attempts/s, {per_sec:.0} {won}/s; latency p50 {}, p95 {}, p99 {}, max {}",

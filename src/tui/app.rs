@@ -363,8 +363,8 @@ impl App {
         let live = self.source.engine().is_some();
         let (attempts, rejections) = match (&self.run, &self.swarm) {
             (Some(run), Some(_)) => (
-                self.attempts_before + run.attempts,
-                self.rejections_before + run.rejected_total(),
+                self.attempts_before + run.live.attempts,
+                self.rejections_before + run.live.rejected_total(),
             ),
             _ => (self.attempts_before, self.rejections_before),
         };

@@ -10,7 +10,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::app::Action;
-use crate::engine::{CounterSnapshot, Engine};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hold::{Hold, Order};
 use crate::ids::HoldId;
@@ -66,7 +66,6 @@ pub struct Launched {
     pub handle: SwarmHandle,
     pub sku: String,
     pub strategy: Strategy,
-    pub counters_before: CounterSnapshot,
     pub fresh: bool,
     pub template: Box<RunRow>,
 }
@@ -247,12 +246,8 @@ impl Outcome {
 
 /// Collects the report, and keeps the run with the buyers that really came.
 fn join(engine: &Engine, handle: SwarmHandle, template: RunRow) -> Result<RunRow> {
-    let progress = std::sync::Arc::clone(&handle.progress);
     let report = handle.join()?;
-    let arrived = progress
-        .buyers_done
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let mut row = template.with_report(&report, arrived);
+    let mut row = template.with_report(&report);
     match engine.record_run(&row) {
         Ok(id) => row.id = id,
         Err(e) => tracing::warn!("could not keep the run in the database: {e}"),
@@ -283,13 +278,11 @@ fn launch(
         engine.reset()?;
     }
     engine.set_strategy(strategy)?;
-    let counters_before = engine.counters();
     let handle = swarm::start(engine, config)?;
     Ok(Launched {
         handle,
         sku: config.sku.clone(),
         strategy,
-        counters_before,
         fresh,
         template,
     })

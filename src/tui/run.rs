@@ -1,13 +1,9 @@
 //! The swarm the console runs: launching it from the filled-in form, folding its figures
 //! in at every reading, and collecting its report (into the Compare tab) when it ends.
 
-use std::time::{Duration, Instant};
-
-use crate::engine::{CounterSnapshot, Engine};
-use crate::error::Rejection;
 use crate::journal::RunRow;
-use crate::metrics::Percentiles;
 use crate::strategy::Strategy;
+use crate::swarm::Live;
 use crate::tui::app::{App, Tone};
 use crate::tui::command::{Command, Launched, Outcome};
 use crate::tui::form::{Modal, SwarmForm};
@@ -19,34 +15,19 @@ pub enum RunState {
     Finished,
 }
 
-/// The current (or last) swarm run as the metrics panel shows it, read from the run's
-/// own `Metrics` aggregate (the same numbers its report is made of).
+/// The current (or last) swarm run as the metrics panel shows it: the swarm's own
+/// live figures ([`Live`], the numbers its report is made of), refreshed at every
+/// reading, beside what the console launched.
 #[derive(Debug, Clone)]
 pub struct RunFigures {
     pub number: usize,
     pub sku: String,
     pub strategy: Strategy,
     pub buyers: u64,
-    pub done: u64,
-    pub attempts: u64,
-    pub held: u64,
-    pub paid: u64,
-    pub rejected: [u64; Rejection::ALL.len()],
-    pub latency: Percentiles,
-    /// Engine counters since the run started.
-    pub counters: CounterSnapshot,
-    pub counters_before: CounterSnapshot,
+    pub live: Live,
     pub state: RunState,
-    pub started: Instant,
-    pub elapsed: Duration,
     /// The run's settings, for its row in the journal when it ends.
     pub template: Box<RunRow>,
-}
-
-impl RunFigures {
-    pub fn rejected_total(&self) -> u64 {
-        self.rejected.iter().sum()
-    }
 }
 
 pub fn open_swarm_form(app: &mut App) {
@@ -129,35 +110,16 @@ pub fn watch_swarm(app: &mut App) {
     let Some(handle) = &app.swarm else {
         return;
     };
-    let counters = app
-        .source
-        .engine()
-        .map(Engine::counters)
-        .unwrap_or_default();
     if let Some(run) = &mut app.run {
-        {
-            // Held only to copy a few numbers: the collector waits at most this long.
-            let m = handle.metrics.lock();
-            run.attempts = m.attempts;
-            run.held = m.held;
-            run.paid = m.paid;
-            run.rejected = m.rejected;
-            run.latency = m.latency_us();
-        }
-        run.done = handle
-            .progress
-            .buyers_done
-            .load(std::sync::atomic::Ordering::Relaxed);
-        run.counters = counters.since(run.counters_before);
-        run.elapsed = run.started.elapsed();
+        run.live = handle.live();
     }
     if handle.is_finished()
         && let Some(handle) = app.swarm.take()
     {
         if let Some(run) = &mut app.run {
             run.state = RunState::Finished;
-            app.attempts_before += run.attempts;
-            app.rejections_before += run.rejected_total();
+            app.attempts_before += run.live.attempts;
+            app.rejections_before += run.live.rejected_total();
         }
         let template = app
             .run
@@ -229,17 +191,8 @@ fn started(app: &mut App, launched: Launched) {
         sku: launched.sku,
         strategy: launched.strategy,
         buyers: launched.handle.buyers,
-        done: 0,
-        attempts: 0,
-        held: 0,
-        paid: 0,
-        rejected: [0; Rejection::ALL.len()],
-        latency: Percentiles::default(),
-        counters: CounterSnapshot::default(),
-        counters_before: launched.counters_before,
+        live: Live::default(),
         state: RunState::Running,
-        started: launched.handle.started,
-        elapsed: Duration::ZERO,
         template: launched.template,
     });
     app.swarm = Some(launched.handle);

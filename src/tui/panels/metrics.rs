@@ -22,7 +22,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let status = match &app.run {
         Some(run) => {
             let state = match run.state {
-                RunState::Running => format!("{}/{}", thousands(run.done), thousands(run.buyers)),
+                RunState::Running => format!(
+                    "{}/{}",
+                    thousands(run.live.buyers_done),
+                    thousands(run.buyers)
+                ),
                 RunState::Stopping => "stopping".to_owned(),
                 RunState::Finished => "done".to_owned(),
             };
@@ -82,12 +86,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (Some(run), true) => {
             let mut spans = vec![
                 Span::styled("rejected   ", t.dim),
-                Span::styled(format!("{:>7}", thousands(run.rejected_total())), t.value),
+                Span::styled(
+                    format!("{:>7}", thousands(run.live.rejected_total())),
+                    t.value,
+                ),
                 Span::raw(" "),
             ];
             let mut first = true;
             for (i, reason) in Rejection::ALL.iter().enumerate() {
-                let n = run.rejected[i];
+                let n = run.live.rejected[i];
                 if n == 0 && *reason != Rejection::SoldOut {
                     continue;
                 }
@@ -99,7 +106,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 spans.push(Span::raw(thousands(n)));
             }
             lines.push(Row::Text(Line::from(spans)));
-            let c = run.counters;
+            let c = run.live.counters;
             let writes = c.commits + c.rollbacks;
             let rollback = if writes == 0 {
                 0.0
@@ -117,9 +124,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             lines.push(Row::Text(Line::from(vec![
                 Span::styled("latency    ", t.dim),
                 Span::styled("p50 ", t.dim),
-                Span::styled(micros(run.latency.p50), t.value),
+                Span::styled(micros(run.live.latency.p50), t.value),
                 Span::styled("   p99 ", t.dim),
-                Span::styled(micros(run.latency.p99), t.value),
+                Span::styled(micros(run.live.latency.p99), t.value),
             ])));
         }
         (None, true) => lines.push(Row::Text(Line::styled(

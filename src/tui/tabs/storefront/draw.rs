@@ -262,7 +262,7 @@ fn render_note(app: &App, area: Rect, buf: &mut Buffer) {
             run.number,
             thousands(run.buyers),
             run.strategy.name(),
-            thousands(run.done)
+            thousands(run.live.buyers_done)
         ),
         _ if app.read_only() => "This monitor runs no bots; the selling console does".into(),
         _ => "No bots are buying now: launch a swarm on the Sale tab (n) and race it".into(),
