@@ -80,7 +80,10 @@ fn as_postgres(program: &Path) -> Command {
 
 fn wait_for(path: &Path, child: &mut Child, what: &str) {
     let start = Instant::now();
-    while !path.exists() {
+    // A connection, not just the file: a server creates its socket file when it binds,
+    // a moment before it listens, and a connection in between is refused (a loaded CI
+    // machine saw it).
+    while std::os::unix::net::UnixStream::connect(path).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited before it was ready ({status})");
         }
