@@ -142,20 +142,36 @@ fn insert_hold(
     ttl_ms: Millis,
 ) -> Result<Hold> {
     let hold = new_hold(product, buyer, qty, now, ttl_ms)?;
-    c.execute_typed(
+    write_hold(
+        c,
         "INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
          VALUES ($1, $2, $3, $4, 'active', $5, $6)",
+        &hold,
+        product,
+    )?;
+    Ok(hold)
+}
+
+/// Runs `sql`, an insert of `hold` with its columns as `$1`…`$6` (id, product, buyer,
+/// qty, created, expires); a refusal of the per-buyer trigger becomes `LimitReached`.
+fn write_hold(
+    c: &mut impl GenericClient,
+    sql: &str,
+    hold: &Hold,
+    product: &ProductInfo,
+) -> Result<u64> {
+    c.execute_typed(
+        sql,
         &[
             (&hold.id.to_string(), TEXT),
             (&product.id.0, INT8),
             (&hold.buyer, TEXT),
-            (&qty, INT8),
+            (&hold.qty, INT8),
             (&hold.created_at, INT8),
             (&hold.expires_at, INT8),
         ],
     )
-    .map_err(|e| trigger_error(e, product, buyer, qty))?;
-    Ok(hold)
+    .map_err(|e| trigger_error(e, product, &hold.buyer, hold.qty).into())
 }
 
 /// Maps the schema's per-buyer trigger to the typed error.
@@ -244,24 +260,17 @@ fn take_and_insert(
     ttl_ms: Millis,
 ) -> Result<Option<Hold>> {
     let hold = new_hold(product, buyer, qty, now, ttl_ms)?;
-    let inserted = c
-        .execute_typed(
-            "WITH taken AS (
-                 UPDATE products SET stock_available = stock_available - $4, version = version + 1
-                 WHERE id = $2 AND stock_available >= $4
-                 RETURNING id)
-             INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
-             SELECT $1, id, $3, $4, 'active', $5, $6 FROM taken",
-            &[
-                (&hold.id.to_string(), TEXT),
-                (&product.id.0, INT8),
-                (&hold.buyer, TEXT),
-                (&qty, INT8),
-                (&hold.created_at, INT8),
-                (&hold.expires_at, INT8),
-            ],
-        )
-        .map_err(|e| trigger_error(e, product, buyer, qty))?;
+    let inserted = write_hold(
+        c,
+        "WITH taken AS (
+             UPDATE products SET stock_available = stock_available - $4, version = version + 1
+             WHERE id = $2 AND stock_available >= $4
+             RETURNING id)
+         INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
+         SELECT $1, id, $3, $4, 'active', $5, $6 FROM taken",
+        &hold,
+        product,
+    )?;
     Ok((inserted == 1).then_some(hold))
 }
 
