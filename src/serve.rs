@@ -1,6 +1,8 @@
 //! `flashsale serve`: the sale over HTTP (axum on tokio), for browsers, phones and load
 //! tools. A client of the engine like the console: handlers parse, call the engine's
-//! public operations on the blocking pool, and map its typed errors to problems.
+//! public operations on the blocking pool (or, for add-to-cart on `queue`, hand it to
+//! the writer's queue and await its answer, with no thread waiting), and map its typed
+//! errors to problems.
 //!
 //! # Layout
 //!

@@ -244,3 +244,42 @@ fn buyers_who_add_pay_release_and_extend_at_once_keep_the_books() {
     assert_eq!(sold, orders);
     assert!(audit_ok(&db.path).ok);
 }
+
+/// The HTTP server's add-to-cart on `queue`: started without a thread waiting, answered
+/// by the writer when its group commits (none while the writer is held), with the same
+/// exact counts as blocking callers get. Other strategies decline to answer later.
+#[test]
+fn add_to_carts_started_from_one_thread_are_answered_later_with_exact_counts() {
+    use flashsale_core::shop::Later;
+    let db = db_with("ITEM", 20, 1);
+    let engine = engine(&db.path, Strategy::Queue, Clock::manual(START));
+    let (tx, rx) = std::sync::mpsc::channel();
+    engine.hold_writer(|| {
+        for i in 0..33 {
+            let tx = tx.clone();
+            let then = Box::new(move |later: Later| tx.send(later).unwrap());
+            assert!(
+                engine
+                    .start_reserve("ITEM", &format!("b{i}"), 1, then)
+                    .is_ok()
+            );
+        }
+        assert!(rx.try_recv().is_err(), "nothing answered before the commit");
+    });
+    drop(tx);
+    let (mut held, mut sold_out) = (0, 0);
+    for later in rx.iter() {
+        match later {
+            Later::Answer(Ok(_)) => held += 1,
+            Later::Answer(Err(Error::SoldOut { .. })) => sold_out += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!((held, sold_out), (20, 13));
+    assert_eq!(books(&db.path, "ITEM"), (0, 20, 0, 0));
+    audit_ok(&db.path);
+
+    engine.set_strategy(Strategy::Immediate).unwrap();
+    let then = Box::new(|_: Later| panic!("immediate answers only reserve"));
+    assert!(engine.start_reserve("ITEM", "late", 1, then).is_err());
+}

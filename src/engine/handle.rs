@@ -158,6 +158,17 @@ impl Engine {
         self.shop.reserve(sku, buyer, qty)
     }
 
+    /// Add to cart without blocking: see [`Shop::start_reserve`].
+    pub fn start_reserve(
+        &self,
+        sku: &str,
+        buyer: &str,
+        qty: i64,
+        then: flashsale_core::shop::Answered,
+    ) -> std::result::Result<(), flashsale_core::shop::Answered> {
+        self.shop.start_reserve(sku, buyer, qty, then)
+    }
+
     pub fn sweep(&self) -> Result<usize> {
         self.shop.sweep()
     }

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::hold::{self, Hold, HoldKind, ProductInfo, Returned};
 use crate::ids::{HoldId, ProductId};
 use crate::sql::Result;
-use flashsale_core::store::Take;
+use flashsale_core::store::{Take, Taken, Then};
 
 pub(super) struct Request {
     product: Arc<ProductInfo>,
@@ -40,6 +40,22 @@ pub(super) fn reserve(writer: &WriterHandle, take: &Take) -> Result<Hold> {
         reply,
     }))?;
     answer.wait()
+}
+
+/// As [`reserve`], without waiting: `then` gets the answer on the writer's thread when
+/// the batch holding it committed (an async server's add-to-cart).
+pub(super) fn start(writer: &WriterHandle, take: Take, then: Then) {
+    let reply = reply::call(move |result: Result<Hold>| {
+        then(result.map(Taken::held).map_err(Error::from));
+    });
+    // Refused, the request is dropped with its reply, which answers `Stopped`.
+    let _ = writer.submit(Job::Queue(Request {
+        product: take.product,
+        buyer: take.buyer,
+        qty: take.qty,
+        ttl: take.ttl_ms,
+        reply,
+    }));
 }
 
 impl Request {

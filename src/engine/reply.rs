@@ -24,7 +24,14 @@ struct Slot<T> {
 /// The writer's end: answering consumes it. Dropped unanswered (the writer stopped), it
 /// answers `Stopped`, so no buyer waits forever.
 pub(super) struct Reply<T> {
-    slot: Option<Arc<Slot<T>>>,
+    to: Option<To<T>>,
+}
+
+enum To<T> {
+    /// A parked thread waits on the slot.
+    Waiter(Arc<Slot<T>>),
+    /// Nobody waits: the answer is handed to this (an async server's request).
+    Call(Box<dyn FnOnce(Result<T>) + Send>),
 }
 
 /// The buyer's end: stays on the thread that made it (that thread is the one unparked).
@@ -41,7 +48,7 @@ pub(super) fn slot<T>() -> (Reply<T>, Answer<T>) {
     });
     (
         Reply {
-            slot: Some(Arc::clone(&slot)),
+            to: Some(To::Waiter(Arc::clone(&slot))),
         },
         Answer {
             slot,
@@ -50,21 +57,38 @@ pub(super) fn slot<T>() -> (Reply<T>, Answer<T>) {
     )
 }
 
+/// A reply that calls `then` with the answer, on the writer's thread: `then` must be
+/// quick and never block.
+pub(super) fn call<T>(then: impl FnOnce(Result<T>) + Send + 'static) -> Reply<T> {
+    Reply {
+        to: Some(To::Call(Box::new(then))),
+    }
+}
+
 impl<T> Reply<T> {
     /// Puts the answer in and returns the thread to wake, so the writer can leave the
     /// waking (a system call per buyer) to another thread and get on with its work. A
     /// waiter that looks before it is woken finds the answer already there.
     pub(super) fn fill(mut self, value: Result<T>) -> Option<Thread> {
-        let slot = self.slot.take()?;
-        *slot.value.lock() = Some(value);
-        Some(slot.waiter.clone())
+        match self.to.take()? {
+            To::Waiter(slot) => {
+                *slot.value.lock() = Some(value);
+                Some(slot.waiter.clone())
+            }
+            To::Call(then) => {
+                then(value);
+                None
+            }
+        }
     }
 }
 
 impl<T> Drop for Reply<T> {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            put(&slot, Err(Error::Stopped.into()));
+        match self.to.take() {
+            Some(To::Waiter(slot)) => put(&slot, Err(Error::Stopped.into())),
+            Some(To::Call(then)) => then(Err(Error::Stopped.into())),
+            None => {}
         }
     }
 }
@@ -101,5 +125,15 @@ mod tests {
             answer.wait(),
             Err(crate::sql::SqlError(Error::Stopped))
         ));
+    }
+
+    #[test]
+    fn a_call_gets_the_answer_once_or_stopped_when_dropped() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sent = tx.clone();
+        let reply = call(move |v: Result<u32>| sent.send(v.ok()).unwrap());
+        assert!(reply.fill(Ok(7)).is_none(), "no thread to wake");
+        drop(call(move |v: Result<u32>| tx.send(v.ok()).unwrap()));
+        assert_eq!(rx.iter().collect::<Vec<_>>(), [Some(7), None]);
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flashsale_core::metrics::Counters;
-use flashsale_core::store::{Batch, ReturnSink, Settled, Store, Take, Taken};
+use flashsale_core::store::{Batch, ReturnSink, Settled, Store, Take, Taken, Then};
 
 use super::{FileEngine, group};
 use crate::clock::Millis;
@@ -78,6 +78,13 @@ impl Store for FileEngine {
 
     fn reserve(&self, strategy: Strategy, take: &Take) -> Result<Taken> {
         Ok(self.reserve_by(strategy, take)?)
+    }
+
+    fn start_queued(&self, take: Take, then: Then) {
+        match self.inner.funnel() {
+            Ok(writer) => super::queue::start(writer, take, then),
+            Err(e) => then(Err(e.into())),
+        }
     }
 
     /// The group in one transaction, each take in a savepoint of its own: a refusal

@@ -1,5 +1,6 @@
 //! The routes of DESIGN.md's table. Each handler parses, calls one engine operation on
-//! the blocking pool, and answers; every refusal is a [`Problem`].
+//! the blocking pool (add-to-cart on `queue`: through the writer's own queue), and
+//! answers; every refusal is a [`Problem`].
 
 use std::time::Instant;
 
@@ -24,6 +25,7 @@ use crate::engine::Paid;
 use crate::error::Error;
 use crate::ids::HoldId;
 use crate::metrics::{Outcome, Sample};
+use flashsale_core::shop::Later;
 
 const STOREFRONT: &str = include_str!("../../assets/storefront.html");
 
@@ -299,10 +301,7 @@ async fn add_to_cart(
             record(&state, started, Outcome::Rejected(crate::Rejection::Busy));
             return Err(p);
         }
-        let (sku, qty) = (request.sku.clone(), request.qty);
-        let result = state
-            .blocking(move |e| Ok(reserve(e, &sku, &who, qty)))
-            .await?;
+        let result = take_hold(&state, request.sku.clone(), who, request.qty).await?;
         let now = state.engine.clock().now();
         match result {
             Ok(hold) => {
@@ -341,6 +340,49 @@ async fn add_to_cart(
 /// What may come back of a sold-out product, beside the refusal.
 type Refused = (Error, Option<crate::monitor::MayReturn>);
 
+/// Add to cart. Where the engine answers later (`queue` on a file) no thread waits
+/// for the writer: the answer comes back through a oneshot. The blocking pool still
+/// runs every other strategy, the retry after a sweep, and the reading of what may
+/// come back of a sold-out product.
+async fn take_hold(
+    state: &AppState,
+    sku: String,
+    who: String,
+    qty: i64,
+) -> Result<Result<crate::hold::Hold, Refused>, Problem> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let counted = super::InFlight::enter(&state.in_flight);
+    let started = state.engine.start_reserve(
+        &sku,
+        &who,
+        qty,
+        Box::new(move |later| {
+            drop(counted);
+            let _ = tx.send(later);
+        }),
+    );
+    let later =
+        match started {
+            Ok(()) => Some(rx.await.map_err(|_| {
+                Problem::unavailable("The server's writer stopped; retry the request")
+            })?),
+            Err(_) => None,
+        };
+    match later {
+        Some(Later::Answer(Ok(hold))) => Ok(Ok(hold)),
+        Some(Later::Answer(Err(e @ Error::SoldOut { .. }))) => {
+            let back = state.blocking(move |e| Ok(may_return(e, &sku))).await?;
+            Ok(Err((e, back)))
+        }
+        Some(Later::Answer(Err(e))) => Ok(Err((e, None))),
+        Some(Later::AskAgain) | None => {
+            state
+                .blocking(move |e| Ok(reserve(e, &sku, &who, qty)))
+                .await
+        }
+    }
+}
+
 fn reserve(
     engine: &crate::Engine,
     sku: &str,
@@ -349,14 +391,19 @@ fn reserve(
 ) -> Result<crate::hold::Hold, Refused> {
     engine.reserve(sku, buyer, qty).map_err(|e| {
         let back = match &e {
-            Error::SoldOut { .. } => engine
-                .product(sku)
-                .ok()
-                .and_then(|p| engine.may_return(p.id).ok()),
+            Error::SoldOut { .. } => may_return(engine, sku),
             _ => None,
         };
         (e, back)
     })
+}
+
+/// What may come back of a sold-out product (none said when it cannot be read).
+fn may_return(engine: &crate::Engine, sku: &str) -> Option<crate::monitor::MayReturn> {
+    engine
+        .product(sku)
+        .ok()
+        .and_then(|p| engine.may_return(p.id).ok())
 }
 
 fn record(state: &AppState, started: Instant, outcome: Outcome) {

@@ -17,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
 
 mod catalog;
+mod later;
 mod strategies;
 mod sweeper;
 mod threads;
@@ -34,6 +35,8 @@ use crate::model::{
 };
 use crate::store::{Settled, Store, Take};
 use crate::strategy::Strategy;
+
+pub use later::{Answered, Later};
 
 /// How often a sold-out gate is checked against the store (see `gate_undercounts`).
 const VERIFY_EVERY: Duration = Duration::from_millis(250);
@@ -212,21 +215,13 @@ impl Shop {
 
     /// Add to cart: a hold on `qty` units of `sku` for `buyer`, by the strategy.
     pub fn reserve(&self, sku: &str, buyer: &str, qty: i64) -> Result<Hold> {
-        model::check_quantity(qty)?;
-        let product = self.product_here(sku)?;
-        let take = Take {
-            product: Arc::clone(&product),
-            buyer: buyer.to_owned(),
-            qty,
-            now: self.inner.clock.now(),
-            ttl_ms: self.inner.ttl_ms(),
-        };
+        let take = self.take(sku, buyer, qty)?;
         let result = match self.strategy() {
             Strategy::PayFirst => {
                 crate::arrival::arrived();
                 let cart = Hold {
                     id: HoldId::at(take.now),
-                    product_id: product.id,
+                    product_id: take.product.id,
                     buyer: take.buyer,
                     qty,
                     created_at: take.now,
@@ -243,13 +238,20 @@ impl Shop {
             Strategy::Gate => self.inner.gated(&take),
             other => self.inner.direct(other, &take),
         };
-        if !self.inner.store_counts {
-            self.inner.count(&result);
-        }
-        if let Ok(hold) = &result {
-            self.inner.held(hold);
-        }
+        self.inner.after_reserve(&result);
         result
+    }
+
+    /// An add-to-cart's request, stamped now.
+    fn take(&self, sku: &str, buyer: &str, qty: i64) -> Result<Take> {
+        model::check_quantity(qty)?;
+        Ok(Take {
+            product: self.product_here(sku)?,
+            buyer: buyer.to_owned(),
+            qty,
+            now: self.inner.clock.now(),
+            ttl_ms: self.inner.ttl_ms(),
+        })
     }
 
     /// Pays a hold, or settles a pay-first cart.
@@ -446,6 +448,16 @@ impl Inner {
             .map(|s| (s.product_id, s.available))
             .collect();
         self.gate.rebuild(&available)
+    }
+
+    /// Counts an add-to-cart's answer (unless the store counts), and remembers a hold.
+    fn after_reserve(&self, result: &Result<Hold>) {
+        if !self.store_counts {
+            self.count(result);
+        }
+        if let Ok(hold) = result {
+            self.held(hold);
+        }
     }
 
     fn count(&self, result: &Result<Hold>) {

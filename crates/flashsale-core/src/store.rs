@@ -43,6 +43,16 @@ pub struct Taken {
     pub returned: Vec<Returned>,
 }
 
+impl Taken {
+    /// A hold taken, with nothing returned on the way.
+    pub fn held(hold: Hold) -> Self {
+        Taken {
+            hold,
+            returned: Vec::new(),
+        }
+    }
+}
+
 /// What a pay-first payment came to in the store.
 #[derive(Debug, Clone)]
 pub enum Settled {
@@ -62,6 +72,10 @@ pub struct Batch {
 /// Where a store reports units that came back on sale by its own doing, not as the
 /// answer to a call (the SQLite writer's lazy expiry inside a group commit).
 pub type ReturnSink = Arc<dyn Fn(Vec<Returned>) + Send + Sync>;
+
+/// The answer to a reservation started with [`Store::start_reserve`]: called once, on
+/// the store's own thread, so it must be quick and never block.
+pub type Then = Box<dyn FnOnce(Result<Taken>) + Send>;
 
 /// The sale as a store keeps it. Implemented by the SQLite file and by PostgreSQL.
 pub trait Store: Send + Sync {
@@ -102,6 +116,12 @@ pub trait Store: Send + Sync {
     /// `gate`, `pay-first` and otherwise `queue` into these). Sold out,
     /// a buyer's limit or lost races are errors the caller counts.
     fn reserve(&self, strategy: Strategy, take: &Take) -> Result<Taken>;
+    /// `queue`'s add-to-cart without waiting for it: `then` gets the answer. A store that
+    /// [`groups`](Store::groups) answers later, from its writer, so an async server
+    /// needs no thread per request in flight; otherwise this answers now.
+    fn start_queued(&self, take: Take, then: Then) {
+        then(self.reserve(Strategy::Queue, &take));
+    }
     /// Takes many holds in one transaction, in order: the group commit.
     fn reserve_batch(&self, takes: &[Take]) -> Result<Batch>;
     /// Pay-first: the money is in; claims the stock of `product` now, or records a
