@@ -58,13 +58,11 @@ enum Way {
 fn attempt(store: &PgStore, product: &ProductInfo, buyer: &str, way: Way) -> Result<(), SqlError> {
     let mut conn = store.conn()?;
     match way {
-        Way::Immediate | Way::Atomic => {
+        // One call in autocommit: the store's own way.
+        Way::Immediate => pg::reserve_immediate(&mut *conn, product, buyer, 1, NOW, TTL).map(drop),
+        Way::Atomic => {
             let mut tx = conn.transaction()?;
-            let taken = match way {
-                Way::Immediate => pg::reserve_locked(&mut tx, product, buyer, 1, NOW, TTL),
-                _ => pg::reserve_atomic(&mut tx, product, buyer, 1, NOW, TTL),
-            };
-            taken?;
+            pg::reserve_atomic(&mut tx, product, buyer, 1, NOW, TTL)?;
             tx.commit()?;
             Ok(())
         }
@@ -195,6 +193,55 @@ fn the_per_buyer_limit_holds_for_one_buyer_racing_themself() {
         let (won, refused, other) = race(store, product, 12, true, way);
         assert_eq!((won, refused), (2, 10), "{way:?}: {other:?}");
     }
+}
+
+/// `immediate`'s one call refuses without writing and says why (the buyer's held units,
+/// the stock left), and takes the longer way, expiring due holds to make room, when the
+/// stock is short and a hold is past its deadline.
+#[test]
+fn immediate_says_why_it_refuses_and_expires_due_holds_for_room() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    let (store, product) = sale(&server, "lazy", 1, 1);
+    let mut conn = store.conn().unwrap();
+    let (ann, returned) =
+        pg::reserve_immediate(&mut *conn, &product, "ann", 1, NOW, 1_000).expect("ann's hold");
+    assert!(returned.is_empty());
+    let again = pg::reserve_immediate(&mut *conn, &product, "ann", 1, NOW + 1, TTL);
+    assert!(
+        matches!(
+            again,
+            Err(SqlError(Error::LimitReached {
+                held: 1,
+                limit: 1,
+                ..
+            }))
+        ),
+        "{again:?}"
+    );
+    let early = pg::reserve_immediate(&mut *conn, &product, "bob", 1, NOW + 999, TTL);
+    assert!(
+        matches!(
+            early,
+            Err(SqlError(Error::SoldOut {
+                available: 0,
+                requested: 1,
+                ..
+            }))
+        ),
+        "{early:?}"
+    );
+    let (_, returned) = pg::reserve_immediate(&mut *conn, &product, "bob", 1, NOW + 1_000, TTL)
+        .expect("bob gets ann's unit at her deadline");
+    assert_eq!(
+        returned.iter().map(|r| r.hold_id).collect::<Vec<_>>(),
+        [ann.id]
+    );
+    drop(conn);
+    let s = books(&store);
+    assert_eq!((s.available, s.held, s.sold), (0, 1, 0), "{s:?}");
+    assert_eq!(s.balance(), 0, "{s:?}");
 }
 
 #[test]

@@ -27,26 +27,33 @@ const OPTIMISTIC_RETRIES: u32 = 64;
 const BUSY_RETRIES: u32 = 3;
 
 impl PgStore {
-    /// `f` in one transaction, committed; run again whole (a few times) when PostgreSQL
-    /// ended it to break a deadlock.
-    fn transact<T>(
+    /// `f` on a pooled connection; run again whole (a few times) when PostgreSQL ended
+    /// its transaction to break a deadlock.
+    fn retried<T>(
         &self,
-        mut f: impl FnMut(&mut Transaction<'_>) -> crate::sql::Result<T>,
+        mut f: impl FnMut(&mut postgres::Client) -> crate::sql::Result<T>,
     ) -> Result<T> {
         let mut conn = self.conn()?;
         let mut attempt = 0;
         loop {
-            let result = (|| {
-                let mut tx = conn.transaction()?;
-                let value = f(&mut tx)?;
-                tx.commit()?;
-                Ok(value)
-            })();
-            match result {
+            match f(&mut conn) {
                 Err(crate::sql::SqlError(Error::Busy)) if attempt < BUSY_RETRIES => attempt += 1,
                 other => return other.map_err(Error::from),
             }
         }
+    }
+
+    /// `f` in one transaction, committed, and [retried](Self::retried).
+    fn transact<T>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> crate::sql::Result<T>,
+    ) -> Result<T> {
+        self.retried(|conn| {
+            let mut tx = conn.transaction()?;
+            let value = f(&mut tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
     }
 
     fn optimistic(&self, take: &Take) -> Result<Taken> {
@@ -151,8 +158,11 @@ impl Store for PgStore {
                 let (hold, returned) = pg::reserve_atomic(tx, product, buyer, *qty, *now, *ttl_ms)?;
                 Ok(Taken { hold, returned })
             }),
-            _ => self.transact(|tx| {
-                let (hold, returned) = pg::reserve_locked(tx, product, buyer, *qty, *now, *ttl_ms)?;
+            // `immediate` (and `gate`'s winners): one call in autocommit, its own
+            // transaction.
+            _ => self.retried(|conn| {
+                let (hold, returned) =
+                    pg::reserve_immediate(conn, product, buyer, *qty, *now, *ttl_ms)?;
                 Ok(Taken { hold, returned })
             }),
         }
