@@ -40,8 +40,8 @@ SQL
   # What `immediate` sends since issue #11's speed work: the same steps as one call of
   # the schema's function, in autocommit.
   cat >"$work/ours_call.sql" <<'SQL'
-SELECT flashsale_hold_locked(gen_random_uuid()::text, (SELECT min(id) FROM products),
-        'p' || :client_id || '-' || random()::text, 1, 1, 3600001);
+SELECT flashsale_hold(gen_random_uuid()::text, (SELECT min(id) FROM products),
+        'p' || :client_id || '-' || random()::text, 1, 1, 3600001, true);
 SQL
   for script in ours ours_call; do
     for clients in 1 8 64; do

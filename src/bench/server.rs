@@ -57,8 +57,15 @@ pub(super) fn limit(config: &BenchConfig, url: &str, holds: u64) -> Result<Bench
             break;
         }
         let buyer = format!("b{i}");
-        let outcome = match pg::reserve_immediate(&mut *conn, &product, &buyer, 1, clock.now(), ttl)
-        {
+        let outcome = match pg::reserve_in_one_call(
+            &mut *conn,
+            pg::OneCall::Immediate,
+            &product,
+            &buyer,
+            1,
+            clock.now(),
+            ttl,
+        ) {
             Ok(_) => {
                 commits += 1;
                 Outcome::Held

@@ -30,11 +30,11 @@ pub use crate::hold::LAZY_EXPIRY_MAX;
 
 mod batch;
 mod changes;
-mod locked;
+mod one_call;
 
 pub use batch::reserve_batch;
 pub use changes::{checkout, extend, order_of, pay_first, release, restock};
-pub use locked::{reserve_immediate, reserve_locked};
+pub use one_call::{OneCall, reserve_in_one_call, reserve_locked};
 
 pub fn all_products(c: &mut impl GenericClient) -> Result<Vec<ProductInfo>> {
     let rows = c.query(
@@ -222,6 +222,8 @@ fn take_stock(c: &mut impl GenericClient, product: ProductId, qty: i64) -> Resul
 }
 
 /// `atomic`: one conditional `UPDATE` takes the units or changes nothing; no read first.
+/// The statements inside the caller's transaction, expiring the product's due holds when
+/// the stock is short ([`reserve_in_one_call`] is the usual way).
 pub fn reserve_atomic(
     c: &mut impl GenericClient,
     product: &ProductInfo,

@@ -10,7 +10,7 @@ const STEPS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("http.sql"),
     include_str!("journal.sql"),
-    include_str!("immediate.sql"),
+    include_str!("reserve.sql"),
 ];
 
 pub const SCHEMA_VERSION: i32 = STEPS.len() as i32;

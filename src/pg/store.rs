@@ -1,7 +1,8 @@
 //! PostgreSQL as one implementation of core's storage seam ([`Store`]): every state
 //! change in its own transaction on a pooled connection, the strategies as PostgreSQL
 //! does them — `immediate` as `SELECT … FOR UPDATE`, `atomic` as one conditional
-//! `UPDATE`, `optimistic` as a version compare-and-set retried with jittered backoff,
+//! `UPDATE` (each inside one call of a schema function, so the row lock is never held
+//! across a round trip), `optimistic` as a version compare-and-set retried with jittered backoff,
 //! `naive` in autocommit (the lost update, on purpose) — and the group commit of the
 //! queue as one transaction per batch that locks each product once.
 
@@ -11,7 +12,7 @@ use flashsale_core::store::{Batch, Settled, Store, Take, Taken};
 use postgres::Transaction;
 
 use super::PgStore;
-use super::hold::{self as pg, Cas};
+use super::hold::{self as pg, Cas, OneCall};
 use crate::backoff::Backoff;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
@@ -154,17 +155,20 @@ impl Store for PgStore {
                 })
             }
             Strategy::Optimistic => self.optimistic(take),
-            Strategy::Atomic => self.transact(|tx| {
-                let (hold, returned) = pg::reserve_atomic(tx, product, buyer, *qty, *now, *ttl_ms)?;
-                Ok(Taken { hold, returned })
-            }),
-            // `immediate` (and `gate`'s winners): one call in autocommit, its own
-            // transaction.
-            _ => self.retried(|conn| {
-                let (hold, returned) =
-                    pg::reserve_immediate(conn, product, buyer, *qty, *now, *ttl_ms)?;
-                Ok(Taken { hold, returned })
-            }),
+            // `atomic`, `immediate` (and `gate`'s winners): one call in autocommit, its
+            // own transaction.
+            _ => {
+                let way = if strategy == Strategy::Atomic {
+                    OneCall::Atomic
+                } else {
+                    OneCall::Immediate
+                };
+                self.retried(|conn| {
+                    let (hold, returned) =
+                        pg::reserve_in_one_call(conn, way, product, buyer, *qty, *now, *ttl_ms)?;
+                    Ok(Taken { hold, returned })
+                })
+            }
         }
     }
 

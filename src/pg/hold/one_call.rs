@@ -1,24 +1,36 @@
-//! `immediate` on PostgreSQL: the product row is locked (`SELECT … FOR UPDATE`) before
-//! its stock is read, so the read, the check and the write are one step for every other
-//! buyer of the product. Every one of them waits for that lock, so what bounds the
-//! strategy is how long it is held: the reservation is one call of the schema's
-//! `flashsale_hold_locked` in autocommit (`immediate.sql`), which holds the lock from its
-//! SELECT to the end of its COMMIT with no round trip to the client in between. Only a
-//! buyer who finds the stock short while expired holds wait to give units back takes
-//! the longer way, a transaction of several statements that expires them first.
+//! `immediate` and `atomic` on PostgreSQL as one call of the schema's `flashsale_hold`
+//! (`reserve.sql`) in autocommit. Every buyer of a product waits for its row's lock,
+//! so what bounds both strategies is how long that lock is held: in one call it is held
+//! from the locking statement to the end of the COMMIT with no round trip to the client
+//! in between. `immediate` locks the row with `SELECT … FOR UPDATE` before it reads the
+//! stock; `atomic` takes the units with one conditional `UPDATE`. Only a buyer who finds
+//! the stock short while expired holds wait to give units back takes the longer way: a
+//! transaction of several statements that expires them first ([`reserve_locked`],
+//! [`super::reserve_atomic`]).
 
 use postgres::GenericClient;
+use postgres::types::Type;
 
 use super::{INT8, expire_product, new_hold, with_hold_row, write_hold};
 use crate::clock::Millis;
 use crate::hold::{self, Hold, ProductInfo, Returned};
 use crate::sql::Result;
 
-/// `immediate`, on a connection in autocommit (or inside a caller's transaction, where
+/// Which strategy the one call is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OneCall {
+    /// `SELECT … FOR UPDATE` first, then the check and the decrement.
+    Immediate,
+    /// One conditional `UPDATE … WHERE stock_available >= qty`.
+    Atomic,
+}
+
+/// A reservation on a connection in autocommit (or inside a caller's transaction, where
 /// the call is one more statement of it): the hold, and the holds a lazy expiry closed
 /// to make room for it.
-pub fn reserve_immediate(
+pub fn reserve_in_one_call(
     c: &mut impl GenericClient,
+    way: OneCall,
     product: &ProductInfo,
     buyer: &str,
     qty: i64,
@@ -26,10 +38,13 @@ pub fn reserve_immediate(
     ttl_ms: Millis,
 ) -> Result<(Hold, Vec<Returned>)> {
     let hold = new_hold(product, buyer, qty, now, ttl_ms)?;
+    let lock_first = way == OneCall::Immediate;
     let row = with_hold_row(&hold, product, |params| {
+        let mut params = params.to_vec();
+        params.push((&lock_first, Type::BOOL));
         c.query_typed_one(
-            "SELECT live, available, due FROM flashsale_hold_locked($1, $2, $3, $4, $5, $6)",
-            params,
+            "SELECT live, available, due FROM flashsale_hold($1, $2, $3, $4, $5, $6, $7)",
+            &params,
         )
     })?;
     let (live, available, due): (i64, Option<i64>, Option<bool>) =
@@ -40,7 +55,12 @@ pub fn reserve_immediate(
         Some(available) if due != Some(true) => Err(hold::sold_out(product, available, qty).into()),
         Some(_) => {
             let mut tx = c.transaction()?;
-            let taken = reserve_locked(&mut tx, product, buyer, qty, now, ttl_ms)?;
+            let taken = match way {
+                OneCall::Immediate => reserve_locked(&mut tx, product, buyer, qty, now, ttl_ms)?,
+                OneCall::Atomic => {
+                    super::reserve_atomic(&mut tx, product, buyer, qty, now, ttl_ms)?
+                }
+            };
             tx.commit()?;
             Ok(taken)
         }
