@@ -19,6 +19,10 @@ url=${1:?usage: $0 POSTGRES_URL [rounds] [clients...]}
 rounds=${2:-3}
 # Seconds per measurement: pgbench's run and the bench's time limit.
 secs=${SECS:-6}
+# STRATEGY=atomic compares `atomic` with pgbench's conditional script instead.
+strategy=${STRATEGY:-immediate}
+script=for_update
+[ "$strategy" = atomic ] && script=conditional
 shift $(($# < 2 ? $# : 2))
 clients=("${@:-8}")
 read -ra binaries <<<"${FLASHSALE:-target/release/flashsale}"
@@ -29,26 +33,26 @@ ref_setup "$url" "$work"
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 for c in "${clients[@]}"; do
   for r in $(seq "$rounds"); do
-    tps=$(pgbench -n -c "$c" -j 2 -T "$secs" -f "$work/for_update.sql" "$url" 2>/dev/null |
+    tps=$(pgbench -n -c "$c" -j 2 -T "$secs" -f "$work/$script.sql" "$url" 2>/dev/null |
       awk '/^tps/ {print int($3)}')
-    echo "clients=$c round=$r pgbench_for_update=$tps"
+    echo "clients=$c round=$r pgbench_$script=$tps"
     echo "$tps" >>"$work/pgbench.$c"
     for b in "${!binaries[@]}"; do
       # Enough units that the row ends at the time limit, never sold out.
       bin=${binaries[$b]%%@*} db=$url
       [ "$bin" != "${binaries[$b]}" ] && db=${binaries[$b]#*@}
-      ours=$("$bin" --db "$db" bench --holds 40000 --threads "$c" --strategy immediate \
+      ours=$("$bin" --db "$db" bench --holds 40000 --threads "$c" --strategy "$strategy" \
         --expiry-holds 0 --gate-probe 0s --time-limit "${secs}s" --json |
-        jq '.rows[] | select(.strategy == "immediate") | .holds_per_sec | floor')
-      echo "clients=$c round=$r ${binaries[$b]%%@*} immediate=$ours"
+        jq --arg s "$strategy" '.rows[] | select(.strategy == $s) | .holds_per_sec | floor')
+      echo "clients=$c round=$r ${binaries[$b]%%@*} $strategy=$ours"
       echo "$ours" >>"$work/ours.$c.$b"
       awk -v o="$ours" -v p="$tps" 'BEGIN {print 100 * o / p}' >>"$work/ratio.$c.$b"
     done
   done
   p=$(median <"$work/pgbench.$c")
-  echo "clients=$c median pgbench_for_update=$p"
+  echo "clients=$c median pgbench_$script=$p"
   for b in "${!binaries[@]}"; do
     o=$(median <"$work/ours.$c.$b")
-    echo "clients=$c median ${binaries[$b]%%@*} immediate=$o ratio_of_medians=$(awk -v o="$o" -v p="$p" 'BEGIN {printf "%.0f%%", 100 * o / p}') median_of_round_ratios=$(median <"$work/ratio.$c.$b" | xargs printf "%.0f")%"
+    echo "clients=$c median ${binaries[$b]%%@*} $strategy=$o ratio_of_medians=$(awk -v o="$o" -v p="$p" 'BEGIN {printf "%.0f%%", 100 * o / p}') median_of_round_ratios=$(median <"$work/ratio.$c.$b" | xargs printf "%.0f")%"
   done
 done
