@@ -9,6 +9,7 @@
 # bench's) still holds no table flashsale does not know, and a new one is still empty.
 ref_setup() {
   psql "$1" -q -v ON_ERROR_STOP=1 <<'SQL'
+SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS pgbench_ref CASCADE;
 CREATE SCHEMA pgbench_ref;
 SET search_path = pgbench_ref;
@@ -30,4 +31,4 @@ INSERT INTO pgbench_ref.ref_holds (product, buyer, at) VALUES (1, 'b' || :client
 COMMIT;
 SQL
 }
-ref_drop() { psql "$1" -qc 'DROP SCHEMA IF EXISTS pgbench_ref CASCADE'; }
+ref_drop() { PGOPTIONS='-c client_min_messages=warning' psql "$1" -qc 'DROP SCHEMA IF EXISTS pgbench_ref CASCADE'; }
