@@ -1,34 +1,18 @@
 #!/usr/bin/env bash
 # PostgreSQL's own figures for the two reservation statements, measured with pgbench on
 # the same server in the same sitting as `flashsale bench --db postgres://…`, so the
-# bench's rows can be compared with what the server does for bare SQL:
-#   FOR UPDATE:   BEGIN; SELECT … FOR UPDATE; UPDATE …; INSERT …; COMMIT
-#   conditional:  UPDATE … WHERE stock >= 1 (one statement, autocommit) + INSERT
+# bench's rows can be compared with what the server does for bare SQL (the two
+# transactions, FOR UPDATE and conditional, are in pgbench-lib.sh).
+# scripts/pg-immediate-ratio.sh interleaves the FOR UPDATE one with the bench's
+# `immediate` row, which is the comparison to trust on a shared machine.
 # Usage: scripts/pgbench-reference.sh 'postgres://postgres@127.0.0.1:54329/flashsale' [seconds]
 set -euo pipefail
 url=${1:?usage: $0 POSTGRES_URL [seconds]}
 secs=${2:-10}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-psql "$url" -q -v ON_ERROR_STOP=1 <<'SQL'
-DROP TABLE IF EXISTS ref_stock, ref_holds;
-CREATE TABLE ref_stock (id INT PRIMARY KEY, available BIGINT NOT NULL CHECK (available >= 0));
-CREATE TABLE ref_holds (id BIGSERIAL PRIMARY KEY, product INT NOT NULL, buyer TEXT NOT NULL, at BIGINT NOT NULL);
-INSERT INTO ref_stock VALUES (1, 1000000000);
-SQL
-cat >"$work/for_update.sql" <<'SQL'
-BEGIN;
-SELECT available FROM ref_stock WHERE id = 1 FOR UPDATE;
-UPDATE ref_stock SET available = available - 1 WHERE id = 1;
-INSERT INTO ref_holds (product, buyer, at) VALUES (1, 'b' || :client_id, 0);
-COMMIT;
-SQL
-cat >"$work/conditional.sql" <<'SQL'
-BEGIN;
-UPDATE ref_stock SET available = available - 1 WHERE id = 1 AND available >= 1;
-INSERT INTO ref_holds (product, buyer, at) VALUES (1, 'b' || :client_id, 0);
-COMMIT;
-SQL
+. "$(dirname "$0")/pgbench-lib.sh"
+ref_setup "$url" "$work"
 for script in for_update conditional; do
   for clients in 1 8 64; do
     tps=$(pgbench -n -c "$clients" -j 2 -T "$secs" -f "$work/$script.sql" "$url" 2>/dev/null \
@@ -36,7 +20,7 @@ for script in for_update conditional; do
     echo "$script clients=$clients tps=$tps"
   done
 done
-psql "$url" -q -c 'DROP TABLE ref_stock, ref_holds;'
+ref_drop "$url"
 
 # flashsale's own transaction on its real schema (the hold row with its text key, its
 # indexes, CHECKs, foreign key and per-buyer trigger), on a bench database only (the
@@ -53,9 +37,17 @@ VALUES (gen_random_uuid()::text, (SELECT min(id) FROM products),
         'p' || :client_id || '-' || random()::text, 1, 'active', 1, 3600001);
 COMMIT;
 SQL
-  for clients in 1 8 64; do
-    tps=$(pgbench -n -c "$clients" -j 2 -T "$secs" -f "$work/ours.sql" "$url" 2>/dev/null \
-          | awk '/^tps/ {print int($3)}')
-    echo "flashsale_hold clients=$clients tps=$tps"
+  # What `immediate` sends since issue #11's speed work: the same steps as one call of
+  # the schema's function, in autocommit.
+  cat >"$work/ours_call.sql" <<'SQL'
+SELECT flashsale_hold(gen_random_uuid()::text, (SELECT min(id) FROM products),
+        'p' || :client_id || '-' || random()::text, 1, 1, 3600001, true);
+SQL
+  for script in ours ours_call; do
+    for clients in 1 8 64; do
+      tps=$(pgbench -n -c "$clients" -j 2 -T "$secs" -f "$work/$script.sql" "$url" 2>/dev/null \
+            | awk '/^tps/ {print int($3)}')
+      echo "flashsale_hold${script#ours} clients=$clients tps=$tps"
+    done
   done
 fi

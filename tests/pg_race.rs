@@ -13,7 +13,7 @@ use common::servers::Postgres;
 use flashsale::error::Error;
 use flashsale::hold::{Checkout, Hold, HoldKind, ProductInfo};
 use flashsale::ids::HoldId;
-use flashsale::pg::hold::{self as pg, Cas};
+use flashsale::pg::hold::{self as pg, Cas, OneCall};
 use flashsale::pg::{PgStore, sale as pg_sale};
 use flashsale::sale::{ProductSpec, SaleFile};
 use flashsale::sql::SqlError;
@@ -54,19 +54,21 @@ enum Way {
     PayFirst,
 }
 
+fn one_call(way: Way) -> OneCall {
+    match way {
+        Way::Atomic => OneCall::Atomic,
+        _ => OneCall::Immediate,
+    }
+}
+
 /// One buyer's attempt, the way `way` takes a hold, in its own transaction(s).
 fn attempt(store: &PgStore, product: &ProductInfo, buyer: &str, way: Way) -> Result<(), SqlError> {
     let mut conn = store.conn()?;
     match way {
+        // One call in autocommit: the store's own way.
         Way::Immediate | Way::Atomic => {
-            let mut tx = conn.transaction()?;
-            let taken = match way {
-                Way::Immediate => pg::reserve_locked(&mut tx, product, buyer, 1, NOW, TTL),
-                _ => pg::reserve_atomic(&mut tx, product, buyer, 1, NOW, TTL),
-            };
-            taken?;
-            tx.commit()?;
-            Ok(())
+            pg::reserve_in_one_call(&mut *conn, one_call(way), product, buyer, 1, NOW, TTL)
+                .map(drop)
         }
         Way::Optimistic => {
             let mut seen = pg::available(&mut *conn, product.id)?;
@@ -194,6 +196,60 @@ fn the_per_buyer_limit_holds_for_one_buyer_racing_themself() {
         let (store, product) = sale(&server, &format!("l_{way:?}").to_lowercase(), 50, 2);
         let (won, refused, other) = race(store, product, 12, true, way);
         assert_eq!((won, refused), (2, 10), "{way:?}: {other:?}");
+    }
+}
+
+/// The one call (`immediate`'s and `atomic`'s) refuses without writing and says why
+/// (the buyer's held units, the stock left), and takes the longer way, expiring due
+/// holds to make room, when the stock is short and a hold is past its deadline.
+#[test]
+fn one_call_says_why_it_refuses_and_expires_due_holds_for_room() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    for way in [Way::Immediate, Way::Atomic] {
+        let (store, product) = sale(&server, &format!("lazy_{way:?}").to_lowercase(), 1, 1);
+        let mut conn = store.conn().unwrap();
+        let mut reserve = |buyer: &str, now: i64, ttl: i64| {
+            pg::reserve_in_one_call(&mut *conn, one_call(way), &product, buyer, 1, now, ttl)
+        };
+        let (ann, returned) = reserve("ann", NOW, 1_000).expect("ann's hold");
+        assert!(returned.is_empty());
+        let again = reserve("ann", NOW + 1, TTL);
+        assert!(
+            matches!(
+                again,
+                Err(SqlError(Error::LimitReached {
+                    held: 1,
+                    limit: 1,
+                    ..
+                }))
+            ),
+            "{way:?}: {again:?}"
+        );
+        let early = reserve("bob", NOW + 999, TTL);
+        assert!(
+            matches!(
+                early,
+                Err(SqlError(Error::SoldOut {
+                    available: 0,
+                    requested: 1,
+                    ..
+                }))
+            ),
+            "{way:?}: {early:?}"
+        );
+        let (_, returned) =
+            reserve("bob", NOW + 1_000, TTL).expect("bob gets ann's unit at her deadline");
+        assert_eq!(
+            returned.iter().map(|r| r.hold_id).collect::<Vec<_>>(),
+            [ann.id],
+            "{way:?}"
+        );
+        drop(conn);
+        let s = books(&store);
+        assert_eq!((s.available, s.held, s.sold), (0, 1, 0), "{way:?}: {s:?}");
+        assert_eq!(s.balance(), 0, "{way:?}: {s:?}");
     }
 }
 

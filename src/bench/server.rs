@@ -1,8 +1,9 @@
 //! The bench on a PostgreSQL database (`flashsale bench --db postgres://…`): every row
 //! on the same database, emptied and loaded with the bench's sale before it, and
-//! PostgreSQL's own `limit` row — the `immediate` transaction (`BEGIN`; `SELECT … FOR
-//! UPDATE`; check; decrement; insert; `COMMIT`) on one connection, one transaction per
-//! hold, one thread: what the server does for one client with nobody in its way.
+//! PostgreSQL's own `limit` row — the `immediate` transaction (one call that locks with
+//! `SELECT … FOR UPDATE`, checks, decrements and inserts, in autocommit) on one
+//! connection, one transaction per hold, one thread: what the server does for one client
+//! with nobody in its way.
 
 use std::time::Instant;
 
@@ -56,10 +57,16 @@ pub(super) fn limit(config: &BenchConfig, url: &str, holds: u64) -> Result<Bench
             break;
         }
         let buyer = format!("b{i}");
-        let mut tx = conn.transaction().map_err(crate::sql::SqlError::from)?;
-        let outcome = match pg::reserve_locked(&mut tx, &product, &buyer, 1, clock.now(), ttl) {
+        let outcome = match pg::reserve_in_one_call(
+            &mut *conn,
+            pg::OneCall::Immediate,
+            &product,
+            &buyer,
+            1,
+            clock.now(),
+            ttl,
+        ) {
             Ok(_) => {
-                tx.commit().map_err(crate::sql::SqlError::from)?;
                 commits += 1;
                 Outcome::Held
             }

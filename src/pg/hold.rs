@@ -12,7 +12,7 @@
 
 use postgres::GenericClient;
 use postgres::error::SqlState;
-use postgres::types::Type;
+use postgres::types::{ToSql, Type};
 
 use crate::clock::Millis;
 use crate::error::Error;
@@ -30,9 +30,11 @@ pub use crate::hold::LAZY_EXPIRY_MAX;
 
 mod batch;
 mod changes;
+mod one_call;
 
 pub use batch::reserve_batch;
 pub use changes::{checkout, extend, order_of, pay_first, release, restock};
+pub use one_call::{OneCall, reserve_in_one_call, reserve_locked};
 
 pub fn all_products(c: &mut impl GenericClient) -> Result<Vec<ProductInfo>> {
     let rows = c.query(
@@ -160,17 +162,24 @@ fn write_hold(
     hold: &Hold,
     product: &ProductInfo,
 ) -> Result<u64> {
-    c.execute_typed(
-        sql,
-        &[
-            (&hold.id.to_string(), TEXT),
-            (&product.id.0, INT8),
-            (&hold.buyer, TEXT),
-            (&hold.qty, INT8),
-            (&hold.created_at, INT8),
-            (&hold.expires_at, INT8),
-        ],
-    )
+    with_hold_row(hold, product, |row| c.execute_typed(sql, row))
+}
+
+/// `run` given a hold row's columns as typed parameters `$1`…`$6` (id, product, buyer,
+/// qty, created, expires), with a refusal of the per-buyer trigger as `LimitReached`.
+fn with_hold_row<T>(
+    hold: &Hold,
+    product: &ProductInfo,
+    run: impl FnOnce(&[(&(dyn ToSql + Sync), Type)]) -> std::result::Result<T, postgres::Error>,
+) -> Result<T> {
+    run(&[
+        (&hold.id.to_string(), TEXT),
+        (&product.id.0, INT8),
+        (&hold.buyer, TEXT),
+        (&hold.qty, INT8),
+        (&hold.created_at, INT8),
+        (&hold.expires_at, INT8),
+    ])
     .map_err(|e| trigger_error(e, product, &hold.buyer, hold.qty).into())
 }
 
@@ -212,69 +221,9 @@ fn take_stock(c: &mut impl GenericClient, product: ProductId, qty: i64) -> Resul
     Ok(changed == 1)
 }
 
-/// `immediate`: the product row is locked before the stock is read (`SELECT … FOR
-/// UPDATE`), so the read, the check and the write are one step for every other buyer.
-pub fn reserve_locked(
-    c: &mut impl GenericClient,
-    product: &ProductInfo,
-    buyer: &str,
-    qty: i64,
-    now: Millis,
-    ttl_ms: Millis,
-) -> Result<(Hold, Vec<Returned>)> {
-    // The buyer's limit is read before the row lock, not under it: the lock is what
-    // every buyer of the product waits for, and the schema's trigger checks the limit
-    // again under it (a racing hold of the same buyer is refused there, as the same
-    // `LimitReached`). Under the lock: the read, the update, the insert — what
-    // pgbench's FOR UPDATE script holds it for.
-    check_limit(c, product, buyer, qty)?;
-    let mut available: i64 = c
-        .query_typed_one(
-            "SELECT stock_available FROM products WHERE id = $1 FOR UPDATE",
-            &[(&product.id.0, INT8)],
-        )?
-        .get(0);
-    let mut returned = Vec::new();
-    if available < qty {
-        returned = expire_product(c, product.id, now)?;
-        available = self::available(c, product.id)?.0;
-        if available < qty {
-            return Err(hold::sold_out(product, available, qty).into());
-        }
-    }
-    match take_and_insert(c, product, buyer, qty, now, ttl_ms)? {
-        Some(hold) => Ok((hold, returned)),
-        None => Err(hold::sold_out(product, available, qty).into()),
-    }
-}
-
-/// The decrement and the hold in one statement (one round trip under the row lock):
-/// the hold row is inserted only if the conditional update took the units. `None`
-/// when it did not.
-fn take_and_insert(
-    c: &mut impl GenericClient,
-    product: &ProductInfo,
-    buyer: &str,
-    qty: i64,
-    now: Millis,
-    ttl_ms: Millis,
-) -> Result<Option<Hold>> {
-    let hold = new_hold(product, buyer, qty, now, ttl_ms)?;
-    let inserted = write_hold(
-        c,
-        "WITH taken AS (
-             UPDATE products SET stock_available = stock_available - $4, version = version + 1
-             WHERE id = $2 AND stock_available >= $4
-             RETURNING id)
-         INSERT INTO holds (id, product_id, buyer, qty, status, created_at, expires_at)
-         SELECT $1, id, $3, $4, 'active', $5, $6 FROM taken",
-        &hold,
-        product,
-    )?;
-    Ok((inserted == 1).then_some(hold))
-}
-
 /// `atomic`: one conditional `UPDATE` takes the units or changes nothing; no read first.
+/// The statements inside the caller's transaction, expiring the product's due holds when
+/// the stock is short ([`reserve_in_one_call`] is the usual way).
 pub fn reserve_atomic(
     c: &mut impl GenericClient,
     product: &ProductInfo,

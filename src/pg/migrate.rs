@@ -11,6 +11,7 @@ const STEPS: &[&str] = &[
     include_str!("http.sql"),
     include_str!("journal.sql"),
     include_str!("per_buyer_lock.sql"),
+    include_str!("reserve.sql"),
 ];
 
 pub const SCHEMA_VERSION: i32 = STEPS.len() as i32;

@@ -1,7 +1,8 @@
 //! PostgreSQL as one implementation of core's storage seam ([`Store`]): every state
 //! change in its own transaction on a pooled connection, the strategies as PostgreSQL
 //! does them — `immediate` as `SELECT … FOR UPDATE`, `atomic` as one conditional
-//! `UPDATE`, `optimistic` as a version compare-and-set retried with jittered backoff,
+//! `UPDATE` (each inside one call of a schema function, so the row lock is never held
+//! across a round trip), `optimistic` as a version compare-and-set retried with jittered backoff,
 //! `naive` in autocommit (the lost update, on purpose) — and the group commit of the
 //! queue as one transaction per batch that locks each product once.
 
@@ -11,7 +12,7 @@ use flashsale_core::store::{Batch, Settled, Store, Take, Taken};
 use postgres::Transaction;
 
 use super::PgStore;
-use super::hold::{self as pg, Cas};
+use super::hold::{self as pg, Cas, OneCall};
 use crate::backoff::Backoff;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
@@ -27,26 +28,33 @@ const OPTIMISTIC_RETRIES: u32 = 64;
 const BUSY_RETRIES: u32 = 3;
 
 impl PgStore {
-    /// `f` in one transaction, committed; run again whole (a few times) when PostgreSQL
-    /// ended it to break a deadlock.
-    fn transact<T>(
+    /// `f` on a pooled connection; run again whole (a few times) when PostgreSQL ended
+    /// its transaction to break a deadlock.
+    fn retried<T>(
         &self,
-        mut f: impl FnMut(&mut Transaction<'_>) -> crate::sql::Result<T>,
+        mut f: impl FnMut(&mut postgres::Client) -> crate::sql::Result<T>,
     ) -> Result<T> {
         let mut conn = self.conn()?;
         let mut attempt = 0;
         loop {
-            let result = (|| {
-                let mut tx = conn.transaction()?;
-                let value = f(&mut tx)?;
-                tx.commit()?;
-                Ok(value)
-            })();
-            match result {
+            match f(&mut conn) {
                 Err(crate::sql::SqlError(Error::Busy)) if attempt < BUSY_RETRIES => attempt += 1,
                 other => return other.map_err(Error::from),
             }
         }
+    }
+
+    /// `f` in one transaction, committed, and [retried](Self::retried).
+    fn transact<T>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> crate::sql::Result<T>,
+    ) -> Result<T> {
+        self.retried(|conn| {
+            let mut tx = conn.transaction()?;
+            let value = f(&mut tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
     }
 
     fn optimistic(&self, take: &Take) -> Result<Taken> {
@@ -147,14 +155,20 @@ impl Store for PgStore {
                 })
             }
             Strategy::Optimistic => self.optimistic(take),
-            Strategy::Atomic => self.transact(|tx| {
-                let (hold, returned) = pg::reserve_atomic(tx, product, buyer, *qty, *now, *ttl_ms)?;
-                Ok(Taken { hold, returned })
-            }),
-            _ => self.transact(|tx| {
-                let (hold, returned) = pg::reserve_locked(tx, product, buyer, *qty, *now, *ttl_ms)?;
-                Ok(Taken { hold, returned })
-            }),
+            // `atomic`, `immediate` (and `gate`'s winners): one call in autocommit, its
+            // own transaction.
+            _ => {
+                let way = if strategy == Strategy::Atomic {
+                    OneCall::Atomic
+                } else {
+                    OneCall::Immediate
+                };
+                self.retried(|conn| {
+                    let (hold, returned) =
+                        pg::reserve_in_one_call(conn, way, product, buyer, *qty, *now, *ttl_ms)?;
+                    Ok(Taken { hold, returned })
+                })
+            }
         }
     }
 
