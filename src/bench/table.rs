@@ -80,6 +80,17 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
             "WAL bound: {bound}; wal MiB = the largest WAL file it saw."
         )?;
     }
+    let limit_rate = report.rows.first().map_or(0.0, |r| r.holds_per_sec);
+    writeln!(
+        out,
+        "{}",
+        super::time_limit::describe(
+            report.time_limit_ms,
+            report.time_limit_fixed,
+            report.holds,
+            limit_rate
+        )
+    )?;
     if let Some(limit) = report.rows.first().map(|r| r.holds_per_sec)
         && limit > 0.0
     {
