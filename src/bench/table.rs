@@ -91,10 +91,8 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
             limit_rate
         )
     )?;
-    if let Some(limit) = report.rows.first().map(|r| r.holds_per_sec)
-        && limit > 0.0
-    {
-        let drift = (report.limit_at_end_holds_per_sec / limit - 1.0) * 100.0;
+    if limit_rate > 0.0 {
+        let drift = (report.limit_at_end_holds_per_sec / limit_rate - 1.0) * 100.0;
         let note = if drift.abs() > 20.0 {
             "  -- the machine changed speed during the run: compare ratios with care"
         } else {
