@@ -18,6 +18,8 @@
 //! - `workload`: the per-strategy row — a swarm ([`crate::swarm`], the one load
 //!   driver) in a closed loop, read off its report.
 //! - `limit`: the limit row.
+//! - `time_limit`: how long a row may run: by default a multiple of the limit row's
+//!   time for the same holds.
 //! - `expiry`: expiry at scale — many holds due at once, reservations going on meanwhile.
 //! - `table`: the printed table and the JSON shape.
 //!
@@ -27,6 +29,7 @@ mod expiry;
 mod limit;
 mod server;
 mod table;
+mod time_limit;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -55,7 +58,8 @@ pub struct BenchConfig {
     pub strategies: Vec<Strategy>,
     /// A row stops taking new buyers after this long (its rate is still honest: holds
     /// taken over time spent); keeps a pathological strategy from stalling the table.
-    pub time_limit: Duration,
+    /// `None`: derived from the limit row of the same run (`time_limit.rs`).
+    pub time_limit: Option<Duration>,
     /// How long the gate's sold-out answers are counted after the gate row (zero skips).
     pub gate_probe: Duration,
     /// Active holds that expire together in the expiry scenario (zero skips it).
@@ -87,7 +91,7 @@ impl Default for BenchConfig {
             holds: 20_000,
             synchronous: Synchronous::Full,
             strategies: Strategy::ALL.to_vec(),
-            time_limit: Duration::from_secs(6),
+            time_limit: None,
             gate_probe: Duration::from_secs(1),
             expiry_holds: 100_000,
             dir: None,
@@ -213,7 +217,10 @@ pub struct BenchReport {
     pub threads: usize,
     pub holds: u64,
     pub buyers: u64,
+    /// How long each strategy row could run.
     pub time_limit_ms: u64,
+    /// Whether `--time-limit` fixed it (otherwise it came from the limit row).
+    pub time_limit_fixed: bool,
     pub rows: Vec<BenchRow>,
     /// The gate's sold-out answers per second once sold out, and whether any of them
     /// touched the database (it must not).
@@ -246,10 +253,11 @@ pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Bench
     let limit = limit::run(config, &base)?;
     progress(&table::line(&limit));
     let limit_rate = limit.holds_per_sec;
+    let row_limit = time_limit::for_rows(config, limit_rate);
     let mut rows = vec![limit];
     let mut gate_probe = None;
     for &strategy in &config.strategies {
-        let (mut row, probe) = workload::run(config, &base, strategy)?;
+        let (mut row, probe) = workload::run(config, &base, strategy, row_limit)?;
         row.ratio_to_limit = ratio(row.holds_per_sec, limit_rate);
         progress(&table::line(&row));
         if probe.is_some() {
@@ -283,7 +291,8 @@ pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Bench
         threads: config.threads,
         holds: config.holds,
         buyers: config.buyers(),
-        time_limit_ms: millis(config.time_limit),
+        time_limit_ms: millis(row_limit),
+        time_limit_fixed: config.time_limit.is_some(),
         rows,
         gate_sold_out_per_sec: gate_probe.map(|p: workload::GateProbe| p.per_sec),
         gate_sold_out_touched_db: gate_probe.map(|p| p.touched_db),

@@ -118,9 +118,10 @@ pub struct BenchArgs {
     /// Only these strategies (repeat the flag); every strategy if omitted.
     #[arg(long, value_parser = crate::cli::strategy())]
     pub strategy: Vec<crate::Strategy>,
-    /// A row stops taking new buyers after this long.
-    #[arg(long, value_parser = crate::engine::parse_duration, default_value = "6s")]
-    pub time_limit: std::time::Duration,
+    /// A row stops taking new buyers after this long. By default 3× the time the
+    /// limit row needs for the same holds (at least 6s, at most 60s).
+    #[arg(long, value_parser = crate::engine::parse_duration)]
+    pub time_limit: Option<std::time::Duration>,
     /// How long to count the gate's sold-out answers after its row (0s skips).
     #[arg(long, value_parser = crate::engine::parse_duration, default_value = "1s")]
     pub gate_probe: std::time::Duration,

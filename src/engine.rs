@@ -21,6 +21,7 @@
 //!   (`checkpointer.rs`).
 
 mod checkpointer;
+mod contention;
 mod funnel;
 mod group;
 mod handle;
@@ -156,6 +157,8 @@ pub(crate) struct Inner {
     /// older version must fail: the writer answers it without a transaction. Touched by
     /// the writer thread only.
     versions: Mutex<HashMap<ProductId, (i64, i64)>>,
+    /// How crowded optimistic's compare-and-set is: where its backoff starts.
+    contention: contention::Contention,
     /// What the checkpointer saw and did.
     wal: checkpointer::Stats,
 }
@@ -188,6 +191,7 @@ impl FileEngine {
             reader: OnceLock::new(),
             reader_start: Mutex::new(()),
             versions: Mutex::new(HashMap::new()),
+            contention: contention::Contention::default(),
             wal: checkpointer::Stats::default(),
             config,
         });

@@ -69,6 +69,9 @@ fn json_has_the_limit_row_and_every_strategy() {
         }
     }
     assert_eq!(report["rows"][0]["ratio_to_limit"], 1.0);
+    // No --time-limit: 3× what the limit row needs for 40 holds is far under the floor.
+    assert_eq!(report["time_limit_fixed"], false);
+    assert_eq!(report["time_limit_ms"], 6000);
     assert_eq!(report["gate_sold_out_touched_db"], false);
     assert!(report["limit_at_end_holds_per_sec"].as_f64().unwrap_or(0.0) > 0.0);
     assert_eq!(report["expiry"]["returned"], 200);
@@ -97,6 +100,23 @@ fn text_table_names_every_row() {
     assert!(text.contains("gate, sold out:"), "{text}");
     assert!(text.contains("expiry: 200 holds"), "{text}");
     assert!(text.contains("limit measured again at the end"), "{text}");
+    assert!(
+        text.contains("time limit: 6.0 s a row = 3 × the "),
+        "the derived limit is explained:\n{text}"
+    );
+}
+
+#[test]
+fn a_fixed_time_limit_is_every_rows_and_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let o = bench(
+        dir.path(),
+        &["--strategy", "atomic", "--time-limit", "2s", "--json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(report["time_limit_fixed"], true);
+    assert_eq!(report["time_limit_ms"], 2000);
 }
 
 #[test]

@@ -30,7 +30,7 @@ pub(super) fn run_for(config: &BenchConfig, base: &Path, holds: u64) -> Result<B
     let clock = crate::Clock::real();
     let mut metrics = Metrics::default();
     let started = Instant::now();
-    let deadline = started + config.time_limit;
+    let deadline = started + super::time_limit::for_limit_row(config);
     let mut commits = 0u64;
     let mut complete = true;
     for i in 0..holds {

@@ -48,7 +48,7 @@ pub(super) fn limit(config: &BenchConfig, url: &str, holds: u64) -> Result<Bench
     let clock = crate::Clock::real();
     let mut metrics = Metrics::default();
     let started = Instant::now();
-    let deadline = started + config.time_limit;
+    let deadline = started + super::time_limit::for_limit_row(config);
     let (mut commits, mut complete) = (0u64, true);
     for i in 0..holds {
         let began = Instant::now();

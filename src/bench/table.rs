@@ -80,10 +80,19 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
             "WAL bound: {bound}; wal MiB = the largest WAL file it saw."
         )?;
     }
-    if let Some(limit) = report.rows.first().map(|r| r.holds_per_sec)
-        && limit > 0.0
-    {
-        let drift = (report.limit_at_end_holds_per_sec / limit - 1.0) * 100.0;
+    let limit_rate = report.rows.first().map_or(0.0, |r| r.holds_per_sec);
+    writeln!(
+        out,
+        "{}",
+        super::time_limit::describe(
+            report.time_limit_ms,
+            report.time_limit_fixed,
+            report.holds,
+            limit_rate
+        )
+    )?;
+    if limit_rate > 0.0 {
+        let drift = (report.limit_at_end_holds_per_sec / limit_rate - 1.0) * 100.0;
         let note = if drift.abs() > 20.0 {
             "  -- the machine changed speed during the run: compare ratios with care"
         } else {

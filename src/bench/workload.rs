@@ -23,12 +23,13 @@ pub(super) struct GateProbe {
     pub touched_db: bool,
 }
 
-/// The row's swarm: the bench's workload as a swarm configuration.
-fn workload(config: &BenchConfig, strategy: Strategy) -> SwarmConfig {
+/// The row's swarm: the bench's workload as a swarm configuration, taking no new
+/// buyers after `time_limit`.
+fn workload(config: &BenchConfig, strategy: Strategy, time_limit: Duration) -> SwarmConfig {
     let mut swarm = SwarmConfig::new(SKU, config.buyers());
     swarm.threads = Some(config.threads);
     swarm.arrival = Arrival::Closed;
-    swarm.time_limit = Some(config.time_limit);
+    swarm.time_limit = Some(time_limit);
     // Winners pay (pay-first's cart is only a unit once paid); otherwise they keep
     // their holds, which outlive the row: no expiry to watch.
     let pays = config.pay || strategy == Strategy::PayFirst;
@@ -43,6 +44,7 @@ pub(super) fn run(
     config: &BenchConfig,
     base: &Path,
     strategy: Strategy,
+    time_limit: Duration,
 ) -> Result<(BenchRow, Option<GateProbe>)> {
     let (_dir, engine) = fresh_engine(
         base,
@@ -55,7 +57,7 @@ pub(super) fn run(
         },
     )?;
     let stop = Arc::new(AtomicBool::new(false));
-    let handle = swarm::start(&engine, &workload(config, strategy))?;
+    let handle = swarm::start(&engine, &workload(config, strategy, time_limit))?;
     let watcher = config.watch.then(|| watch(&engine, &stop));
     let finished = handle.finish();
     stop.store(true, Ordering::Relaxed);
