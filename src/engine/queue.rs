@@ -63,6 +63,9 @@ struct Books<'b> {
     /// Live units per buyer: the database's, plus this group's grants. A buyer missing
     /// here (not asked yet, or a change of theirs ran) is read when needed.
     live: HashMap<&'b str, Live>,
+    /// `live` dropped buyers (lazy expiry, a change) since the grants were last
+    /// written: a buyer missing from it may have some among them.
+    forgot: bool,
 }
 
 /// A buyer's live units as the decisions know them.
@@ -119,6 +122,7 @@ impl<'b> Decisions<'b> {
                     used: 0,
                     swept: false,
                     live: HashMap::new(),
+                    forgot: false,
                 });
             }
         }
@@ -151,14 +155,34 @@ impl<'b> Decisions<'b> {
         let known = b.live.get(buyer).copied();
         let mut live = match known {
             Some(live) => live,
-            None if self.by_trigger => Live {
-                units: unwritten(&self.granted, b.id, buyer),
-                exact: false,
-            },
-            None => exact(tx, &self.granted, b.id, buyer)?,
+            None => {
+                // The books know a buyer from their first grant on: one they do not
+                // know has none unwritten, unless they forgot buyers since the last
+                // write. (Searching the grants for every new buyer was quadratic in
+                // the group's size.)
+                let units = if b.forgot {
+                    unwritten(&self.granted, b.id, buyer)
+                } else {
+                    0
+                };
+                if self.by_trigger {
+                    Live {
+                        units,
+                        exact: false,
+                    }
+                } else {
+                    Live {
+                        units: hold::live_units(tx, b.id, buyer)? + units,
+                        exact: true,
+                    }
+                }
+            }
         };
         if live.units + r.qty > r.product.max_per_buyer && !live.exact {
-            live = exact(tx, &self.granted, b.id, buyer)?;
+            live = Live {
+                units: hold::live_units(tx, b.id, buyer)? + unwritten(&self.granted, b.id, buyer),
+                exact: true,
+            };
         }
         if live.units + r.qty > r.product.max_per_buyer {
             b.live.insert(buyer, live);
@@ -200,6 +224,7 @@ impl<'b> Decisions<'b> {
         let b = &mut self.books[at];
         b.left = hold::available(tx, id)?.0 - b.used;
         b.live.clear();
+        b.forgot = true;
         Ok(())
     }
 
@@ -209,6 +234,7 @@ impl<'b> Decisions<'b> {
         for b in &mut self.books {
             b.left = hold::available(tx, b.id)?.0 - b.used;
             b.live.remove(buyer);
+            b.forgot = true;
         }
         Ok(())
     }
@@ -234,16 +260,11 @@ impl<'b> Decisions<'b> {
             .into());
         }
         self.granted.clear();
+        for b in &mut self.books {
+            b.forgot = false;
+        }
         Ok(true)
     }
-}
-
-/// A buyer's live units read from the database, plus this group's unwritten grants.
-fn exact(tx: &Connection, granted: &[Hold], product: ProductId, buyer: &str) -> Result<Live> {
-    Ok(Live {
-        units: hold::live_units(tx, product, buyer)? + unwritten(granted, product, buyer),
-        exact: true,
-    })
 }
 
 /// Units granted to `buyer` in this group and not written yet.
