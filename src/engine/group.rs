@@ -172,8 +172,16 @@ pub(super) fn serve(
         committed = commit(conn, inner, group, &mut changes, &mut answers);
     }
     let Answers { holds, returned } = answers;
+    // Exact decisions never come back unwritten; if they did, nothing was committed.
+    let committed = committed.and_then(|written| {
+        if written {
+            Ok(())
+        } else {
+            Err(queue::refused_by_trigger().into())
+        }
+    });
     let failure = match committed {
-        Ok(_) => {
+        Ok(()) => {
             inner.counted_commit();
             inner.returned(returned);
             None

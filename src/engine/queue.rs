@@ -254,16 +254,20 @@ impl<'b> Decisions<'b> {
             if self.by_trigger {
                 return Ok(false);
             }
-            return Err(Error::BatchFailed {
-                why: "the per-buyer trigger refused a hold the writer had checked".into(),
-            }
-            .into());
+            return Err(refused_by_trigger().into());
         }
         self.granted.clear();
         for b in &mut self.books {
             b.forgot = false;
         }
         Ok(true)
+    }
+}
+
+/// The per-buyer trigger refused a hold whose buyer the writer had read: a bug, loud.
+pub(super) fn refused_by_trigger() -> Error {
+    Error::BatchFailed {
+        why: "the per-buyer trigger refused a hold the writer had checked".into(),
     }
 }
 
