@@ -116,10 +116,15 @@ pub fn insert_hold(
 
 /// Maps the schema's per-buyer trigger to the typed error.
 fn trigger_error(e: rusqlite::Error, product: &ProductInfo, buyer: &str, qty: i64) -> Error {
-    if e.to_string().contains("per_buyer_limit") {
+    if refused_by_limit(&e) {
         return limit_reached(product, buyer, product.max_per_buyer, qty);
     }
     crate::sql::sqlite_error(e)
+}
+
+/// The schema's per-buyer trigger refused a row (it names its rule first).
+pub fn refused_by_limit(e: &rusqlite::Error) -> bool {
+    e.to_string().contains("per_buyer_limit")
 }
 
 /// Takes `qty` units if they are there: the atomic conditional decrement. Returns

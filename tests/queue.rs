@@ -117,6 +117,43 @@ fn a_batch_counts_units_across_quantities_and_a_buyers_earlier_holds() {
 }
 
 #[test]
+fn a_buyer_at_the_limit_in_a_batch_is_refused_and_the_others_get_every_unit_left() {
+    // The writer leaves the limit to the schema's trigger at first: ann's earlier hold
+    // is not read, her grant is refused by the trigger, and the group is decided again.
+    // The answers must be the ones of one request at a time: ann is refused, and the
+    // unit her undone grant held goes to the others. (Threads arrive in any order: ann
+    // decided after all four others finds none left rather than her limit.)
+    let db = db_with("Q", 5, 1);
+    let engine = engine(&db.path, Strategy::Queue, Clock::manual(START));
+    engine.reserve("Q", "ann", 1).expect("ann's first");
+    let requests: Vec<(String, i64)> = ["ann", "bob", "cy", "dee", "eve"]
+        .iter()
+        .map(|b| ((*b).to_owned(), 1))
+        .collect();
+    let results = in_one_batch(&engine, &requests);
+    assert!(
+        matches!(
+            &results[0],
+            Err(Error::LimitReached {
+                held: 1,
+                limit: 1,
+                requested: 1,
+                ..
+            } | Error::SoldOut {
+                available: 0,
+                requested: 1,
+                ..
+            })
+        ),
+        "ann: {:?}",
+        results[0]
+    );
+    assert!(results[1..].iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(books(&db.path, "Q"), (0, 5, 0, 0));
+    assert!(audit_ok(&db.path).ok);
+}
+
+#[test]
 fn expired_units_sell_again_inside_a_batch_and_their_buyers_may_buy_again() {
     let db = db_with("Q", 50, 1);
     let clock = Clock::manual(START);

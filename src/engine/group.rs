@@ -147,21 +147,40 @@ pub(super) fn serve(
             Member::Change(c) => changes.push(c),
         }
     }
-    let mut holds = Vec::with_capacity(requests.len());
-    let mut returned = Vec::new();
     let group = Group {
         order: &order,
         requests: &requests,
-    };
-    let failure = match commit(
-        conn,
-        inner,
-        group,
-        &mut changes,
         now,
-        &mut holds,
-        &mut returned,
-    ) {
+        by_trigger: false,
+    };
+    // A group of add-to-carts alone leaves the per-buyer limit to the schema's trigger
+    // first; if the trigger refuses a grant, that transaction is rolled back and the
+    // group decided again, reading every buyer (see `queue::Decisions`). A change runs
+    // once (its work is consumed), so a group with changes is decided exactly at once.
+    let mut answers = Answers::default();
+    let mut committed = Ok(false);
+    if changes.is_empty() {
+        let by_trigger = Group {
+            by_trigger: true,
+            ..group
+        };
+        committed = commit(conn, inner, by_trigger, &mut changes, &mut answers);
+    }
+    if matches!(committed, Ok(false)) {
+        answers = Answers::default();
+        // Exact: a refusal by the trigger is an error there (`Decisions::write`).
+        committed = commit(conn, inner, group, &mut changes, &mut answers);
+    }
+    let Answers { holds, returned } = answers;
+    // Exact decisions never come back unwritten; if they did, nothing was committed.
+    let committed = committed.and_then(|written| {
+        if written {
+            Ok(())
+        } else {
+            Err(queue::refused_by_trigger().into())
+        }
+    });
+    let failure = match committed {
         Ok(()) => {
             inner.counted_commit();
             inner.returned(returned);
@@ -191,37 +210,49 @@ pub(super) fn serve(
 struct Group<'a> {
     order: &'a [bool],
     requests: &'a [queue::Request],
+    /// The group's one time: every hold of it is stamped with it.
+    now: Millis,
+    /// The per-buyer limit is left to the trigger (see `queue::Decisions`).
+    by_trigger: bool,
+}
+
+/// What a committed group answers: each add-to-cart's result, in order, and the units
+/// lazy expiry gave back.
+#[derive(Default)]
+struct Answers {
+    holds: Vec<Result<Hold>>,
+    returned: Vec<Returned>,
 }
 
 /// The transaction: add-to-carts decided in memory, changes in savepoints, in order;
-/// the grants written when a change needs the database exact, and at the end.
+/// the grants written when a change needs the database exact, and at the end. False
+/// (and nothing committed) when the trigger refused a grant left to it.
 fn commit(
     conn: &mut Connection,
     inner: &Inner,
     group: Group<'_>,
     changes: &mut [Box<dyn Change>],
-    now: Millis,
-    holds: &mut Vec<Result<Hold>>,
-    returned: &mut Vec<Returned>,
-) -> Result<()> {
+    answers: &mut Answers,
+) -> Result<bool> {
     // IMMEDIATE: its members read (stock, holds) and then write.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let requests: Vec<&queue::Request> = group.requests.iter().collect();
-    let mut decisions = queue::Decisions::new(&tx, &requests, now)?;
+    let mut decisions = queue::Decisions::new(&tx, &requests, group.now, group.by_trigger)?;
     let mut next_request = requests.iter();
     let mut next_change = changes.iter_mut();
     for &is_hold in group.order {
         if is_hold {
             if let Some(r) = next_request.next() {
-                holds.push(decisions.decide(&tx, r)?);
+                answers.holds.push(decisions.decide(&tx, r)?);
             }
             continue;
         }
         let Some(change) = next_change.next() else {
             continue;
         };
-        if change.needs_exact() {
-            decisions.write(&tx)?;
+        // Exact decisions (a group with changes): a refusal is an error, not `false`.
+        if change.needs_exact() && !decisions.write(&tx)? {
+            return Ok(false);
         }
         // Cached statements: a savepoint per change, parsed once.
         tx.prepare_cached("SAVEPOINT change")?.execute([])?;
@@ -236,9 +267,12 @@ fn commit(
             tx.prepare_cached("RELEASE change")?.execute([])?;
         }
     }
-    decisions.write(&tx)?;
-    returned.append(&mut decisions.returned);
+    if !decisions.write(&tx)? {
+        // Dropping the transaction rolls it back.
+        return Ok(false);
+    }
+    answers.returned.append(&mut decisions.returned);
     drop(decisions);
     tx.commit()?;
-    Ok(())
+    Ok(true)
 }

@@ -5,14 +5,15 @@
 //! any size is a few of them (300 holds: four of 64, three of 16, three of 4). Each
 //! statement run costs a bind-step-reset round and its triggers' setup; 64 rows share
 //! one. The per-buyer trigger still runs for every row: the schema's backstop is not
-//! bypassed, and a row it refuses fails the whole batch loudly (the engine checked the
-//! limit first, so that would be a bug).
+//! bypassed. A row it refuses undoes its statement, and the caller hears it (see
+//! `Decisions` in `queue.rs`: the writer may leave the limit to the trigger and decide
+//! again when it refuses).
 
 use std::sync::OnceLock;
 
 use rusqlite::Connection;
 
-use crate::hold::Hold;
+use crate::hold::{self, Hold};
 use crate::sql::Result;
 
 /// Rows per INSERT statement, largest first.
@@ -39,8 +40,9 @@ fn insert_sql(rows: usize) -> &'static str {
     &all[at]
 }
 
-/// Inserts active holds, in order, through the fixed-arity statements.
-pub(super) fn insert_holds(conn: &Connection, holds: &[Hold]) -> Result<()> {
+/// Inserts active holds, in order, through the fixed-arity statements. False when the
+/// per-buyer trigger refused one (the rows of the statements before it stay written).
+pub(super) fn insert_holds(conn: &Connection, holds: &[Hold]) -> Result<bool> {
     let mut rest = holds;
     // A hyphenated UUID, encoded on the stack (SQLite copies bound text).
     let mut id_text = [0u8; uuid::fmt::Hyphenated::LENGTH];
@@ -61,8 +63,12 @@ pub(super) fn insert_holds(conn: &Connection, holds: &[Hold]) -> Result<()> {
             stmt.raw_bind_parameter(at + 5, h.created_at)?;
             stmt.raw_bind_parameter(at + 6, h.expires_at)?;
         }
-        stmt.raw_execute()?;
+        match stmt.raw_execute() {
+            Ok(_) => {}
+            Err(e) if hold::refused_by_limit(&e) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
         rest = tail;
     }
-    Ok(())
+    Ok(true)
 }
