@@ -4,6 +4,7 @@
 mod audit;
 mod bench;
 mod init;
+mod log;
 mod open;
 mod runs;
 mod serve;

@@ -42,7 +42,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
             log.display()
         )));
     }
-    let _log_guard = super::tui::start_log(&log);
+    let _log_guard = super::log::start_log(&log);
     let runtime = runtime()?;
     runtime.block_on(async {
         let listener = bind(&args.listen, "--listen").await?;

@@ -90,7 +90,7 @@ fn run_with(
         crate::serve::servable(args.strategy)?;
     }
     let log = args.log.clone().unwrap_or_else(|| default_log(&cli.db));
-    let _log_guard = start_log(&log);
+    let _log_guard = super::log::start_log(&log);
     let source = open_source(cli, args, &clock)?;
     // Bound before the console takes the terminal: a taken port is a plain error.
     let server = match (&args.serve, source.engine()) {
@@ -144,24 +144,4 @@ fn default_log(db: &Path) -> PathBuf {
         .file_name()
         .map_or_else(|| "flashsale".into(), |n| n.to_string_lossy().into_owned());
     std::env::temp_dir().join(format!("flashsale-console-{name}.log"))
-}
-
-/// Logs to a file through a background writer; `FLASHSALE_LOG` sets the level
-/// (error, warn, info, debug, trace; info by default).
-pub(super) fn start_log(path: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty())?;
-    let file = path.file_name()?;
-    let appender = tracing_appender::rolling::never(dir, file);
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let level = std::env::var("FLASHSALE_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_max_level(level)
-        .try_init()
-        .ok()?;
-    Some(guard)
 }
