@@ -18,7 +18,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use super::auth::{self, Buyer};
 use super::idempotency::{self, Claim, Stored};
 use super::problem::Problem;
-use super::views::{HoldView, OrderView};
+use super::views::{HoldBody, HoldView, OrderBody, OrderView};
 use super::{AppState, BODY_LIMIT};
 use crate::engine::Paid;
 use crate::error::Error;
@@ -77,10 +77,17 @@ async fn log_request(request: axum::extract::Request, next: axum::middleware::Ne
 /// An answer before it becomes a response: kept as it is for idempotent replays.
 type Answer = Result<Stored, Problem>;
 
-fn json_answer(status: StatusCode, body: &Value, location: Option<String>) -> Stored {
+/// Serialized straight from the view (a `json!` value first cost a map and a string per
+/// field on every add-to-cart).
+fn json_answer(
+    status: StatusCode,
+    body: &impl serde::Serialize,
+    location: Option<String>,
+) -> Stored {
     Stored {
         status: status.as_u16(),
-        body: body.to_string(),
+        // Views and values have string keys only: they always serialize.
+        body: serde_json::to_string(body).unwrap_or_default(),
         location,
     }
 }
@@ -321,7 +328,7 @@ async fn add_to_cart(
                 let location = format!("/api/holds/{}", hold.id);
                 Ok(json_answer(
                     StatusCode::CREATED,
-                    &json!({"hold": view}),
+                    &HoldBody { hold: &view },
                     Some(location),
                 ))
             }
@@ -479,7 +486,7 @@ async fn pay(
             Paid::Again(order) => (StatusCode::OK, order),
         };
         let view = OrderView::new(&order, &state.sku(order.product_id));
-        Ok(json_answer(status, &json!({"order": view}), None))
+        Ok(json_answer(status, &OrderBody { order: &view }, None))
     };
     Ok(idempotent(&state, &buyer, &headers, (&Method::POST, &path, &body), op).await)
 }

@@ -32,6 +32,18 @@ impl ProductView {
     }
 }
 
+/// `{"hold": …}`, the body of every answer about one hold.
+#[derive(Serialize)]
+pub struct HoldBody<'a> {
+    pub hold: &'a HoldView,
+}
+
+/// `{"order": …}`.
+#[derive(Serialize)]
+pub struct OrderBody<'a> {
+    pub order: &'a OrderView,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HoldView {
     pub id: HoldId,
