@@ -158,7 +158,9 @@ pub struct BenchRow {
     pub commits: u64,
     pub threads: usize,
     pub elapsed_ms: u64,
-    /// False when the row's time limit stopped it before every buyer had tried.
+    /// False when the row's time limit stopped it before every buyer had tried while
+    /// units were left (once every unit is taken, the buyers still waiting are the
+    /// turned-away ones, and the rate is the whole sale's).
     pub complete: bool,
     /// Orders paid during the row (with `pay`; pay-first's always).
     pub paid: u64,
@@ -198,7 +200,7 @@ impl BenchRow {
             commits: run.counters.commits,
             threads: r.threads,
             elapsed_ms: r.elapsed_ms,
-            complete: r.buyer_outcomes.stopped == 0,
+            complete: r.buyer_outcomes.stopped == 0 || r.held + r.sold >= r.stock,
             paid: r.buyer_outcomes.paid,
             wal_peak_bytes,
         }
@@ -468,6 +470,9 @@ mod tests {
                 strategy: "queue".into(),
                 holds_taken: 30,
                 holds_per_sec: 15.0,
+                stock: 100,
+                sold: 0,
+                held: 30,
                 buyer_outcomes: Endings {
                     stopped: 80,
                     ..Endings::default()
@@ -480,5 +485,10 @@ mod tests {
         assert_eq!(row.held, 30);
         assert!((row.holds_per_sec - 15.0).abs() < 1e-9);
         assert!(!row.complete);
+
+        // Stopped only after every unit went: the buyers left were turned away anyway.
+        let mut sold_out = cut;
+        sold_out.report.held = 100;
+        assert!(BenchRow::of_swarm(&sold_out, 0).complete);
     }
 }
