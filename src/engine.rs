@@ -181,6 +181,15 @@ impl FileEngine {
         if bound > 0 {
             checkpointer::configure_writer(&writer, bound)?;
         }
+        // The writer's statement journals stay in memory. A multi-row INSERT under
+        // triggers keeps one (so a refused row undoes only its statement), and past
+        // 64 KiB SQLite spilled it to a temporary file opened, written and unlinked
+        // inside the commit: `perf trace` of `serve` under load counted 69 writes a
+        // commit and a file opened for 2 commits in 5; in memory, server CPU per
+        // add-to-cart fell ~10% (perf stat, alternating runs).
+        writer
+            .pragma_update(None, "temp_store", "MEMORY")
+            .map_err(crate::sql::SqlError::from)?;
         let inner = Arc::new(Inner {
             clock: config.clock.clone(),
             writer: FairMutex::new(writer),

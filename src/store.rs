@@ -174,9 +174,6 @@ fn configure_raw(conn: &Connection, options: &StoreOptions) -> rusqlite::Result<
         conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
     }
     conn.set_prepared_statement_cache_capacity(64);
-    if let Ok(kib) = std::env::var("FS_CACHE_KIB") {
-        conn.pragma_update(None, "cache_size", format!("-{kib}"))?;
-    }
     Ok(())
 }
 
