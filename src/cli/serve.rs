@@ -78,7 +78,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Listens on `addr`, or says which flag to change.
 async fn bind(addr: &str, flag: &str) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+    crate::serve::listen(addr).await.map_err(|e| {
         Error::Usage(format!(
             "cannot listen on {addr}: {e}; pick another {flag} address or port"
         ))

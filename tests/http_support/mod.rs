@@ -27,9 +27,7 @@ impl Server {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
+                let listener = serve::listen("127.0.0.1:0").await.expect("bind");
                 addr_tx
                     .send(listener.local_addr().expect("addr"))
                     .expect("send addr");
