@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //!
+//! - `front`: what every request passes first: its log line, a 500 for a handler's bug.
 //! - `routes`: the handlers, one per route of DESIGN.md's table.
 //! - `problem`: every error answer (`application/problem+json`), one `IntoResponse`.
 //! - `auth`: HMAC-signed buyer tokens, keyed by a secret kept in the database.
@@ -16,6 +17,7 @@
 
 mod auth;
 mod events;
+mod front;
 pub mod idempotency;
 mod metrics;
 mod problem;
@@ -28,8 +30,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use axum::ServiceExt;
+use axum::extract::{DefaultBodyLimit, Request};
 use parking_lot::Mutex;
 use tokio::sync::watch;
+use tower::Layer;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -218,13 +223,15 @@ pub async fn run(
         config,
         shutdown: shutdown_rx,
     }));
-    let app = routes::router(state);
+    // The body limit and the front around the whole router, not on each route: see
+    // `front`.
+    let app = front::Front::new(DefaultBodyLimit::max(BODY_LIMIT).layer(routes::router(state)));
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         let _ = stopping.send(true);
     };
-    let served = axum::serve(listener, app)
+    let served = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(signal)
         .await;
     stop.store(true, Ordering::Relaxed);

@@ -7,13 +7,12 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower_http::catch_panic::CatchPanicLayer;
 
 use super::auth::{self, Buyer};
 use super::idempotency::{self, Claim, Stored};
@@ -42,36 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/holds/{id}/pay", post(pay))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // A bug in a handler answers 500 and leaves the server and other requests be;
-        // an engine change is one transaction, so nothing is left half-done.
-        .layer(CatchPanicLayer::custom(|_| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "unavailable",
-                "The server hit an internal bug on this request; nothing half-done was kept",
-            )
-            .into_response()
-        }))
-        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
-}
-
-/// One line per request to the log: what tower-http's `TraceLayer` wrote, without the
-/// span it opens and formats for every request (a tenth of the server's CPU under load,
-/// perf).
-async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let (method, uri) = (request.method().clone(), request.uri().clone());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    tracing::info!(
-        %method,
-        %uri,
-        status = response.status().as_u16(),
-        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "finished processing request"
-    );
-    response
 }
 
 /// An answer before it becomes a response: kept as it is for idempotent replays.
