@@ -2,13 +2,16 @@
 //! the blocking pool (add-to-cart on `queue`: through the writer's own queue), and
 //! answers; every refusal is a [`Problem`].
 
+use std::convert::Infallible;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -48,7 +51,8 @@ pub fn router(state: AppState) -> Router {
 type Answer = Result<Stored, Problem>;
 
 /// Serialized straight from the view (a `json!` value first cost a map and a string per
-/// field on every add-to-cart).
+/// field on every add-to-cart). Views and values have string keys only: they always
+/// serialize.
 fn json_answer(
     status: StatusCode,
     body: &impl serde::Serialize,
@@ -56,8 +60,12 @@ fn json_answer(
 ) -> Stored {
     Stored {
         status: status.as_u16(),
-        // Views and values have string keys only: they always serialize.
-        body: serde_json::to_string(body).unwrap_or_default(),
+        // Sized for a hold at once, so the text is not copied as it grows.
+        body: {
+            let mut text = Vec::with_capacity(256);
+            let _ = serde_json::to_writer(&mut text, body);
+            String::from_utf8(text).unwrap_or_default()
+        },
         location,
     }
 }
@@ -69,10 +77,13 @@ fn respond(stored: Stored, replayed: bool) -> Response {
     } else {
         "application/problem+json"
     };
-    let mut response = (status, stored.body).into_response();
+    let mut response = Response::new(axum::body::Body::from(stored.body));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    if let Some(location) = stored.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+    // The text itself becomes the header, not a copy of it.
+    let location = stored.location.map(Bytes::from);
+    if let Some(location) = location.and_then(|l| HeaderValue::from_maybe_shared(l).ok()) {
         headers.insert(header::LOCATION, location);
     }
     if replayed {
@@ -107,19 +118,30 @@ fn hold_id(text: &str) -> Result<HoldId, Problem> {
         .map_err(|_| Problem::not_found(format!("No hold {text:?}: check the hold id")))
 }
 
+/// A request's `Idempotency-Key`, read alone (axum's `HeaderMap` extractor copies
+/// every header).
+struct IdempotencyKey(Option<String>);
+
+impl<S: Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let key = parts.headers.get("idempotency-key");
+        Ok(IdempotencyKey(
+            key.and_then(|v| v.to_str().ok()).map(str::to_owned),
+        ))
+    }
+}
+
 /// Runs `op` under the request's `Idempotency-Key`, if it has one: a repeat replays the
 /// first answer, another request under the same key is 422.
 async fn idempotent(
     state: &AppState,
     buyer: &str,
-    headers: &HeaderMap,
+    IdempotencyKey(key): IdempotencyKey,
     (method, path, body): (&Method, &str, &[u8]),
     op: impl Future<Output = Answer> + Send + 'static,
 ) -> Response {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let Some(key) = key else {
         return op
             .await
@@ -276,7 +298,7 @@ fn one() -> i64 {
 async fn add_to_cart(
     State(state): State<AppState>,
     Buyer(buyer): Buyer,
-    headers: HeaderMap,
+    key: IdempotencyKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let body = body.map_err(|r| body_problem(&r))?;
@@ -318,7 +340,7 @@ async fn add_to_cart(
     Ok(idempotent(
         &state,
         &buyer,
-        &headers,
+        key,
         (&Method::POST, "/api/holds", &body),
         op,
     )
@@ -411,12 +433,8 @@ async fn show_hold(
 ) -> Result<Json, Problem> {
     let id = hold_id(&id)?;
     let found = state.blocking(move |e| e.hold(id, &buyer)).await?;
-    let mut view = HoldView::new(
-        &found.hold,
-        &state.sku(found.hold.product_id),
-        &found.status,
-        state.engine.clock().now(),
-    );
+    let sku = state.sku(found.hold.product_id);
+    let mut view = HoldView::new(&found.hold, &sku, &found.status, state.engine.clock().now());
     view.extensions = Some(found.extensions);
     Ok(Json(StatusCode::OK, json!({"hold": view})))
 }
@@ -428,12 +446,8 @@ async fn extend(
 ) -> Result<Json, Problem> {
     let id = hold_id(&id)?;
     let hold = state.blocking(move |e| e.extend(id, &buyer)).await?;
-    let view = HoldView::new(
-        &hold,
-        &state.sku(hold.product_id),
-        crate::hold::ACTIVE,
-        state.engine.clock().now(),
-    );
+    let sku = state.sku(hold.product_id);
+    let view = HoldView::new(&hold, &sku, crate::hold::ACTIVE, state.engine.clock().now());
     Ok(Json(StatusCode::OK, json!({"hold": view})))
 }
 
@@ -441,7 +455,7 @@ async fn pay(
     State(state): State<AppState>,
     Buyer(buyer): Buyer,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    key: IdempotencyKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let body = body.map_err(|r| body_problem(&r))?;
@@ -458,7 +472,7 @@ async fn pay(
         let view = OrderView::new(&order, &state.sku(order.product_id));
         Ok(json_answer(status, &OrderBody { order: &view }, None))
     };
-    Ok(idempotent(&state, &buyer, &headers, (&Method::POST, &path, &body), op).await)
+    Ok(idempotent(&state, &buyer, key, (&Method::POST, &path, &body), op).await)
 }
 
 async fn cancel(

@@ -35,7 +35,7 @@ impl ProductView {
 /// `{"hold": …}`, the body of every answer about one hold.
 #[derive(Serialize)]
 pub struct HoldBody<'a> {
-    pub hold: &'a HoldView,
+    pub hold: &'a HoldView<'a>,
 }
 
 /// `{"order": …}`.
@@ -44,12 +44,13 @@ pub struct OrderBody<'a> {
     pub order: &'a OrderView,
 }
 
+/// Borrows its strings: it is made for one answer, and add-to-cart is the hot path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HoldView {
+pub struct HoldView<'a> {
     pub id: HoldId,
-    pub sku: String,
+    pub sku: &'a str,
     pub qty: i64,
-    pub status: String,
+    pub status: &'a str,
     pub created_at: Millis,
     pub expires_at: Millis,
     /// Real milliseconds left when answered: phones count down from this, so a phone
@@ -59,13 +60,13 @@ pub struct HoldView {
     pub extensions: Option<i64>,
 }
 
-impl HoldView {
-    pub fn new(hold: &Hold, sku: &str, status: &str, now: Millis) -> Self {
+impl<'a> HoldView<'a> {
+    pub fn new(hold: &Hold, sku: &'a str, status: &'a str, now: Millis) -> Self {
         HoldView {
             id: hold.id,
-            sku: sku.to_owned(),
+            sku,
             qty: hold.qty,
-            status: status.to_owned(),
+            status,
             created_at: hold.created_at,
             expires_at: hold.expires_at,
             expires_in_ms: if status == crate::hold::ACTIVE {
