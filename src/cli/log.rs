@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+mod line;
+
 use parking_lot::{Condvar, Mutex};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -40,6 +42,7 @@ pub(super) fn start_log(path: &Path) -> Option<LogGuard> {
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(false)
+        .event_format(line::Line)
         .with_max_level(level)
         .try_init()
         .ok()?;
