@@ -28,7 +28,9 @@ const SECRET_NAME: &str = "buyer_tokens";
 /// The signing key, created by the first server to start on this database.
 #[derive(Clone)]
 pub struct Signer {
-    key: std::sync::Arc<[u8]>,
+    /// The MAC keyed and not yet fed: keying hashes two blocks, done once here rather
+    /// than for every request (a clone is a copy of two hash states).
+    keyed: HmacSha256,
 }
 
 impl std::fmt::Debug for Signer {
@@ -45,7 +47,7 @@ impl Signer {
         let now = engine.clock().now();
         if let Some(pg) = engine.server() {
             let key = super::idempotency::server_secret(pg, SECRET_NAME, &fresh, now)?;
-            return Ok(Signer { key: key.into() });
+            return Ok(Signer::new(&key));
         }
         let key: Vec<u8> = super::idempotency::file(engine)?.write(|tx| {
             tx.execute(
@@ -58,12 +60,18 @@ impl Signer {
                 |r| r.get(0),
             )?)
         })?;
-        Ok(Signer { key: key.into() })
+        Ok(Signer::new(&key))
+    }
+
+    fn new(key: &[u8]) -> Signer {
+        Signer {
+            // HMAC takes a key of any length; this cannot fail.
+            keyed: HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!()),
+        }
     }
 
     fn mac(&self) -> HmacSha256 {
-        // HMAC takes a key of any length; this cannot fail.
-        HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!())
+        self.keyed.clone()
     }
 
     pub fn token(&self, buyer: &str) -> String {
@@ -163,7 +171,7 @@ mod tests {
     use super::*;
 
     fn signer(key: &[u8]) -> Signer {
-        Signer { key: key.into() }
+        Signer::new(key)
     }
 
     #[test]
