@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Add-to-cart over HTTP against `flashsale serve --strategy queue` (synchronous=FULL),
-# beside the in-process queue (`flashsale bench --strategy queue`) measured in the same
-# sitting, ROUNDS times; prints each round and the medians.
+# then the in-process queue (`flashsale bench --strategy queue`) selling as many holds,
+# ROUNDS times; prints each round and the medians.
 #
 #   cargo build --release && scripts/http-load.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 #
@@ -26,11 +26,6 @@ cat > "$dir/sale.json" <<JSON
 JSON
 results="$dir/results.txt"
 for round in $(seq "$rounds"); do
-  # In process with as many buyer threads as HTTP has connections: the same concurrency,
-  # so the same group-commit batches at synchronous=full (the bench's own default of
-  # 1,000 threads makes batches up to 8x larger).
-  inproc=$("$bin" bench --strategy queue --threads "$conns" --json --expiry-holds 0 --gate-probe 0s --dir "$dir" |
-    python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["rows"] if x["strategy"]=="queue"][0]; print(round(r["holds_per_sec"]))')
   rm -f "$dir"/load.db*
   "$bin" --db "$dir/load.db" init --sale "$dir/sale.json" >/dev/null
   "$bin" --db "$dir/load.db" serve --strategy queue --listen 127.0.0.1:0 --log "$dir/serve.log" >"$dir/serve.out" &
@@ -45,6 +40,14 @@ for round in $(seq "$rounds"); do
   wrk -t2 -c16 -d"${buyer_secs}s" -s scripts/http-buyers.lua "$addr" -- "$dir/tokens.txt" >/dev/null
   http=$(wrk -t2 -c"$conns" -d"${secs}s" -s scripts/http-holds.lua "$addr" -- "$dir/tokens.txt" | grep '^RESULT')
   kill -TERM "$pid"; wait "$pid"; pid=
+  # Then in process, with as many buyer threads as HTTP had connections (the same
+  # concurrency, so the same group-commit batches at synchronous=full; the bench's own
+  # 1,000 threads make batches up to 8x larger) and selling as many holds as HTTP just
+  # did: a short run reads low (20,000 holds, a quarter of a second, read ~25% below
+  # 400,000), so like is compared with like.
+  sold=$(grep -o 'requests=[0-9]*' <<<"$http" | cut -d= -f2)
+  inproc=$("$bin" bench --strategy queue --threads "$conns" --holds "$sold" --json --expiry-holds 0 --gate-probe 0s --dir "$dir" |
+    python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["rows"] if x["strategy"]=="queue"][0]; print(round(r["holds_per_sec"]))')
   echo "round $round: in-process queue ${inproc} holds/s; HTTP $http buyers=$(wc -l < "$dir/tokens.txt")" | tee -a "$results"
 done
 python3 - "$results" <<'PY'
