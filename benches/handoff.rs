@@ -77,19 +77,44 @@ fn spend(work: Duration, requests: usize) {
     }
 }
 
-/// Counts answers from 1/3 of `seconds` in, for `seconds`.
-fn rate(answered: &AtomicU64, seconds: f64) -> f64 {
+/// Runs `threads` buyers, each asking with the closure `make` gives it (false: the
+/// writer is gone), and counts answers from 1/3 of `seconds` in, for `seconds`.
+fn buyers<F: FnMut() -> bool + Send + 'static>(
+    threads: usize,
+    seconds: f64,
+    make: impl Fn() -> F,
+) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let running: Vec<_> = (0..threads)
+        .map(|_| {
+            let (stop, answered, mut ask) = (stop.clone(), answered.clone(), make());
+            std::thread::Builder::new()
+                .stack_size(128 * 1024)
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) && ask() {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .expect("a buyer thread")
+        })
+        .collect();
+    // The buyers hold the only ways in now: when they end, the writer does.
+    drop(make);
     std::thread::sleep(Duration::from_secs_f64(seconds / 3.0));
     let (before, started) = (answered.load(Ordering::Relaxed), Instant::now());
     std::thread::sleep(Duration::from_secs_f64(seconds));
-    (answered.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64()
+    let rate = (answered.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for b in running {
+        let _ = b.join();
+    }
+    rate
 }
 
 fn measure(threads: usize, work_us: f64, seconds: f64) -> f64 {
     let (submit, incoming) = crossbeam_channel::unbounded::<Arc<Slot>>();
     let (wake, to_wake) = crossbeam_channel::unbounded::<Vec<Thread>>();
-    let stop = Arc::new(AtomicBool::new(false));
-    let answered = Arc::new(AtomicU64::new(0));
     std::thread::spawn(move || {
         for threads in to_wake {
             threads.iter().for_each(Thread::unpark);
@@ -111,36 +136,22 @@ fn measure(threads: usize, work_us: f64, seconds: f64) -> f64 {
             }
         }
     });
-    let buyers: Vec<_> = (0..threads)
-        .map(|_| {
-            let (submit, stop, answered) = (submit.clone(), stop.clone(), answered.clone());
-            std::thread::Builder::new()
-                .stack_size(128 * 1024)
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let slot = Arc::new(Slot {
-                            answered: Mutex::new(false),
-                            waiter: std::thread::current(),
-                        });
-                        if submit.send(Arc::clone(&slot)).is_err() {
-                            return;
-                        }
-                        while !*slot.answered.lock() {
-                            std::thread::park();
-                        }
-                        answered.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-                .expect("a buyer thread")
-        })
-        .collect();
-    drop(submit);
-    let rate = rate(&answered, seconds);
-    stop.store(true, Ordering::Relaxed);
-    for b in buyers {
-        let _ = b.join();
-    }
-    rate
+    buyers(threads, seconds, move || {
+        let submit = submit.clone();
+        move || {
+            let slot = Arc::new(Slot {
+                answered: Mutex::new(false),
+                waiter: std::thread::current(),
+            });
+            if submit.send(Arc::clone(&slot)).is_err() {
+                return false;
+            }
+            while !*slot.answered.lock() {
+                std::thread::park();
+            }
+            true
+        }
+    })
 }
 
 mod futex_blocks {
@@ -160,8 +171,6 @@ mod futex_blocks {
         let tickets = Arc::new(AtomicU64::new(0));
         let (submit, incoming) = crossbeam_channel::unbounded::<Arc<Slot>>();
         let (wake, to_wake) = crossbeam_channel::unbounded::<Vec<usize>>();
-        let stop = Arc::new(AtomicBool::new(false));
-        let answered = Arc::new(AtomicU64::new(0));
         let waking = Arc::clone(&futexes);
         std::thread::spawn(move || {
             for group in to_wake {
@@ -189,44 +198,28 @@ mod futex_blocks {
                 }
             }
         });
-        let buyers: Vec<_> = (0..threads)
-            .map(|_| {
-                let (submit, stop, answered) = (submit.clone(), stop.clone(), answered.clone());
-                let (futexes, tickets) = (futexes.clone(), tickets.clone());
-                std::thread::Builder::new()
-                    .stack_size(128 * 1024)
-                    .spawn(move || {
-                        while !stop.load(Ordering::Relaxed) {
-                            let ticket = tickets.fetch_add(1, Ordering::Relaxed);
-                            let futex = usize::try_from(ticket / per_futex).unwrap_or(0) % FUTEXES;
-                            let slot = Arc::new(Slot {
-                                answered: AtomicBool::new(false),
-                                futex,
-                            });
-                            if submit.send(Arc::clone(&slot)).is_err() {
-                                return;
-                            }
-                            loop {
-                                // Read before looking: a wake after this read changes it, and
-                                // `wait` then returns at once.
-                                let seen = futexes[futex].load(Ordering::Acquire);
-                                if slot.answered.load(Ordering::Acquire) {
-                                    break;
-                                }
-                                atomic_wait::wait(&futexes[futex], seen);
-                            }
-                            answered.fetch_add(1, Ordering::Relaxed);
-                        }
-                    })
-                    .expect("a buyer thread")
-            })
-            .collect();
-        drop(submit);
-        let rate = rate(&answered, seconds);
-        stop.store(true, Ordering::Relaxed);
-        for b in buyers {
-            let _ = b.join();
-        }
-        rate
+        buyers(threads, seconds, move || {
+            let (submit, futexes, tickets) = (submit.clone(), futexes.clone(), tickets.clone());
+            move || {
+                let ticket = tickets.fetch_add(1, Ordering::Relaxed);
+                let futex = usize::try_from(ticket / per_futex).unwrap_or(0) % FUTEXES;
+                let slot = Arc::new(Slot {
+                    answered: AtomicBool::new(false),
+                    futex,
+                });
+                if submit.send(Arc::clone(&slot)).is_err() {
+                    return false;
+                }
+                loop {
+                    // Read before looking: a wake after this read changes it, and `wait`
+                    // then returns at once.
+                    let seen = futexes[futex].load(Ordering::Acquire);
+                    if slot.answered.load(Ordering::Acquire) {
+                        return true;
+                    }
+                    atomic_wait::wait(&futexes[futex], seen);
+                }
+            }
+        })
     }
 }
