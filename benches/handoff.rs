@@ -68,13 +68,29 @@ fn main() {
     }
 }
 
-/// The writer's stand-in: spends `work` per request of the batch, spinning.
-fn spend(work: Duration, requests: usize) {
-    let busy = Instant::now();
-    let spend = work.mul_f64(requests as f64);
-    while busy.elapsed() < spend {
-        std::hint::spin_loop();
-    }
+/// The writer's stand-in, on a thread of its own: takes whatever waits (up to 512),
+/// spins `work_us` per request in place of SQLite, and hands the batch to `answer`
+/// (false: nobody takes answers any more).
+fn writer<T: Send + 'static>(
+    incoming: crossbeam_channel::Receiver<T>,
+    work_us: f64,
+    mut answer: impl FnMut(Vec<T>) -> bool + Send + 'static,
+) {
+    let work = Duration::from_secs_f64(work_us / 1e6);
+    std::thread::spawn(move || {
+        while let Ok(first) = incoming.recv() {
+            let mut batch = vec![first];
+            batch.extend(incoming.try_iter().take(511));
+            let busy = Instant::now();
+            let spend = work.mul_f64(batch.len() as f64);
+            while busy.elapsed() < spend {
+                std::hint::spin_loop();
+            }
+            if !answer(batch) {
+                return;
+            }
+        }
+    });
 }
 
 /// Runs `threads` buyers, each asking with the closure `make` gives it (false: the
@@ -120,21 +136,13 @@ fn measure(threads: usize, work_us: f64, seconds: f64) -> f64 {
             threads.iter().for_each(Thread::unpark);
         }
     });
-    let work = Duration::from_secs_f64(work_us / 1e6);
-    std::thread::spawn(move || {
-        while let Ok(first) = incoming.recv() {
-            let mut batch = vec![first];
-            batch.extend(incoming.try_iter().take(511));
-            spend(work, batch.len());
-            let mut wakes = Vec::with_capacity(batch.len());
-            for slot in batch {
-                *slot.answered.lock() = true;
-                wakes.push(slot.waiter.clone());
-            }
-            if wake.send(wakes).is_err() {
-                return;
-            }
+    writer(incoming, work_us, move |batch| {
+        let mut wakes = Vec::with_capacity(batch.len());
+        for slot in batch {
+            *slot.answered.lock() = true;
+            wakes.push(slot.waiter.clone());
         }
+        wake.send(wakes).is_ok()
     });
     buyers(threads, seconds, move || {
         let submit = submit.clone();
@@ -180,23 +188,15 @@ mod futex_blocks {
                 }
             }
         });
-        let work = Duration::from_secs_f64(work_us / 1e6);
-        std::thread::spawn(move || {
-            while let Ok(first) = incoming.recv() {
-                let mut batch = vec![first];
-                batch.extend(incoming.try_iter().take(511));
-                spend(work, batch.len());
-                let mut group: Vec<usize> = Vec::new();
-                for slot in batch {
-                    slot.answered.store(true, Ordering::Release);
-                    if !group.contains(&slot.futex) {
-                        group.push(slot.futex);
-                    }
-                }
-                if wake.send(group).is_err() {
-                    return;
+        writer(incoming, work_us, move |batch| {
+            let mut group: Vec<usize> = Vec::new();
+            for slot in batch {
+                slot.answered.store(true, Ordering::Release);
+                if !group.contains(&slot.futex) {
+                    group.push(slot.futex);
                 }
             }
+            wake.send(group).is_ok()
         });
         buyers(threads, seconds, move || {
             let (submit, futexes, tickets) = (submit.clone(), futexes.clone(), tickets.clone());
