@@ -2,11 +2,11 @@
 //! (issue 13): buyer threads each hand a request to one writer thread and park until
 //! it answers; the writer takes whatever is waiting (up to 512), spends `WORK` µs of CPU
 //! per request in place of SQLite, and leaves the waking to a waker thread — the
-//! engine's hand-off (`src/engine/writer.rs`, `reply.rs`) with no database.
+//! engine's writer loop (`src/engine/writer.rs`) with no database.
 //!
 //! ```sh
 //! cargo bench --bench handoff -- 1000 0 7.0 4.0
-//! cargo bench --bench handoff -- 1000 0 7.0 4.0 --futex-block 64
+//! cargo bench --bench handoff -- 1000 0 7.0 4.0 --futex-block 32
 //! ```
 //!
 //! Arguments: the number of buyer threads, then writer work per request in µs (one
@@ -14,11 +14,12 @@
 //! switching a thousand threads costs; with the writer's measured CPU per hold it is
 //! the most the queue could sell here. `cargo bench` alone runs a short smoke size.
 //!
-//! `--futex-block N` tries another hand-off, not the engine's: each request takes a
-//! ticket, tickets go N to a futex, and the waker wakes a group's futexes with one
-//! `FUTEX_WAKE` each instead of one unpark per buyer (a buyer woken before its answer
-//! waits again). Measured here: the no-work ceiling rose from 210–259k to 356–367k
-//! answers/s, and 7 µs of work stayed at ~140k both ways — the writer's own 1/7 µs.
+//! `--futex-block N` is the engine's hand-off (`src/engine/reply.rs`, N = 32): each
+//! request takes a ticket, tickets go N to a futex, and the waker wakes a group's
+//! futexes with one `FUTEX_WAKE` each (a buyer woken before its answer waits again).
+//! Without it, each buyer is woken with an unpark of its own, as the engine did before.
+//! Measured here: the no-work ceiling rose from 210–259k to 356–367k answers/s, and
+//! 7 µs of work stayed at ~140k both ways — the writer's own 1/7 µs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};

@@ -17,11 +17,9 @@
 //! behind thousands of them (every winner paying: 3,400 buyers/s against 33,700 with
 //! nobody paying, add-to-cart p50 6.6 s).
 
-use std::thread::Thread;
-
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::reply::Reply;
+use super::reply::{Reply, Wake};
 use super::{Inner, queue};
 use crate::clock::Millis;
 use crate::error::Error;
@@ -46,8 +44,8 @@ pub(super) trait Change: Send {
     /// After a kept run: the buyer whose live units (and the stock) it may have changed.
     fn changed(&self) -> Option<&str>;
     /// Answers its caller after the commit (`failed`: the commit's own failure, which
-    /// overrides the change's result). Returns the thread to wake.
-    fn answer(self: Box<Self>, failed: Option<&Error>) -> Option<Thread>;
+    /// overrides the change's result). Returns whom to wake.
+    fn answer(self: Box<Self>, failed: Option<&Error>) -> Option<Wake>;
 }
 
 /// What a change may do to the books of the add-to-carts decided beside it.
@@ -107,7 +105,7 @@ where
         keep
     }
 
-    fn answer(self: Box<Self>, failed: Option<&Error>) -> Option<Thread> {
+    fn answer(self: Box<Self>, failed: Option<&Error>) -> Option<Wake> {
         let this = *self;
         let value = match (failed, this.result) {
             (Some(e), _) => Err(failed_batch(e).into()),
@@ -133,7 +131,7 @@ pub(super) fn serve(
     conn: &mut Connection,
     inner: &Inner,
     members: &mut Vec<Member>,
-    wakes: &mut Vec<Thread>,
+    wakes: &mut Vec<Wake>,
 ) {
     let now = inner.clock.now();
     // Apart, so the decisions can borrow the requests while the changes run.

@@ -59,8 +59,8 @@ pub(super) fn start(writer: &WriterHandle, take: Take, then: Then) {
 }
 
 impl Request {
-    /// Hands the answer over; returns the thread to wake.
-    pub(super) fn answer(self, result: Result<Hold>) -> Option<std::thread::Thread> {
+    /// Hands the answer over; returns whom to wake.
+    pub(super) fn answer(self, result: Result<Hold>) -> Option<reply::Wake> {
         self.reply.fill(result)
     }
 }

@@ -8,8 +8,6 @@
 //! read after the request arrived, so it is as fresh as a read of its own. The read
 //! takes no lock in SQLite (WAL): the writer is never held up by it.
 
-use std::thread::Thread;
-
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use rusqlite::Connection;
 
@@ -44,7 +42,10 @@ impl ReaderHandle {
 
 /// Starts the reader on its own connection; `wake` is the writer's waker thread. The
 /// thread ends when the engine (holding the handle) is gone.
-pub(super) fn spawn(conn: Connection, wake: Sender<Vec<Thread>>) -> Result<ReaderHandle> {
+pub(super) fn spawn(
+    conn: Connection,
+    wake: Sender<Vec<super::reply::Wake>>,
+) -> Result<ReaderHandle> {
     let (requests, incoming) = unbounded();
     std::thread::Builder::new()
         .name("reader".into())
@@ -52,7 +53,7 @@ pub(super) fn spawn(conn: Connection, wake: Sender<Vec<Thread>>) -> Result<Reade
     Ok(ReaderHandle { requests })
 }
 
-fn run(conn: &Connection, incoming: &Receiver<Request>, wake: &Sender<Vec<Thread>>) {
+fn run(conn: &Connection, incoming: &Receiver<Request>, wake: &Sender<Vec<super::reply::Wake>>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX);
     let mut read: Vec<(ProductId, Option<(i64, i64)>)> = Vec::new();
     while let Ok(first) = incoming.recv() {

@@ -3,22 +3,59 @@
 //! Why not a channel: crossbeam's (and std's) blocking `recv` spins and calls
 //! `sched_yield` before it parks. With a thousand buyers waiting, that spinning took more
 //! CPU than the writer itself (perf: 29% of the buyers' time in `sched_yield`, on a
-//! 2-core machine where the writer needs the other core). Here a waiter parks at once
-//! and an answer costs one unpark — which the writer hands to its waker thread.
+//! 2-core machine where the writer needs the other core). Here a waiter sleeps at once.
+//!
+//! Why a futex per block of tickets and not an unpark per buyer: a group commit answers
+//! tens of buyers who arrived one after the other, and waking each with its own system
+//! call cost the waker thread 3.7 µs a hold, on the cores the buyers and the writer
+//! need (perf, issue 13). Each waiter takes a ticket; tickets go [`PER_FUTEX`] to a futex
+//! word, and a group's answers cost one `FUTEX_WAKE` per block they fall in (see
+//! `benches/handoff.rs --futex-block`). A waiter woken before its own answer is there
+//! sleeps again.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
-use std::thread::Thread;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
 use crate::error::Error;
 use crate::sql::Result;
 
+/// Consecutive tickets that share a futex word.
+const PER_FUTEX: u64 = 32;
+/// Futex words in the ring tickets go round (two waiters a ring apart share a word:
+/// harmless, one more wake-up).
+const FUTEXES: usize = 4096;
+
+static WORDS: [AtomicU32; FUTEXES] = [const { AtomicU32::new(0) }; FUTEXES];
+static TICKETS: AtomicU64 = AtomicU64::new(0);
+
+/// Who to wake for an answer: the futex word its waiter sleeps on. The writer collects
+/// them and hands them to its waker thread.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct Wake(usize);
+
+impl Wake {
+    /// Wakes every waiter on the word; each looks at its own slot.
+    pub(super) fn wake(self) {
+        let word = &WORDS[self.0];
+        // Changed first: a waiter about to sleep on the old value then returns at once.
+        word.fetch_add(1, Ordering::Release);
+        atomic_wait::wake_all(word);
+    }
+}
+
+/// Wakes a group's waiters, once per word (a group's waiters mostly share words).
+pub(super) fn wake_all(wakes: &mut Vec<Wake>) {
+    wakes.sort_unstable_by_key(|w| w.0);
+    wakes.dedup();
+    wakes.drain(..).for_each(Wake::wake);
+}
+
 struct Slot<T> {
     /// `None` until answered; the lock is held only to put or take the answer.
     value: Mutex<Option<Result<T>>>,
-    waiter: Thread,
+    word: Wake,
 }
 
 /// The writer's end: answering consumes it. Dropped unanswered (the writer stopped), it
@@ -28,32 +65,30 @@ pub(super) struct Reply<T> {
 }
 
 enum To<T> {
-    /// A parked thread waits on the slot.
+    /// A waiter sleeps on the slot's futex word.
     Waiter(Arc<Slot<T>>),
     /// Nobody waits: the answer is handed to this (an async server's request).
     Call(Box<dyn FnOnce(Result<T>) + Send>),
 }
 
-/// The buyer's end: stays on the thread that made it (that thread is the one unparked).
+/// The buyer's end.
 pub(super) struct Answer<T> {
     slot: Arc<Slot<T>>,
-    _same_thread: PhantomData<*const ()>,
 }
 
 /// A reply slot for the calling thread to wait on.
 pub(super) fn slot<T>() -> (Reply<T>, Answer<T>) {
+    let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
+    let word = usize::try_from(ticket / PER_FUTEX).unwrap_or(0) % FUTEXES;
     let slot = Arc::new(Slot {
         value: Mutex::new(None),
-        waiter: std::thread::current(),
+        word: Wake(word),
     });
     (
         Reply {
             to: Some(To::Waiter(Arc::clone(&slot))),
         },
-        Answer {
-            slot,
-            _same_thread: PhantomData,
-        },
+        Answer { slot },
     )
 }
 
@@ -66,14 +101,14 @@ pub(super) fn call<T>(then: impl FnOnce(Result<T>) + Send + 'static) -> Reply<T>
 }
 
 impl<T> Reply<T> {
-    /// Puts the answer in and returns the thread to wake, so the writer can leave the
-    /// waking (a system call per buyer) to another thread and get on with its work. A
-    /// waiter that looks before it is woken finds the answer already there.
-    pub(super) fn fill(mut self, value: Result<T>) -> Option<Thread> {
+    /// Puts the answer in and returns whom to wake, so the writer can leave the waking
+    /// (a system call) to another thread and get on with its work. A waiter that looks
+    /// before it is woken finds the answer already there.
+    pub(super) fn fill(mut self, value: Result<T>) -> Option<Wake> {
         match self.to.take()? {
             To::Waiter(slot) => {
                 *slot.value.lock() = Some(value);
-                Some(slot.waiter.clone())
+                Some(slot.word)
             }
             To::Call(then) => {
                 then(value);
@@ -86,26 +121,28 @@ impl<T> Reply<T> {
 impl<T> Drop for Reply<T> {
     fn drop(&mut self) {
         match self.to.take() {
-            Some(To::Waiter(slot)) => put(&slot, Err(Error::Stopped.into())),
+            Some(To::Waiter(slot)) => {
+                *slot.value.lock() = Some(Err(Error::Stopped.into()));
+                slot.word.wake();
+            }
             Some(To::Call(then)) => then(Err(Error::Stopped.into())),
             None => {}
         }
     }
 }
 
-fn put<T>(slot: &Slot<T>, value: Result<T>) {
-    *slot.value.lock() = Some(value);
-    slot.waiter.unpark();
-}
-
 impl<T> Answer<T> {
-    /// Parks until the answer is there (a spurious wake-up just parks again).
+    /// Sleeps until the answer is there (woken for another's answer, it sleeps again).
     pub(super) fn wait(self) -> Result<T> {
+        let word = &WORDS[self.slot.word.0];
         loop {
+            // Read before looking: a wake after this read changes the word, and `wait`
+            // then returns at once instead of sleeping through it.
+            let seen = word.load(Ordering::Acquire);
             if let Some(value) = self.slot.value.lock().take() {
                 return value;
             }
-            std::thread::park();
+            atomic_wait::wait(word, seen);
         }
     }
 }
@@ -117,7 +154,7 @@ mod tests {
     #[test]
     fn answers_cross_threads_and_a_dropped_reply_says_stopped() {
         let (reply, answer) = slot::<u32>();
-        std::thread::spawn(move || reply.fill(Ok(7)).map(|t| t.unpark()));
+        std::thread::spawn(move || reply.fill(Ok(7)).map(Wake::wake));
         assert_eq!(answer.wait().ok(), Some(7));
         let (reply, answer) = slot::<u32>();
         std::thread::spawn(move || drop(reply));
@@ -132,7 +169,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let sent = tx.clone();
         let reply = call(move |v: Result<u32>| sent.send(v.ok()).unwrap());
-        assert!(reply.fill(Ok(7)).is_none(), "no thread to wake");
+        assert!(reply.fill(Ok(7)).is_none(), "nobody to wake");
         drop(call(move |v: Result<u32>| tx.send(v.ok()).unwrap()));
         assert_eq!(rx.iter().collect::<Vec<_>>(), [Some(7), None]);
     }

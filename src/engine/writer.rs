@@ -22,20 +22,20 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::thread::Thread;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use parking_lot::FairMutexGuard;
 use rusqlite::Connection;
 
+use super::reply::{self, Wake};
 use super::{Inner, group, queue};
 use crate::error::Error;
 use crate::sql::Result;
 
 /// A job that runs alone: it opens its own transaction (through `Inner::transact`),
-/// fills in its own answer and leaves the thread to wake in the list.
-pub(super) type Work = Box<dyn FnOnce(&mut Connection, &Inner, &mut Vec<Thread>) + Send>;
+/// fills in its own answer and leaves whom to wake in the list.
+pub(super) type Work = Box<dyn FnOnce(&mut Connection, &Inner, &mut Vec<Wake>) + Send>;
 
 pub(super) enum Job {
     Alone(Work),
@@ -50,7 +50,7 @@ pub(super) struct WriterHandle {
     /// at most as much of the writer's time as the main queue while both have work.
     urgent: Sender<Job>,
     /// The waker thread's queue, for other threads that answer buyers (the reader).
-    wake: Sender<Vec<Thread>>,
+    wake: Sender<Vec<Wake>>,
     /// Jobs submitted and not yet served, both lanes. At zero (checked while holding
     /// the writer connection's lock) nobody is ahead of a new job, and its caller may run
     /// it itself: see [`WriterHandle::idle`].
@@ -58,7 +58,7 @@ pub(super) struct WriterHandle {
 }
 
 impl WriterHandle {
-    pub(super) fn waker(&self) -> Sender<Vec<Thread>> {
+    pub(super) fn waker(&self) -> Sender<Vec<Wake>> {
         self.wake.clone()
     }
 
@@ -93,12 +93,12 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
     // Waking a parked buyer is a system call; at group-commit rates the writer spent a
     // third of its time on them (perf). A second thread does the waking, so the writer
     // goes straight on to the next transaction. It ends when the writer does.
-    let (wake, to_wake) = unbounded::<Vec<Thread>>();
+    let (wake, to_wake) = unbounded::<Vec<Wake>>();
     std::thread::Builder::new()
         .name("waker".into())
         .spawn(move || {
-            for threads in to_wake {
-                threads.iter().for_each(Thread::unpark);
+            for mut wakes in to_wake {
+                reply::wake_all(&mut wakes);
             }
         })?;
     let waker = wake.clone();
@@ -154,7 +154,7 @@ impl Share {
 struct Inputs<'a> {
     incoming: &'a Receiver<Job>,
     urgent: &'a Receiver<Job>,
-    wake: &'a Sender<Vec<Thread>>,
+    wake: &'a Sender<Vec<Wake>>,
     /// The handle's `in_flight`: lowered by each job served.
     served: &'a AtomicUsize,
 }
@@ -162,7 +162,7 @@ struct Inputs<'a> {
 /// What the writer works with, besides its inputs.
 struct Desk<'a> {
     inner: &'a Inner,
-    wakes: Vec<Thread>,
+    wakes: Vec<Wake>,
     group: Vec<group::Member>,
 }
 
@@ -262,12 +262,12 @@ fn serve(
 /// (a checkout, `FileEngine::write`) goes next, in turn. False when the waker is gone.
 fn hand_over(
     conn: &mut FairMutexGuard<'_, Connection>,
-    wakes: &mut Vec<Thread>,
-    wake: &Sender<Vec<Thread>>,
+    wakes: &mut Vec<Wake>,
+    wake: &Sender<Vec<Wake>>,
 ) -> bool {
     if wakes.len() <= WAKE_HERE {
         // A handful: waking them here costs what waking the waker would.
-        wakes.drain(..).for_each(|t| t.unpark());
+        reply::wake_all(wakes);
     } else if wake.send(std::mem::take(wakes)).is_err() {
         return false;
     }
