@@ -8,54 +8,71 @@
 //! Why a futex per block of tickets and not an unpark per buyer: a group commit answers
 //! tens of buyers who arrived one after the other, and waking each with its own system
 //! call cost the waker thread 3.7 µs a hold, on the cores the buyers and the writer
-//! need (perf, issue 13). Each waiter takes a ticket; tickets go [`PER_FUTEX`] to a futex
-//! word, and a group's answers cost one `FUTEX_WAKE` per block they fall in (see
-//! `benches/handoff.rs --futex-block`). A waiter woken before its own answer is there
-//! sleeps again.
+//! need (perf, issue 13). Each waiter takes a ticket; tickets go 32 to a futex word,
+//! each its own bit of it, and a group's answers cost one `FUTEX_WAKE_BITSET` per word
+//! they fall in (see `benches/handoff.rs --futex-block`). The bits wake exactly the
+//! answered waiters: a plain wake of the word woke the whole block, and a strategy that
+//! answers one buyer a commit (`immediate`) then woke 31 others for nothing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use linux_futex::{Futex, Private};
 use parking_lot::Mutex;
 
 use crate::error::Error;
 use crate::sql::Result;
 
-/// Consecutive tickets that share a futex word.
-const PER_FUTEX: u64 = 32;
-/// Futex words in the ring tickets go round (two waiters a ring apart share a word:
-/// harmless, one more wake-up).
-const FUTEXES: usize = 4096;
+/// Futex words in the ring tickets go round, 32 tickets (bits) to a word. Two waiters
+/// a ring apart share a bit: harmless, one more wake-up.
+const WORDS: usize = 4096;
 
-static WORDS: [AtomicU32; FUTEXES] = [const { AtomicU32::new(0) }; FUTEXES];
+static FUTEXES: [Futex<Private>; WORDS] = [const { Futex::new(0) }; WORDS];
 static TICKETS: AtomicU64 = AtomicU64::new(0);
 
-/// Who to wake for an answer: the futex word its waiter sleeps on. The writer collects
+/// Who to wake for an answer: its waiter's futex word and bit. The writer collects
 /// them and hands them to its waker thread.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) struct Wake(usize);
+pub(super) struct Wake {
+    word: usize,
+    bits: u32,
+}
 
 impl Wake {
-    /// Wakes every waiter on the word; each looks at its own slot.
+    fn of(ticket: u64) -> Wake {
+        Wake {
+            word: usize::try_from(ticket / 32).unwrap_or(0) % WORDS,
+            bits: 1 << (ticket % 32),
+        }
+    }
+
+    /// Wakes the waiters of these bits; each looks at its own slot.
     pub(super) fn wake(self) {
-        let word = &WORDS[self.0];
+        let futex = &FUTEXES[self.word];
         // Changed first: a waiter about to sleep on the old value then returns at once.
-        word.fetch_add(1, Ordering::Release);
-        atomic_wait::wake_all(word);
+        futex.value.fetch_add(1, Ordering::Release);
+        futex.wake_bitset(i32::MAX, self.bits);
     }
 }
 
-/// Wakes a group's waiters, once per word (a group's waiters mostly share words).
+/// Wakes a group's waiters with one system call per word (a group's waiters took
+/// consecutive tickets, so they mostly share words).
 pub(super) fn wake_all(wakes: &mut Vec<Wake>) {
-    wakes.sort_unstable_by_key(|w| w.0);
-    wakes.dedup();
+    wakes.sort_unstable_by_key(|w| w.word);
+    wakes.dedup_by(|next, kept| {
+        let same = next.word == kept.word;
+        if same {
+            kept.bits |= next.bits;
+        }
+        same
+    });
     wakes.drain(..).for_each(Wake::wake);
 }
 
 struct Slot<T> {
     /// `None` until answered; the lock is held only to put or take the answer.
     value: Mutex<Option<Result<T>>>,
-    word: Wake,
+    wake: Wake,
 }
 
 /// The writer's end: answering consumes it. Dropped unanswered (the writer stopped), it
@@ -78,11 +95,9 @@ pub(super) struct Answer<T> {
 
 /// A reply slot for the calling thread to wait on.
 pub(super) fn slot<T>() -> (Reply<T>, Answer<T>) {
-    let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
-    let word = usize::try_from(ticket / PER_FUTEX).unwrap_or(0) % FUTEXES;
     let slot = Arc::new(Slot {
         value: Mutex::new(None),
-        word: Wake(word),
+        wake: Wake::of(TICKETS.fetch_add(1, Ordering::Relaxed)),
     });
     (
         Reply {
@@ -108,7 +123,7 @@ impl<T> Reply<T> {
         match self.to.take()? {
             To::Waiter(slot) => {
                 *slot.value.lock() = Some(value);
-                Some(slot.word)
+                Some(slot.wake)
             }
             To::Call(then) => {
                 then(value);
@@ -123,7 +138,7 @@ impl<T> Drop for Reply<T> {
         match self.to.take() {
             Some(To::Waiter(slot)) => {
                 *slot.value.lock() = Some(Err(Error::Stopped.into()));
-                slot.word.wake();
+                slot.wake.wake();
             }
             Some(To::Call(then)) => then(Err(Error::Stopped.into())),
             None => {}
@@ -134,15 +149,17 @@ impl<T> Drop for Reply<T> {
 impl<T> Answer<T> {
     /// Sleeps until the answer is there (woken for another's answer, it sleeps again).
     pub(super) fn wait(self) -> Result<T> {
-        let word = &WORDS[self.slot.word.0];
+        let Wake { word, bits } = self.slot.wake;
+        let futex = &FUTEXES[word];
         loop {
-            // Read before looking: a wake after this read changes the word, and `wait`
-            // then returns at once instead of sleeping through it.
-            let seen = word.load(Ordering::Acquire);
+            // Read before looking: a wake after this read changes the word, and the
+            // wait then returns at once instead of sleeping through it.
+            let seen = futex.value.load(Ordering::Acquire);
             if let Some(value) = self.slot.value.lock().take() {
                 return value;
             }
-            atomic_wait::wait(word, seen);
+            // A changed word or a signal returns early: the loop looks again.
+            let _ = futex.wait_bitset(seen, bits);
         }
     }
 }
