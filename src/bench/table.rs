@@ -55,6 +55,10 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
         out,
         "latency = one request (pay-first: add-to-cart and payment); sold/oversold from the database."
     )?;
+    writeln!(
+        out,
+        "holds/s = holds sold over the time from the release to the last buyer's last answer."
+    )?;
     if report.pay {
         writeln!(
             out,

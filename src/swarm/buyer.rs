@@ -53,6 +53,9 @@ pub(super) struct Shared {
     pub stop: Arc<AtomicBool>,
     /// The first storage fault a buyer met: it stops the run, and the run fails with it.
     pub fault: Mutex<Option<Error>>,
+    /// When the last buyer so far had its last answer, in µs after the release: the
+    /// end of the run's selling time.
+    pub finished_us: AtomicU64,
     /// The release: the coordinator holds the write lock while it spawns the threads,
     /// each thread waits on a read lock, and unlocking wakes them all at once with the
     /// release instant — the burst's arrival time, from which latency is measured. (A
@@ -239,6 +242,9 @@ fn buyer(shared: &Shared, rec: &mut Recorder, start: Instant, index: u64) {
             }
         }
     };
+    shared
+        .finished_us
+        .fetch_max(micros_since(start), Ordering::Relaxed);
     let seq = seq.get().unwrap_or(u64::MAX);
     rec.record(Msg::Done {
         seq,
