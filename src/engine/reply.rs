@@ -182,6 +182,42 @@ mod tests {
     }
 
     #[test]
+    fn a_group_wakes_every_one_of_its_waiters() {
+        // 100 waiters over several futex words; answered in reverse order, in groups of 7
+        // merged by `wake_all`: every one of them must hear its own answer.
+        let (done, heard) = std::sync::mpsc::channel();
+        let mut replies = Vec::new();
+        for i in 0..100u32 {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let (reply, answer) = slot::<u32>();
+                tx.send(reply).unwrap();
+                done.send((i, answer.wait().ok())).unwrap();
+            });
+            replies.push((i, rx.recv().unwrap()));
+        }
+        replies.reverse();
+        while !replies.is_empty() {
+            let mut wakes: Vec<Wake> = Vec::new();
+            for (i, reply) in replies.drain(..replies.len().min(7)) {
+                wakes.extend(reply.fill(Ok(i)));
+            }
+            wake_all(&mut wakes);
+        }
+        let timeout = std::time::Duration::from_secs(10);
+        let mut got: Vec<(u32, Option<u32>)> = (0..100)
+            .map(|_| {
+                heard
+                    .recv_timeout(timeout)
+                    .expect("a waiter was never woken")
+            })
+            .collect();
+        got.sort_unstable();
+        assert!(got.iter().all(|(i, v)| *v == Some(*i)));
+    }
+
+    #[test]
     fn a_call_gets_the_answer_once_or_stopped_when_dropped() {
         let (tx, rx) = std::sync::mpsc::channel();
         let sent = tx.clone();
