@@ -11,7 +11,7 @@
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use rusqlite::Connection;
 
-use super::reply::{self, Reply};
+use super::reply::{self, Reply, Wake};
 use crate::hold;
 use crate::ids::ProductId;
 use crate::sql::Result;
@@ -42,10 +42,7 @@ impl ReaderHandle {
 
 /// Starts the reader on its own connection; `wake` is the writer's waker thread. The
 /// thread ends when the engine (holding the handle) is gone.
-pub(super) fn spawn(
-    conn: Connection,
-    wake: Sender<Vec<super::reply::Wake>>,
-) -> Result<ReaderHandle> {
+pub(super) fn spawn(conn: Connection, wake: Sender<Vec<Wake>>) -> Result<ReaderHandle> {
     let (requests, incoming) = unbounded();
     std::thread::Builder::new()
         .name("reader".into())
@@ -53,7 +50,7 @@ pub(super) fn spawn(
     Ok(ReaderHandle { requests })
 }
 
-fn run(conn: &Connection, incoming: &Receiver<Request>, wake: &Sender<Vec<super::reply::Wake>>) {
+fn run(conn: &Connection, incoming: &Receiver<Request>, wake: &Sender<Vec<Wake>>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX);
     let mut read: Vec<(ProductId, Option<(i64, i64)>)> = Vec::new();
     while let Ok(first) = incoming.recv() {
