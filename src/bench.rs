@@ -166,6 +166,11 @@ pub struct BenchRow {
     pub paid: u64,
     /// The largest WAL file the checkpointer saw during the row (0 without one).
     pub wal_peak_bytes: u64,
+    /// This process's CPU time per hold: every thread's, the buyer threads' included
+    /// (on a database server, the server's own is not counted).
+    pub cpu_us_per_hold: f64,
+    /// The cores the row kept busy: its CPU time over its wall time.
+    pub cores: f64,
 }
 
 impl BenchRow {
@@ -203,6 +208,8 @@ impl BenchRow {
             complete: r.buyer_outcomes.stopped == 0 || r.held + r.sold >= r.stock,
             paid: r.buyer_outcomes.paid,
             wal_peak_bytes,
+            cpu_us_per_hold: per_hold(run.cpu, held),
+            cores: cores(run.cpu, Duration::from_millis(r.elapsed_ms)),
         }
     }
 }
@@ -303,6 +310,19 @@ pub fn run(config: &BenchConfig, mut progress: impl FnMut(&str)) -> Result<Bench
     })
 }
 
+/// CPU time per hold, in µs.
+fn per_hold(cpu: Duration, holds: u64) -> f64 {
+    if holds == 0 {
+        0.0
+    } else {
+        cpu.as_secs_f64() * 1e6 / holds as f64
+    }
+}
+
+fn cores(cpu: Duration, elapsed: Duration) -> f64 {
+    ratio(cpu.as_secs_f64(), elapsed.as_secs_f64())
+}
+
 fn ratio(rate: f64, limit: f64) -> f64 {
     if limit > 0.0 { rate / limit } else { 0.0 }
 }
@@ -338,7 +358,7 @@ fn limit_row(
     metrics: &crate::metrics::Metrics,
     stock: &crate::hold::Stock,
     commits: u64,
-    elapsed: Duration,
+    (elapsed, cpu): (Duration, Duration),
     complete: bool,
 ) -> BenchRow {
     let lat = metrics.latency_us();
@@ -364,6 +384,8 @@ fn limit_row(
         complete,
         paid: 0,
         wal_peak_bytes: 0,
+        cpu_us_per_hold: per_hold(cpu, metrics.held),
+        cores: cores(cpu, elapsed),
     }
 }
 
@@ -453,6 +475,7 @@ mod tests {
                 commits: 12,
                 ..Default::default()
             },
+            cpu: Duration::from_millis(500),
         };
         let row = BenchRow::of_swarm(&finished, 4096);
         assert_eq!(row.held, 100);
@@ -463,6 +486,9 @@ mod tests {
         );
         assert_eq!(row.rejected, 10);
         assert_eq!((row.paid, row.commits, row.wal_peak_bytes), (100, 12, 4096));
+        // 0.5 s of CPU over 100 holds in 2 s.
+        assert!((row.cpu_us_per_hold - 5_000.0).abs() < 1e-6);
+        assert!((row.cores - 0.25).abs() < 1e-9);
         assert!(row.complete);
 
         let cut = Finished {

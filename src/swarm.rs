@@ -144,6 +144,20 @@ impl SwarmConfig {
 pub struct Finished {
     pub report: SwarmReport,
     pub counters: CounterSnapshot,
+    /// The process's CPU time from the release until the last buyer thread was done:
+    /// every thread's, the buyers' and the engine's alike.
+    pub cpu: Duration,
+}
+
+/// The CPU time this process has used so far, every thread's (those that have exited
+/// too). What bounds a run on a machine with few cores: the rate cannot pass the cores
+/// over the CPU time each hold costs.
+pub fn cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// A running swarm. Dropping it does not stop it; call [`SwarmHandle::stop`].
@@ -293,6 +307,7 @@ impl Run {
             fault: Mutex::new(None),
             go: RwLock::new(None),
             finished_us: AtomicU64::new(0),
+            cpu_done_ns: AtomicU64::new(0),
             tx,
         });
         let want = self
@@ -343,6 +358,7 @@ impl Run {
             }
         }
         let thread_count = threads.len();
+        let cpu_at_release = cpu_time();
         let release_at = Instant::now();
         {
             let mut release = release;
@@ -367,6 +383,11 @@ impl Run {
             0 => release_at.elapsed(),
             us => Duration::from_micros(us),
         };
+        let cpu = match shared.cpu_done_ns.load(Ordering::Relaxed) {
+            0 => cpu_time(),
+            ns => Duration::from_nanos(ns),
+        }
+        .saturating_sub(cpu_at_release);
         if let Some(fault) = shared.fault.lock().take() {
             return Err(fault);
         }
@@ -392,7 +413,11 @@ impl Run {
             counters,
             collected,
         })?;
-        Ok(Finished { report, counters })
+        Ok(Finished {
+            report,
+            counters,
+            cpu,
+        })
     }
 
     /// Waits until the holds this run's buyers walked away from have expired and their

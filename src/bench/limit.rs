@@ -29,6 +29,7 @@ pub(super) fn run_for(config: &BenchConfig, base: &Path, holds: u64) -> Result<B
     let ttl = 3_600_000;
     let clock = crate::Clock::real();
     let mut metrics = Metrics::default();
+    let cpu_started = crate::swarm::cpu_time();
     let started = Instant::now();
     let deadline = started + super::time_limit::for_limit_row(config);
     let mut commits = 0u64;
@@ -59,11 +60,16 @@ pub(super) fn run_for(config: &BenchConfig, base: &Path, holds: u64) -> Result<B
         });
     }
     let elapsed = started.elapsed();
+    let cpu = crate::swarm::cpu_time().saturating_sub(cpu_started);
     let stock = hold::stock(&conn)?
         .into_iter()
         .find(|s| s.sku == SKU)
         .ok_or_else(|| crate::Error::Usage("the bench product vanished".into()))?;
     Ok(super::limit_row(
-        &metrics, &stock, commits, elapsed, complete,
+        &metrics,
+        &stock,
+        commits,
+        (elapsed, cpu),
+        complete,
     ))
 }

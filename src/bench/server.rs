@@ -47,6 +47,7 @@ pub(super) fn limit(config: &BenchConfig, url: &str, holds: u64) -> Result<Bench
     let ttl = 3_600_000;
     let clock = crate::Clock::real();
     let mut metrics = Metrics::default();
+    let cpu_started = crate::swarm::cpu_time();
     let started = Instant::now();
     let deadline = started + super::time_limit::for_limit_row(config);
     let (mut commits, mut complete) = (0u64, true);
@@ -80,11 +81,16 @@ pub(super) fn limit(config: &BenchConfig, url: &str, holds: u64) -> Result<Bench
         });
     }
     let elapsed = started.elapsed();
+    let cpu = crate::swarm::cpu_time().saturating_sub(cpu_started);
     let stock = pg::stock(&mut *conn)?
         .into_iter()
         .find(|s| s.sku == SKU)
         .ok_or_else(|| Error::Usage("the bench product vanished".into()))?;
     Ok(super::limit_row(
-        &metrics, &stock, commits, elapsed, complete,
+        &metrics,
+        &stock,
+        commits,
+        (elapsed, cpu),
+        complete,
     ))
 }

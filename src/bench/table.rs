@@ -4,13 +4,13 @@ use std::io::Write;
 
 use super::{BenchReport, BenchRow};
 
-const HEADER: &str = "strategy       holds/s   x limit    p50 ms    p99 ms    max ms      sold  oversold  fairness  conflicts    busy  commits     paid  wal MiB";
+const HEADER: &str = "strategy       holds/s   x limit    p50 ms    p99 ms    max ms      sold  oversold  fairness  conflicts    busy  commits     paid  wal MiB   cpu us  cores";
 
 /// One row, formatted like the table's (also the progress line as rows finish).
 pub(super) fn line(r: &BenchRow) -> String {
     let ms = |us: u64| us as f64 / 1000.0;
     format!(
-        "{:<11} {:>10.0} {:>8.2}x {:>9.2} {:>9.2} {:>9.2} {:>9} {:>9} {:>9.3} {:>10} {:>7} {:>8} {:>8} {:>8.1}{}",
+        "{:<11} {:>10.0} {:>8.2}x {:>9.2} {:>9.2} {:>9.2} {:>9} {:>9} {:>9.3} {:>10} {:>7} {:>8} {:>8} {:>8.1} {:>8.1} {:>6.2}{}",
         r.strategy,
         r.holds_per_sec,
         r.ratio_to_limit,
@@ -25,6 +25,8 @@ pub(super) fn line(r: &BenchRow) -> String {
         r.commits,
         r.paid,
         r.wal_peak_bytes as f64 / (1024.0 * 1024.0),
+        r.cpu_us_per_hold,
+        r.cores,
         if r.complete { "" } else { "  (time limit)" },
     )
 }
@@ -58,6 +60,10 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
     writeln!(
         out,
         "holds/s = holds sold over the time from the release to the last buyer's last answer."
+    )?;
+    writeln!(
+        out,
+        "cpu us = this process's CPU time per hold, every thread's (the buyers' too); cores = that time over the row's."
     )?;
     if report.pay {
         writeln!(

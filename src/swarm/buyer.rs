@@ -56,6 +56,9 @@ pub(super) struct Shared {
     /// When the last buyer so far had its last answer, in µs after the release: the
     /// end of the run's selling time.
     pub finished_us: AtomicU64,
+    /// The process's CPU time, in ns, when the last buyer thread so far was done: the
+    /// end of the run's cost, every thread's (see [`super::cpu_time`]).
+    pub cpu_done_ns: AtomicU64,
     /// The release: the coordinator holds the write lock while it spawns the threads,
     /// each thread waits on a read lock, and unlocking wakes them all at once with the
     /// release instant — the burst's arrival time, from which latency is measured. (A
@@ -83,6 +86,14 @@ pub(super) fn buyer_thread(shared: &Shared) {
     let Some(start) = *shared.go.read() else {
         return;
     };
+    sell(shared, start);
+    let cpu = u64::try_from(super::cpu_time().as_nanos()).unwrap_or(u64::MAX);
+    shared.cpu_done_ns.fetch_max(cpu, Ordering::Relaxed);
+}
+
+/// Plays buyers, one after another, until none is left, the time limit passes, or the
+/// run is stopped.
+fn sell(shared: &Shared, start: Instant) {
     let deadline = shared.config.time_limit.and_then(|l| start.checked_add(l));
     let mut rec = Recorder::new(shared.tx.clone());
     loop {
