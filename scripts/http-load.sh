@@ -25,6 +25,14 @@ cat > "$dir/sale.json" <<JSON
  "stock": 50000000, "max_per_buyer": 1000000}]}
 JSON
 results="$dir/results.txt"
+# A process's CPU seconds so far, every thread's.
+server_cpu() {
+  python3 - "$1" <<'PY'
+import os, sys
+fields = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()
+print((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+PY
+}
 for round in $(seq "$rounds"); do
   rm -f "$dir"/load.db*
   "$bin" --db "$dir/load.db" init --sale "$dir/sale.json" >/dev/null
@@ -38,7 +46,14 @@ for round in $(seq "$rounds"); do
   # each made every add-to-cart sum 35 rows for the limit, which no sale does).
   : > "$dir/tokens.txt"
   wrk -t2 -c16 -d"${buyer_secs}s" -s scripts/http-buyers.lua "$addr" -- "$dir/tokens.txt" >/dev/null
-  http=$(wrk -t2 -c"$conns" -d"${secs}s" -s scripts/http-holds.lua "$addr" -- "$dir/tokens.txt" | grep '^RESULT')
+  # CPU seconds (user + system) of the server and of wrk over the load: on a machine
+  # with few cores both share them, and per request they bound the rate.
+  before=$(server_cpu "$pid")
+  TIMEFORMAT='%U %S'
+  { time wrk -t2 -c"$conns" -d"${secs}s" -s scripts/http-holds.lua "$addr" -- "$dir/tokens.txt" > "$dir/wrk.out"; } 2> "$dir/wrk.time"
+  http=$(grep '^RESULT' "$dir/wrk.out")
+  server=$(python3 -c "print(round($(server_cpu "$pid") - $before, 2))")
+  wrk_cpu=$(python3 -c "print(round(sum(map(float, '$(cat "$dir/wrk.time")'.split())), 2))")
   kill -TERM "$pid"; wait "$pid"; pid=
   # Then in process, with as many buyer threads as HTTP had connections (the same
   # concurrency, so the same group-commit batches at synchronous=full; the bench's own
@@ -47,11 +62,12 @@ for round in $(seq "$rounds"); do
   # 400,000), so like is compared with like.
   sold=$(grep -o 'requests=[0-9]*' <<<"$http" | cut -d= -f2)
   inproc=$("$bin" bench --strategy queue --threads "$conns" --holds "$sold" --json --expiry-holds 0 --gate-probe 0s --dir "$dir" |
-    python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["rows"] if x["strategy"]=="queue"][0]; print(round(r["holds_per_sec"]))')
-  echo "round $round: in-process queue ${inproc} holds/s; HTTP $http buyers=$(wc -l < "$dir/tokens.txt")" | tee -a "$results"
+    python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["rows"] if x["strategy"]=="queue"][0]; print(round(r["holds_per_sec"]), round(r["cpu_us_per_hold"], 1))')
+  read -r inproc inproc_cpu <<<"$inproc"
+  echo "round $round: in-process queue ${inproc} holds/s cpu_us=${inproc_cpu}; HTTP $http server_cpu_s=$server wrk_cpu_s=$wrk_cpu buyers=$(wc -l < "$dir/tokens.txt")" | tee -a "$results"
 done
 python3 - "$results" <<'PY'
-import re, statistics, sys
+import os, re, statistics, sys
 rows = [l for l in open(sys.argv[1])]
 def col(name):
     return [float(re.search(name + r"=([0-9.]+)", l).group(1)) for l in rows]
@@ -60,4 +76,13 @@ rps, p50, p99 = (statistics.median(col(n)) for n in ("rps", "p50_ms", "p99_ms"))
 errors = sum(col("non2xx")) + sum(col("socket_errors"))
 print(f"median of {len(rows)}: in-process queue {inproc:.0f} holds/s; HTTP {rps:.0f} holds/s "
       f"({rps / inproc:.2f}x), p50 {p50:.2f} ms, p99 {p99:.2f} ms, error answers {errors:.0f}")
+# CPU per request: each round's CPU seconds over the requests it answered.
+per_req = lambda name: statistics.median(
+    [c / n * 1e6 for c, n in zip(col(name), col("requests"))])
+server, wrk = per_req("server_cpu_s"), per_req("wrk_cpu_s")
+cores = os.cpu_count()
+print(f"CPU per request: server {server:.1f} us, wrk {wrk:.1f} us; in-process "
+      f"{statistics.median(col('cpu_us')):.1f} us a hold (its buyer threads' included). "
+      f"On {cores} cores, {server + wrk:.1f} us a request allows at most "
+      f"{cores / (server + wrk) * 1e6:.0f} requests/s.")
 PY
