@@ -55,10 +55,18 @@ fn json_has_the_limit_row_and_every_strategy() {
             "fairness",
             "conflicts",
             "busy",
+            "cpu_us_per_hold",
+            "cores",
         ] {
             assert!(row.get(key).is_some(), "{name}: no {key}");
         }
         assert!(row["holds_per_sec"].as_f64().unwrap_or(0.0) > 0.0, "{name}");
+        // Selling costs CPU: a row that read none measured nothing.
+        assert!(
+            row["cpu_us_per_hold"].as_f64().unwrap_or(0.0) > 0.0,
+            "{name}"
+        );
+        assert!(row["cores"].as_f64().unwrap_or(0.0) > 0.0, "{name}");
         if name != "naive" {
             assert_eq!(row["oversold"], 0, "{name}");
         }
