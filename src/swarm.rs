@@ -18,7 +18,7 @@ mod live;
 mod report;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -307,6 +307,7 @@ impl Run {
             fault: Mutex::new(None),
             go: RwLock::new(None),
             finished_us: AtomicU64::new(0),
+            running: AtomicUsize::new(0),
             cpu_done_ns: AtomicU64::new(0),
             tx,
         });
@@ -358,6 +359,8 @@ impl Run {
             }
         }
         let thread_count = threads.len();
+        // Before the release: no thread is past it yet to count itself done.
+        shared.running.store(thread_count, Ordering::Release);
         let cpu_at_release = cpu_time();
         let release_at = Instant::now();
         {
