@@ -209,7 +209,7 @@ impl BenchRow {
             paid: r.buyer_outcomes.paid,
             wal_peak_bytes,
             cpu_us_per_hold: per_hold(run.cpu, held),
-            cores: cores(run.cpu, Duration::from_millis(r.elapsed_ms)),
+            cores: cores(run.cpu, run.elapsed),
         }
     }
 }
@@ -476,6 +476,7 @@ mod tests {
                 ..Default::default()
             },
             cpu: Duration::from_millis(500),
+            elapsed: Duration::from_secs(2),
         };
         let row = BenchRow::of_swarm(&finished, 4096);
         assert_eq!(row.held, 100);

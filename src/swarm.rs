@@ -147,6 +147,9 @@ pub struct Finished {
     /// The process's CPU time from the release until the last buyer thread was done:
     /// every thread's, the buyers' and the engine's alike.
     pub cpu: Duration,
+    /// The run's selling time, unrounded (the report keeps whole milliseconds, which
+    /// for a row of a few dozen holds can be zero).
+    pub elapsed: Duration,
 }
 
 /// The CPU time this process has used so far, every thread's (those that have exited
@@ -420,6 +423,7 @@ impl Run {
             report,
             counters,
             cpu,
+            elapsed,
         })
     }
 
