@@ -90,13 +90,20 @@ mod tests {
         bus.publish(|| EngineEvent::StockChanged);
         assert!(matches!(first.try_recv(), Ok(EngineEvent::StockChanged)));
         assert!(matches!(second.try_recv(), Ok(EngineEvent::StockChanged)));
-        assert_eq!(bus.subscribers.lock().len(), 2, "the dropped one is forgotten");
+        assert_eq!(
+            bus.subscribers.lock().len(),
+            2,
+            "the dropped one is forgotten"
+        );
         drop(first);
         bus.publish(|| EngineEvent::StockChanged);
         assert!(matches!(second.try_recv(), Ok(EngineEvent::StockChanged)));
         drop(second);
         bus.publish(|| EngineEvent::StockChanged);
-        assert!(!bus.any.load(Ordering::Acquire), "nobody listens: nothing is built");
+        assert!(
+            !bus.any.load(Ordering::Acquire),
+            "nobody listens: nothing is built"
+        );
         let mut built = false;
         bus.publish(|| {
             built = true;
