@@ -171,6 +171,12 @@ pub struct BenchRow {
     pub cpu_us_per_hold: f64,
     /// The cores the row kept busy: its CPU time over its wall time.
     pub cores: f64,
+    /// The share of the row's selling time the engine's one writer thread spent on a
+    /// core, and runnable but waiting for one (none without a writer thread, or where
+    /// the kernel keeps no scheduler statistics). The rest it slept: on the disk, or
+    /// with nothing to do.
+    pub writer_on_cpu: Option<f64>,
+    pub writer_waiting_for_cpu: Option<f64>,
 }
 
 impl BenchRow {
@@ -210,6 +216,8 @@ impl BenchRow {
             wal_peak_bytes,
             cpu_us_per_hold: per_hold(run.cpu, held),
             cores: cores(run.cpu, run.elapsed),
+            writer_on_cpu: run.writer.map(|w| cores(w.on_cpu, run.elapsed)),
+            writer_waiting_for_cpu: run.writer.map(|w| cores(w.waiting_for_cpu, run.elapsed)),
         }
     }
 }
@@ -386,6 +394,8 @@ fn limit_row(
         wal_peak_bytes: 0,
         cpu_us_per_hold: per_hold(cpu, metrics.held),
         cores: cores(cpu, elapsed),
+        writer_on_cpu: None,
+        writer_waiting_for_cpu: None,
     }
 }
 
@@ -477,6 +487,10 @@ mod tests {
             },
             cpu: Duration::from_millis(500),
             elapsed: Duration::from_secs(2),
+            writer: Some(crate::engine::ThreadTimes {
+                on_cpu: Duration::from_millis(1000),
+                waiting_for_cpu: Duration::from_millis(500),
+            }),
         };
         let row = BenchRow::of_swarm(&finished, 4096);
         assert_eq!(row.held, 100);
@@ -490,6 +504,11 @@ mod tests {
         // 0.5 s of CPU over 100 holds in 2 s.
         assert!((row.cpu_us_per_hold - 5_000.0).abs() < 1e-6);
         assert!((row.cores - 0.25).abs() < 1e-9);
+        // The writer: 1 s on a core and 0.5 s waiting for one, of the 2 s.
+        assert_eq!(
+            (row.writer_on_cpu, row.writer_waiting_for_cpu),
+            (Some(0.5), Some(0.25))
+        );
         assert!(row.complete);
 
         let cut = Finished {

@@ -32,6 +32,7 @@ mod reply;
 mod reserve;
 mod rows;
 mod seam;
+mod thread_times;
 mod writer;
 
 use std::collections::HashMap;
@@ -59,6 +60,7 @@ pub use flashsale_core::arrival;
 pub use flashsale_core::events::{EngineEvent, ReturnReason};
 pub use flashsale_core::model::Paid;
 pub use handle::Engine;
+pub use thread_times::ThreadTimes;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -222,6 +224,11 @@ impl FileEngine {
     /// The checkpointer's figures: the largest WAL it saw, and its checkpoints.
     pub fn wal_stats(&self) -> WalStats {
         self.inner.wal.snapshot()
+    }
+
+    /// How the writer thread has spent its time so far: on a core, and waiting for one.
+    pub fn writer_times(&self) -> Option<ThreadTimes> {
+        self.inner.funnel.get()?.times()
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer funnel. IMMEDIATE because

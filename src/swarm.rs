@@ -150,6 +150,9 @@ pub struct Finished {
     /// The run's selling time, unrounded (the report keeps whole milliseconds, which
     /// for a row of a few dozen holds can be zero).
     pub elapsed: Duration,
+    /// How the engine's writer thread spent the run's selling time (a file's engine;
+    /// where the kernel keeps scheduler statistics).
+    pub writer: Option<crate::engine::ThreadTimes>,
 }
 
 /// The CPU time this process has used so far, every thread's (those that have exited
@@ -312,6 +315,7 @@ impl Run {
             finished_us: AtomicU64::new(0),
             running: AtomicUsize::new(0),
             cpu_done_ns: AtomicU64::new(0),
+            writer_done: Mutex::new(None),
             tx,
         });
         let want = self
@@ -365,6 +369,7 @@ impl Run {
         // Before the release: no thread is past it yet to count itself done.
         shared.running.store(thread_count, Ordering::Release);
         let cpu_at_release = cpu_time();
+        let writer_at_release = self.engine.writer_times();
         let release_at = Instant::now();
         {
             let mut release = release;
@@ -394,6 +399,14 @@ impl Run {
             ns => Duration::from_nanos(ns),
         }
         .saturating_sub(cpu_at_release);
+        let writer_done = shared.writer_done.lock().take();
+        let writer = writer_at_release.and_then(|at| {
+            Some(
+                writer_done
+                    .or_else(|| self.engine.writer_times())?
+                    .since(at),
+            )
+        });
         if let Some(fault) = shared.fault.lock().take() {
             return Err(fault);
         }
@@ -424,6 +437,7 @@ impl Run {
             counters,
             cpu,
             elapsed,
+            writer,
         })
     }
 

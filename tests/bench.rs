@@ -67,6 +67,21 @@ fn json_has_the_limit_row_and_every_strategy() {
             "{name}"
         );
         assert!(row["cores"].as_f64().unwrap_or(0.0) > 0.0, "{name}");
+        // The writer thread's share of the selling time, where the kernel keeps
+        // scheduler statistics; the limit row has no writer thread.
+        if name == "limit" {
+            assert!(row["writer_on_cpu"].is_null(), "{name}");
+        } else if std::path::Path::new("/proc/self/schedstat").exists() {
+            let on = row["writer_on_cpu"].as_f64().expect("writer_on_cpu");
+            let waiting = row["writer_waiting_for_cpu"].as_f64().expect("waiting");
+            assert!(
+                (0.0..1.5).contains(&on) && (0.0..1.5).contains(&waiting),
+                "{name}"
+            );
+            if name == "queue" {
+                assert!(on > 0.0, "the queue's writer wrote every hold");
+            }
+        }
         if name != "naive" {
             assert_eq!(row["oversold"], 0, "{name}");
         }
@@ -108,6 +123,13 @@ fn text_table_names_every_row() {
     assert!(text.contains("gate, sold out:"), "{text}");
     assert!(text.contains("expiry: 200 holds"), "{text}");
     assert!(text.contains("limit measured again at the end"), "{text}");
+    if std::path::Path::new("/proc/self/schedstat").exists() {
+        let writer: String = text.lines().filter(|l| l.starts_with("writer: ")).collect();
+        assert!(
+            writer.contains("queue ") && writer.contains("gate "),
+            "{text}"
+        );
+    }
     assert!(
         text.contains("time limit: 6.0 s a row = 3 × the "),
         "the derived limit is explained:\n{text}"

@@ -6,6 +6,41 @@ use super::{BenchReport, BenchRow};
 
 const HEADER: &str = "strategy       holds/s   x limit    p50 ms    p99 ms    max ms      sold  oversold  fairness  conflicts    busy  commits     paid  wal MiB   cpu us  cores";
 
+/// Where each row's one writer thread spent the selling time: what says whether the
+/// serial part of a strategy waited for the disk or for a core (issue 13).
+fn writer_times(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> {
+    let rows: Vec<_> = report
+        .rows
+        .iter()
+        .filter_map(|r| Some((r, r.writer_on_cpu?, r.writer_waiting_for_cpu?)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "writer = the one writer thread over the row's selling time: on a core / waiting for one / asleep (disk, or idle)."
+    )?;
+    let pct = |share: f64| format!("{:.0}%", share * 100.0);
+    let shares = rows
+        .iter()
+        .map(|(r, on, waiting)| {
+            let asleep = (1.0 - on - waiting).max(0.0);
+            format!(
+                "{} {} / {} / {}",
+                r.strategy,
+                pct(*on),
+                pct(*waiting),
+                pct(asleep)
+            )
+        })
+        .collect::<Vec<_>>();
+    for line in shares.chunks(3) {
+        writeln!(out, "writer: {}", line.join(";  "))?;
+    }
+    Ok(())
+}
+
 /// One row, formatted like the table's (also the progress line as rows finish).
 pub(super) fn line(r: &BenchRow) -> String {
     let ms = |us: u64| us as f64 / 1000.0;
@@ -65,6 +100,7 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
         out,
         "cpu us = this process's CPU time per hold, every thread's (the buyers' too); cores = that time over the row's."
     )?;
+    writer_times(report, out)?;
     if report.pay {
         writeln!(
             out,

@@ -146,6 +146,11 @@ impl Engine {
         }
     }
 
+    /// How a file's writer thread has spent its time so far (a server has none here).
+    pub fn writer_times(&self) -> Option<super::ThreadTimes> {
+        self.file()?.writer_times()
+    }
+
     pub fn subscribe(&self) -> crossbeam_channel::Receiver<EngineEvent> {
         self.shop.subscribe()
     }

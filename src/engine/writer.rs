@@ -20,7 +20,7 @@
 //! [`super::FileEngine::write`] callers and the sweeper: the thread holds the lock while it
 //! works through what is waiting and lets anyone queued on the mutex in between jobs.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -55,9 +55,19 @@ pub(super) struct WriterHandle {
     /// the writer connection's lock) nobody is ahead of a new job, and its caller may run
     /// it itself: see [`WriterHandle::idle`].
     in_flight: Arc<AtomicUsize>,
+    /// The writer thread's id (0 until it has started), to read its scheduler times.
+    tid: Arc<AtomicI32>,
 }
 
 impl WriterHandle {
+    /// How the writer thread has spent its time so far (see `thread_times.rs`).
+    pub(super) fn times(&self) -> Option<super::ThreadTimes> {
+        match self.tid.load(Ordering::Acquire) {
+            0 => None,
+            tid => super::ThreadTimes::of(tid),
+        }
+    }
+
     pub(super) fn waker(&self) -> Sender<Vec<Wake>> {
         self.wake.clone()
     }
@@ -104,9 +114,12 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
     let waker = wake.clone();
     let in_flight = Arc::new(AtomicUsize::new(0));
     let served = Arc::clone(&in_flight);
+    let tid = Arc::new(AtomicI32::new(0));
+    let its_tid = Arc::clone(&tid);
     std::thread::Builder::new()
         .name("writer".into())
         .spawn(move || {
+            its_tid.store(super::thread_times::current_tid(), Ordering::Release);
             let inputs = Inputs {
                 incoming: &incoming,
                 urgent: &urgent_in,
@@ -120,6 +133,7 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
         urgent,
         wake,
         in_flight,
+        tid,
     })
 }
 

@@ -62,6 +62,8 @@ pub(super) struct Shared {
     /// the run's cost, every thread's (see [`super::cpu_time`]). Read by that thread
     /// alone: the process's clock sums every thread's, 19 µs a reading among 1,000.
     pub cpu_done_ns: AtomicU64,
+    /// The writer thread's times, read by the same last buyer thread.
+    pub writer_done: Mutex<Option<crate::engine::ThreadTimes>>,
     /// The release: the coordinator holds the write lock while it spawns the threads,
     /// each thread waits on a read lock, and unlocking wakes them all at once with the
     /// release instant — the burst's arrival time, from which latency is measured. (A
@@ -93,6 +95,7 @@ pub(super) fn buyer_thread(shared: &Shared) {
     if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
         let cpu = u64::try_from(super::cpu_time().as_nanos()).unwrap_or(u64::MAX);
         shared.cpu_done_ns.store(cpu, Ordering::Relaxed);
+        *shared.writer_done.lock() = shared.engine.writer_times();
     }
 }
 
