@@ -25,6 +25,15 @@ cat > "$dir/sale.json" <<JSON
  "stock": 50000000, "max_per_buyer": 1000000}]}
 JSON
 results="$dir/results.txt"
+# The server's writer thread so far, from /metrics: seconds on a core and waiting for one.
+writer_times() {
+  python3 - "$1" <<'PY'
+import sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1] + "/metrics").read().decode()
+get = lambda name: next((l.split()[1] for l in text.splitlines() if l.startswith(name + " ")), "0")
+print(get("flashsale_writer_cpu_seconds_total"), get("flashsale_writer_waiting_seconds_total"))
+PY
+}
 # A process's CPU seconds so far, every thread's.
 server_cpu() {
   python3 - "$1" <<'PY'
@@ -49,10 +58,14 @@ for round in $(seq "$rounds"); do
   # CPU seconds (user + system) of the server and of wrk over the load: on a machine
   # with few cores both share them, and per request they bound the rate.
   before=$(server_cpu "$pid")
+  read -r writer_on writer_waiting <<<"$(writer_times "$addr")"
   TIMEFORMAT='%U %S'
   { time wrk -t2 -c"$conns" -d"${secs}s" -s scripts/http-holds.lua "$addr" -- "$dir/tokens.txt" > "$dir/wrk.out"; } 2> "$dir/wrk.time"
   http=$(grep '^RESULT' "$dir/wrk.out")
   server=$(python3 -c "print(round($(server_cpu "$pid") - $before, 2))")
+  read -r writer_on_end writer_waiting_end <<<"$(writer_times "$addr")"
+  writer_on=$(python3 -c "print(round($writer_on_end - $writer_on, 2))")
+  writer_waiting=$(python3 -c "print(round($writer_waiting_end - $writer_waiting, 2))")
   wrk_cpu=$(python3 -c "print(round(sum(map(float, '$(cat "$dir/wrk.time")'.split())), 2))")
   kill -TERM "$pid"; wait "$pid"; pid=
   # Then in process, with as many buyer threads as HTTP had connections (the same
@@ -64,7 +77,7 @@ for round in $(seq "$rounds"); do
   inproc=$("$bin" bench --strategy queue --threads "$conns" --holds "$sold" --json --expiry-holds 0 --gate-probe 0s --dir "$dir" |
     python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["rows"] if x["strategy"]=="queue"][0]; print(round(r["holds_per_sec"]), round(r["cpu_us_per_hold"], 1))')
   read -r inproc inproc_cpu <<<"$inproc"
-  echo "round $round: in-process queue ${inproc} holds/s cpu_us=${inproc_cpu}; HTTP $http server_cpu_s=$server wrk_cpu_s=$wrk_cpu buyers=$(wc -l < "$dir/tokens.txt")" | tee -a "$results"
+  echo "round $round: in-process queue ${inproc} holds/s cpu_us=${inproc_cpu}; HTTP $http server_cpu_s=$server wrk_cpu_s=$wrk_cpu writer_on_s=$writer_on writer_waiting_s=$writer_waiting secs=$secs buyers=$(wc -l < "$dir/tokens.txt")" | tee -a "$results"
 done
 python3 - "$results" <<'PY'
 import os, re, statistics, sys
@@ -85,4 +98,7 @@ print(f"CPU per request: server {server:.1f} us, wrk {wrk:.1f} us; in-process "
       f"{statistics.median(col('cpu_us')):.1f} us a hold (its buyer threads' included). "
       f"On {cores} cores, {server + wrk:.1f} us a request allows at most "
       f"{cores / (server + wrk) * 1e6:.0f} requests/s.")
+share = lambda name: statistics.median([v / s * 100 for v, s in zip(col(name), col("secs"))])
+print(f"The server's writer thread over the load: on a core {share('writer_on_s'):.0f}%, "
+      f"waiting for one {share('writer_waiting_s'):.0f}%.")
 PY

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::engine::CounterSnapshot;
+use crate::engine::{CounterSnapshot, ThreadTimes};
 use crate::error::Rejection;
 use crate::metrics::Metrics;
 
@@ -18,6 +18,9 @@ pub struct Gauges {
     pub queue_depth: usize,
     pub queue_bound: usize,
     pub counters: CounterSnapshot,
+    /// The engine's writer thread so far (a file's engine, where the kernel keeps
+    /// scheduler statistics): whether the serial part waits for a core or the disk.
+    pub writer: Option<ThreadTimes>,
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -181,6 +184,22 @@ pub fn render(m: &Metrics, g: &Gauges) -> String {
         "SQLITE_BUSY answers.",
         k.busy,
     );
+    if let Some(w) = g.writer {
+        one(
+            &mut out,
+            "flashsale_writer_cpu_seconds_total",
+            c,
+            "Time the engine's writer thread spent on a core.",
+            w.on_cpu.as_secs_f64(),
+        );
+        one(
+            &mut out,
+            "flashsale_writer_waiting_seconds_total",
+            c,
+            "Time the engine's writer thread was runnable, waiting for a core.",
+            w.waiting_for_cpu.as_secs_f64(),
+        );
+    }
     out
 }
 
@@ -215,6 +234,10 @@ mod tests {
                 queue_depth: 2,
                 queue_bound: 9,
                 counters: CounterSnapshot::default(),
+                writer: Some(ThreadTimes {
+                    on_cpu: std::time::Duration::from_millis(1500),
+                    waiting_for_cpu: std::time::Duration::from_millis(250),
+                }),
             },
         );
         for line in [
@@ -226,6 +249,8 @@ mod tests {
             "flashsale_add_to_cart_duration_seconds_bucket{le=\"+Inf\"} 4",
             "flashsale_expiry_lag_seconds_count 1",
             "flashsale_queue_depth 2",
+            "flashsale_writer_cpu_seconds_total 1.5",
+            "flashsale_writer_waiting_seconds_total 0.25",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

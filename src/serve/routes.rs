@@ -255,6 +255,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         queue_depth: state.in_flight.load(std::sync::atomic::Ordering::Relaxed),
         queue_bound: state.config.queue_bound,
         counters: state.engine.counters(),
+        writer: state.engine.writer_times(),
     };
     let text = super::metrics::render(&state.metrics.lock(), &gauges);
     (
