@@ -335,6 +335,17 @@ fn an_unpaid_hold_comes_back_within_a_second_and_metrics_show_the_lag() {
         "{}",
         metrics.text
     );
+    // The writer thread wrote those holds: it has been on a core.
+    if std::path::Path::new("/proc/self/schedstat").exists() {
+        let on_cpu: f64 = metrics
+            .text
+            .lines()
+            .find_map(|l| l.strip_prefix("flashsale_writer_cpu_seconds_total "))
+            .expect("the writer's seconds on a core")
+            .parse()
+            .unwrap();
+        assert!(on_cpu > 0.0, "{}", metrics.text);
+    }
     drop(srv);
     common::audit_ok(&db.path);
 }
