@@ -399,14 +399,14 @@ impl Run {
             ns => Duration::from_nanos(ns),
         }
         .saturating_sub(cpu_at_release);
-        let writer_done = shared.writer_done.lock().take();
-        let writer = writer_at_release.and_then(|at| {
-            Some(
-                writer_done
-                    .or_else(|| self.engine.writer_times())?
-                    .since(at),
-            )
-        });
+        // A writer thread that had not started by the release (its id not yet known)
+        // spent all its time after it.
+        let writer = shared
+            .writer_done
+            .lock()
+            .take()
+            .or_else(|| self.engine.writer_times())
+            .map(|done| done.since(writer_at_release.unwrap_or_default()));
         if let Some(fault) = shared.fault.lock().take() {
             return Err(fault);
         }
