@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
+use flashsale::Strategy;
 use flashsale::tui::form::Modal;
 use ratatui::crossterm::event::KeyCode;
 
 #[path = "support/console.rs"]
 mod console;
-use console::Harness;
+use console::{Harness, launch};
 
 /// Two paid orders and one active hold on the books.
 fn sale_with_orders(h: &mut Harness) {
@@ -269,6 +270,24 @@ fn the_scheduler_does_not_call_the_students_order_a_mismatch() {
     assert!(screen.contains("SCHEDULER"), "{screen}");
     assert!(
         !screen.contains("mismatch") && !screen.contains('≠'),
+        "{screen}"
+    );
+}
+
+#[test]
+fn after_a_run_the_metrics_panel_shows_its_rollback_rate_whole_at_80x24() {
+    // The conflicts line once ran 4 columns past the panel and lost the rate's value.
+    let mut h = Harness::new();
+    launch(&mut h, "60", "10", Strategy::Immediate, false);
+    let screen = h.screen();
+    let panel = screen
+        .lines()
+        .flat_map(|line| line.split('│'))
+        .find(|part| part.contains("conflicts"))
+        .unwrap_or_else(|| panic!("no conflicts line: {screen}"));
+    let shown = panel.trim_end();
+    assert!(
+        shown.contains("rollbacks ") && shown.ends_with('%'),
         "{screen}"
     );
 }

@@ -113,14 +113,33 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 c.rollbacks as f64 * 100.0 / writes as f64
             };
-            lines.push(Row::Text(Line::from(vec![
-                Span::styled("conflicts  ", t.dim),
-                Span::styled(format!("{:>7}", thousands(c.conflicts)), t.value),
+            let busy = [
                 Span::styled("  busy ", t.dim),
                 Span::styled(thousands(c.busy), if c.busy > 0 { t.warn } else { t.value }),
+            ];
+            let rollbacks = [
                 Span::styled("  rollbacks ", t.dim),
                 Span::styled(format!("{rollback:.1}%"), t.value),
-            ])));
+            ];
+            // All three take 42 columns and the panel has 38 at 80x24: a part that does
+            // not fit is left out whole. Busy is kept first when it is an alarm, and
+            // dropped first when it is 0.
+            let parts = if c.busy > 0 {
+                [busy, rollbacks]
+            } else {
+                [rollbacks, busy]
+            };
+            let mut line = Line::from(vec![
+                Span::styled("conflicts  ", t.dim),
+                Span::styled(format!("{:>7}", thousands(c.conflicts)), t.value),
+            ]);
+            for part in parts {
+                let width: usize = part.iter().map(Span::width).sum();
+                if line.width() + width <= usize::from(inner.width) {
+                    line.spans.extend(part);
+                }
+            }
+            lines.push(Row::Text(line));
             lines.push(Row::Text(Line::from(vec![
                 Span::styled("latency    ", t.dim),
                 Span::styled("p50 ", t.dim),
