@@ -247,13 +247,22 @@ impl LabView {
             .map(|s| width(&s.name))
             .max()
             .unwrap_or(0);
+        // Inside the list's borders.
+        let columns = usize::from(list.width.saturating_sub(2));
         let mut lines: Vec<Line<'_>> = self
             .scenarios
             .iter()
             .enumerate()
             .map(|(i, s)| {
                 let strategy = s.strategy.map(|st| format!(" [{st}]")).unwrap_or_default();
-                let text = format!(" {:name_width$}  {}{strategy}", s.name, s.title);
+                let name = format!(" {:name_width$}  ", s.name);
+                // A title too long for the list is cut with `…`, keeping its strategy.
+                let room = columns.saturating_sub(width(&name) + width(&strategy));
+                let text = if room >= 12 {
+                    format!("{name}{}{strategy}", fit(&s.title, room))
+                } else {
+                    fit(&format!("{name}{}{strategy}", s.title), columns)
+                };
                 let style = if i == self.selected {
                     theme.selected
                 } else {

@@ -203,7 +203,11 @@ fn render_cart(app: &App, area: Rect, buf: &mut Buffer) {
                     Span::styled(" add to cart — beat the bots to it", t.dim),
                 ]));
             } else {
-                lines.push(Line::styled("Sold out right now: a tries anyway", t.danger));
+                lines.push(Line::from(vec![
+                    Span::styled("Sold out right now: ", t.danger),
+                    Span::styled("a", t.key),
+                    Span::styled(" tries anyway", t.dim),
+                ]));
             }
             Paragraph::new(lines)
                 .wrap(Wrap { trim: true })
