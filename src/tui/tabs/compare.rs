@@ -18,6 +18,7 @@ use crate::tui::command::Command;
 use crate::tui::format::{micros, rate, span, thousands, thousands_i, time_of_day};
 use crate::tui::keys;
 use crate::tui::text::fit;
+use crate::tui::theme::Theme;
 use crate::tui::ui::panel;
 
 #[derive(Debug, Clone, Default)]
@@ -87,9 +88,21 @@ pub fn refreshed(app: &mut App, runs: Option<Vec<RunRow>>) {
 pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let t = app.theme();
     let log_rows = u16::try_from(app.snapshot.log.len().clamp(1, 5)).unwrap_or(5) + 2;
+    let about = app
+        .compare
+        .runs
+        .get(app.compare.selected)
+        .map(|r| about_run(t, r));
+    // The selected run's box as tall as its wrapped text (inside its borders and
+    // margins), as long as the table keeps a few rows: at 80x24 a fixed 6 cut it short.
+    let about_rows = about.as_ref().map_or(6, |p| {
+        let lines = u16::try_from(p.line_count(body.width.saturating_sub(4))).unwrap_or(u16::MAX);
+        let most = body.height.saturating_sub(log_rows + TABLE_AT_LEAST).max(6);
+        lines.saturating_add(2).clamp(6, most)
+    });
     let [table_area, detail, log] = body.layout(&Layout::vertical([
         Constraint::Fill(1),
-        Constraint::Length(6),
+        Constraint::Length(about_rows),
         Constraint::Length(log_rows),
     ]));
     render_log(app, log, buf);
@@ -211,7 +224,6 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let Some(r) = runs.get(app.compare.selected) else {
         return;
     };
-    let summary = r.strategy.summary();
     let block = panel(
         t,
         Line::from(vec![
@@ -222,6 +234,18 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
     );
     let inner = block.inner(detail).inner(Margin::new(1, 0));
     block.render(detail, buf);
+    if let Some(about) = about {
+        about.render(inner, buf);
+    }
+}
+
+/// The rows a table of runs keeps however long the selected run's text: its borders,
+/// its header and a few runs.
+const TABLE_AT_LEAST: u16 = 6;
+
+/// What the selected run did, in words.
+fn about_run(t: &Theme, r: &RunRow) -> Paragraph<'static> {
+    let summary = r.strategy.summary();
     let verdict = if r.oversold > 0 {
         Line::styled(
             format!(
@@ -260,7 +284,6 @@ pub fn render(app: &App, body: Rect, buf: &mut Buffer) {
         ),
     ])
     .wrap(Wrap { trim: true })
-    .render(inner, buf);
 }
 
 /// "3,000 of 50,000 buyers (stopped)" for a run stopped early.
