@@ -177,6 +177,15 @@ pub struct BenchRow {
     /// with nothing to do.
     pub writer_on_cpu: Option<f64>,
     pub writer_waiting_for_cpu: Option<f64>,
+    /// Where `cpu_us_per_hold` went: the buyer threads' own part, and the writer
+    /// thread's (none for the `limit` row, or without a writer thread or the kernel's
+    /// statistics). The rest is the engine's other threads' and the collector's.
+    pub buyers_cpu_us_per_hold: Option<f64>,
+    pub writer_cpu_us_per_hold: Option<f64>,
+    /// The machine's cores over `cpu_us_per_hold`: the most holds a second this row's
+    /// way of selling could reach here with every core busy, all else unchanged. A
+    /// row near it is bound by the CPU; far below it, by a wait (the disk, a lock).
+    pub cpu_ceiling_holds_per_sec: f64,
 }
 
 impl BenchRow {
@@ -218,6 +227,9 @@ impl BenchRow {
             cores: cores(run.cpu, run.elapsed),
             writer_on_cpu: run.writer.map(|w| cores(w.on_cpu, run.elapsed)),
             writer_waiting_for_cpu: run.writer.map(|w| cores(w.waiting_for_cpu, run.elapsed)),
+            buyers_cpu_us_per_hold: Some(per_hold(run.buyers_cpu, held)),
+            writer_cpu_us_per_hold: run.writer.map(|w| per_hold(w.on_cpu, held)),
+            cpu_ceiling_holds_per_sec: cpu_ceiling(run.cpu, held),
         }
     }
 }
@@ -327,6 +339,12 @@ fn per_hold(cpu: Duration, holds: u64) -> f64 {
     }
 }
 
+/// Holds a second with every core of this machine busy at `cpu` for `holds`.
+fn cpu_ceiling(cpu: Duration, holds: u64) -> f64 {
+    let machine = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    ratio(machine as f64 * holds as f64, cpu.as_secs_f64())
+}
+
 fn cores(cpu: Duration, elapsed: Duration) -> f64 {
     ratio(cpu.as_secs_f64(), elapsed.as_secs_f64())
 }
@@ -396,6 +414,9 @@ fn limit_row(
         cores: cores(cpu, elapsed),
         writer_on_cpu: None,
         writer_waiting_for_cpu: None,
+        buyers_cpu_us_per_hold: None,
+        writer_cpu_us_per_hold: None,
+        cpu_ceiling_holds_per_sec: cpu_ceiling(cpu, metrics.held),
     }
 }
 
@@ -486,6 +507,7 @@ mod tests {
                 ..Default::default()
             },
             cpu: Duration::from_millis(500),
+            buyers_cpu: Duration::from_millis(200),
             elapsed: Duration::from_secs(2),
             writer: Some(crate::engine::ThreadTimes {
                 on_cpu: Duration::from_millis(1000),
@@ -504,6 +526,12 @@ mod tests {
         // 0.5 s of CPU over 100 holds in 2 s.
         assert!((row.cpu_us_per_hold - 5_000.0).abs() < 1e-6);
         assert!((row.cores - 0.25).abs() < 1e-9);
+        // The buyers' 0.2 s and the writer's 1 s on a core, over the 100 holds.
+        assert_eq!(row.buyers_cpu_us_per_hold, Some(2_000.0));
+        assert_eq!(row.writer_cpu_us_per_hold, Some(10_000.0));
+        // Every core busy at 5 ms a hold: 200 holds a second per core.
+        let machine = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        assert!((row.cpu_ceiling_holds_per_sec - 200.0 * machine as f64).abs() < 1e-6);
         // The writer: 1 s on a core and 0.5 s waiting for one, of the 2 s.
         assert_eq!(
             (row.writer_on_cpu, row.writer_waiting_for_cpu),

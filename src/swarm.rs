@@ -147,6 +147,10 @@ pub struct Finished {
     /// The process's CPU time from the release until the last buyer thread was done:
     /// every thread's, the buyers' and the engine's alike.
     pub cpu: Duration,
+    /// The part of `cpu` the buyer threads spent themselves (asking, waiting, waking up,
+    /// keeping score): the rest is the engine's (its writer, waker, checkpointer) and
+    /// the collector's.
+    pub buyers_cpu: Duration,
     /// The run's selling time, unrounded (the report keeps whole milliseconds, which
     /// for a row of a few dozen holds can be zero).
     pub elapsed: Duration,
@@ -159,7 +163,16 @@ pub struct Finished {
 /// too). What bounds a run on a machine with few cores: the rate cannot pass the cores
 /// over the CPU time each hold costs.
 pub fn cpu_time() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    clock(rustix::time::ClockId::ProcessCPUTime)
+}
+
+/// The calling thread's CPU time so far.
+pub(crate) fn thread_cpu_time() -> Duration {
+    clock(rustix::time::ClockId::ThreadCPUTime)
+}
+
+fn clock(id: rustix::time::ClockId) -> Duration {
+    let t = rustix::time::clock_gettime(id);
     Duration::new(
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),
@@ -315,6 +328,7 @@ impl Run {
             finished_us: AtomicU64::new(0),
             running: AtomicUsize::new(0),
             cpu_done_ns: AtomicU64::new(0),
+            buyers_cpu_ns: AtomicU64::new(0),
             writer_done: Mutex::new(None),
             tx,
         });
@@ -407,6 +421,7 @@ impl Run {
             .take()
             .or_else(|| self.engine.writer_times())
             .map(|done| done.since(writer_at_release.unwrap_or_default()));
+        let buyers_cpu = Duration::from_nanos(shared.buyers_cpu_ns.load(Ordering::Relaxed));
         if let Some(fault) = shared.fault.lock().take() {
             return Err(fault);
         }
@@ -436,6 +451,7 @@ impl Run {
             report,
             counters,
             cpu,
+            buyers_cpu,
             elapsed,
             writer,
         })

@@ -129,6 +129,11 @@ fn text_table_names_every_row() {
             writer.contains("queue ") && writer.contains("gate "),
             "{text}"
         );
+        let cpu: String = text.lines().filter(|l| l.starts_with("cpu: ")).collect();
+        assert!(
+            cpu.contains("queue ") && cpu.contains("gate ") && cpu.contains("holds/s ("),
+            "each row's CPU is split and its ceiling given:\n{text}"
+        );
     }
     assert!(
         text.contains("time limit: 6.0 s a row = 3 × the "),

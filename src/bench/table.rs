@@ -41,6 +41,41 @@ fn writer_times(report: &BenchReport, out: &mut impl Write) -> std::io::Result<(
     Ok(())
 }
 
+/// Where each row's CPU time a hold went, and the rate every core busy would allow:
+/// whether a row is bound by the CPU, and by whose part of it (issue 13).
+fn cpu_split(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> {
+    let rows: Vec<_> = report
+        .rows
+        .iter()
+        .filter_map(|r| Some((r, r.buyers_cpu_us_per_hold?)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let machine = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    writeln!(
+        out,
+        "cpu us a hold = buyer threads + writer + the rest (waker, checkpointer, collector); at most = {machine} cores over cpu us."
+    )?;
+    let parts = rows
+        .iter()
+        .map(|(r, buyers)| {
+            let writer = r.writer_cpu_us_per_hold.unwrap_or(0.0);
+            let rest = (r.cpu_us_per_hold - buyers - writer).max(0.0);
+            format!(
+                "{} {buyers:.1} + {writer:.1} + {rest:.1}, at most {:.0} holds/s ({:.1}x)",
+                r.strategy,
+                r.cpu_ceiling_holds_per_sec,
+                r.cpu_ceiling_holds_per_sec / report.rows[0].holds_per_sec.max(1e-9),
+            )
+        })
+        .collect::<Vec<_>>();
+    for line in parts.chunks(2) {
+        writeln!(out, "cpu: {}", line.join(";  "))?;
+    }
+    Ok(())
+}
+
 /// One row, formatted like the table's (also the progress line as rows finish).
 pub(super) fn line(r: &BenchRow) -> String {
     let ms = |us: u64| us as f64 / 1000.0;
@@ -101,6 +136,7 @@ pub(super) fn write(report: &BenchReport, out: &mut impl Write) -> std::io::Resu
         "cpu us = this process's CPU time per hold, every thread's (the buyers' too); cores = that time over the row's."
     )?;
     writer_times(report, out)?;
+    cpu_split(report, out)?;
     if report.pay {
         writeln!(
             out,

@@ -62,6 +62,8 @@ pub(super) struct Shared {
     /// the run's cost, every thread's (see [`super::cpu_time`]). Read by that thread
     /// alone: the process's clock sums every thread's, 19 µs a reading among 1,000.
     pub cpu_done_ns: AtomicU64,
+    /// The buyer threads' own CPU time from the release until each was done, in ns.
+    pub buyers_cpu_ns: AtomicU64,
     /// The writer thread's times, read by the same last buyer thread.
     pub writer_done: Mutex<Option<crate::engine::ThreadTimes>>,
     /// The release: the coordinator holds the write lock while it spawns the threads,
@@ -91,7 +93,13 @@ pub(super) fn buyer_thread(shared: &Shared) {
     let Some(start) = *shared.go.read() else {
         return;
     };
+    let cpu_at_release = super::thread_cpu_time();
     sell(shared, start);
+    let spent = super::thread_cpu_time().saturating_sub(cpu_at_release);
+    shared.buyers_cpu_ns.fetch_add(
+        u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
     if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
         let cpu = u64::try_from(super::cpu_time().as_nanos()).unwrap_or(u64::MAX);
         shared.cpu_done_ns.store(cpu, Ordering::Relaxed);
