@@ -177,11 +177,13 @@ pub struct BenchRow {
     /// with nothing to do.
     pub writer_on_cpu: Option<f64>,
     pub writer_waiting_for_cpu: Option<f64>,
-    /// Where `cpu_us_per_hold` went: the buyer threads' own part, and the writer
-    /// thread's (none for the `limit` row, or without a writer thread or the kernel's
-    /// statistics). The rest is the engine's other threads' and the collector's.
+    /// Where `cpu_us_per_hold` went: the buyer threads' own part, the writer thread's,
+    /// and the waker thread's, which wakes the buyers the writer answered (none for the
+    /// `limit` row, or without those threads or the kernel's statistics). The rest is
+    /// the checkpointer's, the collector's and the sweeper's.
     pub buyers_cpu_us_per_hold: Option<f64>,
     pub writer_cpu_us_per_hold: Option<f64>,
+    pub waker_cpu_us_per_hold: Option<f64>,
     /// The machine's cores over `cpu_us_per_hold`: the most holds a second this row's
     /// way of selling could reach here with every core busy, all else unchanged. A
     /// row near it is bound by the CPU; far below it, by a wait (the disk, a lock).
@@ -194,6 +196,7 @@ impl BenchRow {
     /// `limit` row.
     fn of_swarm(run: &crate::swarm::Finished, wal_peak_bytes: u64) -> BenchRow {
         let r = &run.report;
+        let writer = run.threads.writer;
         // Pay-first claims stock at payment: its paid units are its holds.
         let held = if r.takes_stock_at_payment() {
             u64::try_from(r.sold).unwrap_or(0)
@@ -225,10 +228,11 @@ impl BenchRow {
             wal_peak_bytes,
             cpu_us_per_hold: per_hold(run.cpu, held),
             cores: cores(run.cpu, run.elapsed),
-            writer_on_cpu: run.writer.map(|w| cores(w.on_cpu, run.elapsed)),
-            writer_waiting_for_cpu: run.writer.map(|w| cores(w.waiting_for_cpu, run.elapsed)),
+            writer_on_cpu: writer.map(|w| cores(w.on_cpu, run.elapsed)),
+            writer_waiting_for_cpu: writer.map(|w| cores(w.waiting_for_cpu, run.elapsed)),
             buyers_cpu_us_per_hold: Some(per_hold(run.buyers_cpu, held)),
-            writer_cpu_us_per_hold: run.writer.map(|w| per_hold(w.on_cpu, held)),
+            writer_cpu_us_per_hold: writer.map(|w| per_hold(w.on_cpu, held)),
+            waker_cpu_us_per_hold: run.threads.waker.map(|w| per_hold(w.on_cpu, held)),
             cpu_ceiling_holds_per_sec: cpu_ceiling(run.cpu, held),
         }
     }
@@ -416,6 +420,7 @@ fn limit_row(
         writer_waiting_for_cpu: None,
         buyers_cpu_us_per_hold: None,
         writer_cpu_us_per_hold: None,
+        waker_cpu_us_per_hold: None,
         cpu_ceiling_holds_per_sec: cpu_ceiling(cpu, metrics.held),
     }
 }
@@ -509,10 +514,16 @@ mod tests {
             cpu: Duration::from_millis(500),
             buyers_cpu: Duration::from_millis(200),
             elapsed: Duration::from_secs(2),
-            writer: Some(crate::engine::ThreadTimes {
-                on_cpu: Duration::from_millis(1000),
-                waiting_for_cpu: Duration::from_millis(500),
-            }),
+            threads: crate::engine::EngineThreads {
+                writer: Some(crate::engine::ThreadTimes {
+                    on_cpu: Duration::from_millis(1000),
+                    waiting_for_cpu: Duration::from_millis(500),
+                }),
+                waker: Some(crate::engine::ThreadTimes {
+                    on_cpu: Duration::from_millis(100),
+                    waiting_for_cpu: Duration::ZERO,
+                }),
+            },
         };
         let row = BenchRow::of_swarm(&finished, 4096);
         assert_eq!(row.held, 100);
@@ -526,9 +537,11 @@ mod tests {
         // 0.5 s of CPU over 100 holds in 2 s.
         assert!((row.cpu_us_per_hold - 5_000.0).abs() < 1e-6);
         assert!((row.cores - 0.25).abs() < 1e-9);
-        // The buyers' 0.2 s and the writer's 1 s on a core, over the 100 holds.
+        // The buyers' 0.2 s, the writer's 1 s and the waker's 0.1 s on a core, over the
+        // 100 holds.
         assert_eq!(row.buyers_cpu_us_per_hold, Some(2_000.0));
         assert_eq!(row.writer_cpu_us_per_hold, Some(10_000.0));
+        assert_eq!(row.waker_cpu_us_per_hold, Some(1_000.0));
         // Every core busy at 5 ms a hold: 200 holds a second per core.
         let machine = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         assert!((row.cpu_ceiling_holds_per_sec - 200.0 * machine as f64).abs() < 1e-6);

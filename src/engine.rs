@@ -60,7 +60,7 @@ pub use flashsale_core::arrival;
 pub use flashsale_core::events::{EngineEvent, ReturnReason};
 pub use flashsale_core::model::Paid;
 pub use handle::Engine;
-pub use thread_times::ThreadTimes;
+pub use thread_times::{EngineThreads, ThreadTimes};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -226,9 +226,14 @@ impl FileEngine {
         self.inner.wal.snapshot()
     }
 
-    /// How the writer thread has spent its time so far: on a core, and waiting for one.
-    pub fn writer_times(&self) -> Option<ThreadTimes> {
-        self.inner.funnel.get()?.times()
+    /// How the writer and waker threads have spent their time so far: on a core, and
+    /// waiting for one.
+    pub fn thread_times(&self) -> EngineThreads {
+        self.inner
+            .funnel
+            .get()
+            .map(writer::WriterHandle::times)
+            .unwrap_or_default()
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer funnel. IMMEDIATE because

@@ -154,9 +154,9 @@ pub struct Finished {
     /// The run's selling time, unrounded (the report keeps whole milliseconds, which
     /// for a row of a few dozen holds can be zero).
     pub elapsed: Duration,
-    /// How the engine's writer thread spent the run's selling time (a file's engine;
-    /// where the kernel keeps scheduler statistics).
-    pub writer: Option<crate::engine::ThreadTimes>,
+    /// How the engine's writer and waker threads spent the run's selling time (a file's
+    /// engine; where the kernel keeps scheduler statistics).
+    pub threads: crate::engine::EngineThreads,
 }
 
 /// The CPU time this process has used so far, every thread's (those that have exited
@@ -329,7 +329,7 @@ impl Run {
             running: AtomicUsize::new(0),
             cpu_done_ns: AtomicU64::new(0),
             buyers_cpu_ns: AtomicU64::new(0),
-            writer_done: Mutex::new(None),
+            engine_done: Mutex::new(None),
             tx,
         });
         let want = self
@@ -383,7 +383,7 @@ impl Run {
         // Before the release: no thread is past it yet to count itself done.
         shared.running.store(thread_count, Ordering::Release);
         let cpu_at_release = cpu_time();
-        let writer_at_release = self.engine.writer_times();
+        let threads_at_release = self.engine.thread_times();
         let release_at = Instant::now();
         {
             let mut release = release;
@@ -413,14 +413,12 @@ impl Run {
             ns => Duration::from_nanos(ns),
         }
         .saturating_sub(cpu_at_release);
-        // A writer thread that had not started by the release (its id not yet known)
-        // spent all its time after it.
-        let writer = shared
-            .writer_done
+        let threads = shared
+            .engine_done
             .lock()
             .take()
-            .or_else(|| self.engine.writer_times())
-            .map(|done| done.since(writer_at_release.unwrap_or_default()));
+            .unwrap_or_else(|| self.engine.thread_times())
+            .since(threads_at_release);
         let buyers_cpu = Duration::from_nanos(shared.buyers_cpu_ns.load(Ordering::Relaxed));
         if let Some(fault) = shared.fault.lock().take() {
             return Err(fault);
@@ -453,7 +451,7 @@ impl Run {
             cpu,
             buyers_cpu,
             elapsed,
-            writer,
+            threads,
         })
     }
 

@@ -55,15 +55,16 @@ fn cpu_split(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
     let machine = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     writeln!(
         out,
-        "cpu us a hold = buyer threads + writer + the rest (waker, checkpointer, collector); at most = {machine} cores over cpu us."
+        "cpu us a hold = buyer threads + writer + waker + the rest (checkpointer, collector); at most = {machine} cores over cpu us."
     )?;
     let parts = rows
         .iter()
         .map(|(r, buyers)| {
             let writer = r.writer_cpu_us_per_hold.unwrap_or(0.0);
-            let rest = (r.cpu_us_per_hold - buyers - writer).max(0.0);
+            let waker = r.waker_cpu_us_per_hold.unwrap_or(0.0);
+            let rest = (r.cpu_us_per_hold - buyers - writer - waker).max(0.0);
             format!(
-                "{} {buyers:.1} + {writer:.1} + {rest:.1}, at most {:.0} holds/s ({:.1}x)",
+                "{} {buyers:.1} + {writer:.1} + {waker:.1} + {rest:.1}, at most {:.0} holds/s ({:.1}x)",
                 r.strategy,
                 r.cpu_ceiling_holds_per_sec,
                 r.cpu_ceiling_holds_per_sec / report.rows[0].holds_per_sec.max(1e-9),

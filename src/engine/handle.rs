@@ -146,9 +146,17 @@ impl Engine {
         }
     }
 
-    /// How a file's writer thread has spent its time so far (a server has none here).
+    /// How a file's writer and waker threads have spent their time so far (a server has
+    /// neither here).
+    pub fn thread_times(&self) -> super::EngineThreads {
+        self.file()
+            .map(super::FileEngine::thread_times)
+            .unwrap_or_default()
+    }
+
+    /// How a file's writer thread has spent its time so far.
     pub fn writer_times(&self) -> Option<super::ThreadTimes> {
-        self.file()?.writer_times()
+        self.thread_times().writer
     }
 
     pub fn subscribe(&self) -> crossbeam_channel::Receiver<EngineEvent> {

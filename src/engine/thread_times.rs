@@ -8,6 +8,8 @@
 //! measured at 200,000 holds on 2 cores, it was on a core 53% of the row and waiting
 //! for one 38%.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,8 +37,48 @@ impl ThreadTimes {
     }
 }
 
+/// The engine's own threads: the writer, and the waker that wakes the buyers it
+/// answered (each `None` where it has not started or the kernel keeps no statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineThreads {
+    pub writer: Option<ThreadTimes>,
+    pub waker: Option<ThreadTimes>,
+}
+
+impl EngineThreads {
+    /// What each thread spent after `earlier`; a thread not yet started then spent all
+    /// of its time after it.
+    pub fn since(self, earlier: EngineThreads) -> EngineThreads {
+        let since = |now: Option<ThreadTimes>, then: Option<ThreadTimes>| {
+            now.map(|now| now.since(then.unwrap_or_default()))
+        };
+        EngineThreads {
+            writer: since(self.writer, earlier.writer),
+            waker: since(self.waker, earlier.waker),
+        }
+    }
+}
+
+/// A thread's id once it has started (0 before), to read its times from another thread.
+#[derive(Clone, Default)]
+pub(super) struct Tid(Arc<AtomicI32>);
+
+impl Tid {
+    /// Called on the thread itself, first thing.
+    pub(super) fn mark(&self) {
+        self.0.store(current_tid(), Ordering::Release);
+    }
+
+    pub(super) fn times(&self) -> Option<ThreadTimes> {
+        match self.0.load(Ordering::Acquire) {
+            0 => None,
+            tid => ThreadTimes::of(tid),
+        }
+    }
+}
+
 /// The calling thread's id, to read its times from another thread later.
-pub(super) fn current_tid() -> i32 {
+fn current_tid() -> i32 {
     rustix::thread::gettid().as_raw_nonzero().get()
 }
 
@@ -65,6 +107,34 @@ mod tests {
         let later = parse("6302144 120013 90").unwrap();
         assert_eq!(later.since(t).on_cpu, Duration::from_millis(1));
         assert_eq!(t.since(later), ThreadTimes::default(), "never negative");
+    }
+
+    #[test]
+    fn engine_threads_count_from_the_release_or_from_their_start() {
+        let t = |ms| ThreadTimes {
+            on_cpu: Duration::from_millis(ms),
+            waiting_for_cpu: Duration::ZERO,
+        };
+        // The waker had not started at the release: all its time came after.
+        let release = EngineThreads {
+            writer: Some(t(5)),
+            waker: None,
+        };
+        let done = EngineThreads {
+            writer: Some(t(12)),
+            waker: Some(t(3)),
+        };
+        assert_eq!(
+            done.since(release),
+            EngineThreads {
+                writer: Some(t(7)),
+                waker: Some(t(3)),
+            }
+        );
+        assert_eq!(
+            EngineThreads::default().since(release),
+            EngineThreads::default()
+        );
     }
 
     #[test]

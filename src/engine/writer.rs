@@ -20,7 +20,7 @@
 //! [`super::FileEngine::write`] callers and the sweeper: the thread holds the lock while it
 //! works through what is waiting and lets anyone queued on the mutex in between jobs.
 
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -29,6 +29,7 @@ use parking_lot::FairMutexGuard;
 use rusqlite::Connection;
 
 use super::reply::{self, Wake};
+use super::thread_times::{EngineThreads, Tid};
 use super::{Inner, group, queue};
 use crate::error::Error;
 use crate::sql::Result;
@@ -55,16 +56,18 @@ pub(super) struct WriterHandle {
     /// the writer connection's lock) nobody is ahead of a new job, and its caller may run
     /// it itself: see [`WriterHandle::idle`].
     in_flight: Arc<AtomicUsize>,
-    /// The writer thread's id (0 until it has started), to read its scheduler times.
-    tid: Arc<AtomicI32>,
+    /// The writer's and the waker's thread ids, to read their scheduler times.
+    writer_tid: Tid,
+    waker_tid: Tid,
 }
 
 impl WriterHandle {
-    /// How the writer thread has spent its time so far (see `thread_times.rs`).
-    pub(super) fn times(&self) -> Option<super::ThreadTimes> {
-        match self.tid.load(Ordering::Acquire) {
-            0 => None,
-            tid => super::ThreadTimes::of(tid),
+    /// How the writer and waker threads have spent their time so far (see
+    /// `thread_times.rs`).
+    pub(super) fn times(&self) -> EngineThreads {
+        EngineThreads {
+            writer: self.writer_tid.times(),
+            waker: self.waker_tid.times(),
         }
     }
 
@@ -104,9 +107,12 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
     // third of its time on them (perf). A second thread does the waking, so the writer
     // goes straight on to the next transaction. It ends when the writer does.
     let (wake, to_wake) = unbounded::<Vec<Wake>>();
+    let waker_tid = Tid::default();
+    let its_tid = waker_tid.clone();
     std::thread::Builder::new()
         .name("waker".into())
         .spawn(move || {
+            its_tid.mark();
             for mut wakes in to_wake {
                 reply::wake_all(&mut wakes);
             }
@@ -114,12 +120,12 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
     let waker = wake.clone();
     let in_flight = Arc::new(AtomicUsize::new(0));
     let served = Arc::clone(&in_flight);
-    let tid = Arc::new(AtomicI32::new(0));
-    let its_tid = Arc::clone(&tid);
+    let writer_tid = Tid::default();
+    let its_tid = writer_tid.clone();
     std::thread::Builder::new()
         .name("writer".into())
         .spawn(move || {
-            its_tid.store(super::thread_times::current_tid(), Ordering::Release);
+            its_tid.mark();
             let inputs = Inputs {
                 incoming: &incoming,
                 urgent: &urgent_in,
@@ -133,7 +139,8 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
         urgent,
         wake,
         in_flight,
-        tid,
+        writer_tid,
+        waker_tid,
     })
 }
 

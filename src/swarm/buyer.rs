@@ -64,8 +64,8 @@ pub(super) struct Shared {
     pub cpu_done_ns: AtomicU64,
     /// The buyer threads' own CPU time from the release until each was done, in ns.
     pub buyers_cpu_ns: AtomicU64,
-    /// The writer thread's times, read by the same last buyer thread.
-    pub writer_done: Mutex<Option<crate::engine::ThreadTimes>>,
+    /// The engine's writer and waker threads' times, read by the same last buyer thread.
+    pub engine_done: Mutex<Option<crate::engine::EngineThreads>>,
     /// The release: the coordinator holds the write lock while it spawns the threads,
     /// each thread waits on a read lock, and unlocking wakes them all at once with the
     /// release instant — the burst's arrival time, from which latency is measured. (A
@@ -103,7 +103,7 @@ pub(super) fn buyer_thread(shared: &Shared) {
     if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
         let cpu = u64::try_from(super::cpu_time().as_nanos()).unwrap_or(u64::MAX);
         shared.cpu_done_ns.store(cpu, Ordering::Relaxed);
-        *shared.writer_done.lock() = shared.engine.writer_times();
+        *shared.engine_done.lock() = Some(shared.engine.thread_times());
     }
 }
 
