@@ -343,10 +343,14 @@ fn per_hold(cpu: Duration, holds: u64) -> f64 {
     }
 }
 
+/// The cores this process may use.
+fn machine_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// Holds a second with every core of this machine busy at `cpu` for `holds`.
 fn cpu_ceiling(cpu: Duration, holds: u64) -> f64 {
-    let machine = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    ratio(machine as f64 * holds as f64, cpu.as_secs_f64())
+    ratio(machine_cores() as f64 * holds as f64, cpu.as_secs_f64())
 }
 
 fn cores(cpu: Duration, elapsed: Duration) -> f64 {
@@ -543,8 +547,7 @@ mod tests {
         assert_eq!(row.writer_cpu_us_per_hold, Some(10_000.0));
         assert_eq!(row.waker_cpu_us_per_hold, Some(1_000.0));
         // Every core busy at 5 ms a hold: 200 holds a second per core.
-        let machine = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        assert!((row.cpu_ceiling_holds_per_sec - 200.0 * machine as f64).abs() < 1e-6);
+        assert!((row.cpu_ceiling_holds_per_sec - 200.0 * machine_cores() as f64).abs() < 1e-6);
         // The writer: 1 s on a core and 0.5 s waiting for one, of the 2 s.
         assert_eq!(
             (row.writer_on_cpu, row.writer_waiting_for_cpu),

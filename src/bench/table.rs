@@ -52,7 +52,7 @@ fn cpu_split(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
     if rows.is_empty() {
         return Ok(());
     }
-    let machine = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let machine = super::machine_cores();
     writeln!(
         out,
         "cpu us a hold = buyer threads + writer + waker + the rest (checkpointer, collector); at most = {machine} cores over cpu us."
