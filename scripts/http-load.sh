@@ -93,8 +93,9 @@ print(f"median of {len(rows)}: in-process queue {inproc:.0f} holds/s; HTTP {rps:
 per_req = lambda name: statistics.median(
     [c / n * 1e6 for c, n in zip(col(name), col("requests"))])
 server, wrk = per_req("server_cpu_s"), per_req("wrk_cpu_s")
+writer = per_req("writer_on_s")
 cores = os.cpu_count()
-print(f"CPU per request: server {server:.1f} us, wrk {wrk:.1f} us; in-process "
+print(f"CPU per request: server {server:.1f} us (its writer thread {writer:.1f}), wrk {wrk:.1f} us; in-process "
       f"{statistics.median(col('cpu_us')):.1f} us a hold (its buyer threads' included). "
       f"On {cores} cores, {server + wrk:.1f} us a request allows at most "
       f"{cores / (server + wrk) * 1e6:.0f} requests/s.")
