@@ -188,6 +188,13 @@ pub struct BenchRow {
     /// way of selling could reach here with every core busy, all else unchanged. A
     /// row near it is bound by the CPU; far below it, by a wait (the disk, a lock).
     pub cpu_ceiling_holds_per_sec: f64,
+    /// The rest of the machine over the row's selling time, in cores beside `cores`:
+    /// the kernel's and other processes' work, time the hypervisor gave to others
+    /// (steal), and idle (none without `/proc/stat`, and for the `limit` row). What
+    /// keeps a CPU-bound row below `cpu_ceiling_holds_per_sec` on a virtual machine.
+    pub machine_other_cores: Option<f64>,
+    pub machine_steal_cores: Option<f64>,
+    pub machine_idle_cores: Option<f64>,
 }
 
 impl BenchRow {
@@ -234,6 +241,11 @@ impl BenchRow {
             writer_cpu_us_per_hold: writer.map(|w| per_hold(w.on_cpu, held)),
             waker_cpu_us_per_hold: run.threads.waker.map(|w| per_hold(w.on_cpu, held)),
             cpu_ceiling_holds_per_sec: cpu_ceiling(run.cpu, held),
+            machine_other_cores: run
+                .machine
+                .map(|m| cores(m.busy.saturating_sub(run.cpu), run.elapsed)),
+            machine_steal_cores: run.machine.map(|m| cores(m.steal, run.elapsed)),
+            machine_idle_cores: run.machine.map(|m| cores(m.idle, run.elapsed)),
         }
     }
 }
@@ -426,6 +438,9 @@ fn limit_row(
         writer_cpu_us_per_hold: None,
         waker_cpu_us_per_hold: None,
         cpu_ceiling_holds_per_sec: cpu_ceiling(cpu, metrics.held),
+        machine_other_cores: None,
+        machine_steal_cores: None,
+        machine_idle_cores: None,
     }
 }
 
@@ -528,6 +543,11 @@ mod tests {
                     waiting_for_cpu: Duration::ZERO,
                 }),
             },
+            machine: Some(crate::swarm::machine::MachineTimes {
+                busy: Duration::from_millis(700),
+                idle: Duration::from_millis(1_000),
+                steal: Duration::from_millis(300),
+            }),
         };
         let row = BenchRow::of_swarm(&finished, 4096);
         assert_eq!(row.held, 100);
@@ -552,6 +572,15 @@ mod tests {
         assert_eq!(
             (row.writer_on_cpu, row.writer_waiting_for_cpu),
             (Some(0.5), Some(0.25))
+        );
+        // Beside the row's 0.5 s: 0.2 s more busy, 0.3 s stolen, 1 s idle, over 2 s.
+        assert_eq!(
+            (
+                row.machine_other_cores,
+                row.machine_steal_cores,
+                row.machine_idle_cores
+            ),
+            (Some(0.1), Some(0.15), Some(0.5))
         );
         assert!(row.complete);
 

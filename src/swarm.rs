@@ -15,6 +15,7 @@ mod buyer;
 mod collect;
 pub mod http;
 mod live;
+pub mod machine;
 mod report;
 
 use std::sync::Arc;
@@ -157,6 +158,8 @@ pub struct Finished {
     /// How the engine's writer and waker threads spent the run's selling time (a file's
     /// engine; where the kernel keeps scheduler statistics).
     pub threads: crate::engine::EngineThreads,
+    /// The whole machine's CPU time over the same span (where `/proc/stat` exists).
+    pub machine: Option<machine::MachineTimes>,
 }
 
 /// The CPU time this process has used so far, every thread's (those that have exited
@@ -330,6 +333,7 @@ impl Run {
             cpu_done_ns: AtomicU64::new(0),
             buyers_cpu_ns: AtomicU64::new(0),
             engine_done: Mutex::new(None),
+            machine_done: Mutex::new(None),
             tx,
         });
         let want = self
@@ -384,6 +388,7 @@ impl Run {
         shared.running.store(thread_count, Ordering::Release);
         let cpu_at_release = cpu_time();
         let threads_at_release = self.engine.thread_times();
+        let machine_at_release = machine::MachineTimes::now();
         let release_at = Instant::now();
         {
             let mut release = release;
@@ -420,6 +425,13 @@ impl Run {
             .unwrap_or_else(|| self.engine.thread_times())
             .since(threads_at_release);
         let buyers_cpu = Duration::from_nanos(shared.buyers_cpu_ns.load(Ordering::Relaxed));
+        let machine = shared
+            .machine_done
+            .lock()
+            .take()
+            .or_else(machine::MachineTimes::now)
+            .zip(machine_at_release)
+            .map(|(done, release)| done.since(release));
         if let Some(fault) = shared.fault.lock().take() {
             return Err(fault);
         }
@@ -452,6 +464,7 @@ impl Run {
             buyers_cpu,
             elapsed,
             threads,
+            machine,
         })
     }
 

@@ -135,6 +135,31 @@ fn text_table_names_every_row() {
             "each row's CPU is split and its ceiling given:\n{text}"
         );
     }
+    if std::path::Path::new("/proc/stat").exists() {
+        // The row's cores + the rest's + steal + idle: four figures a row, the limit
+        // row (one thread, no swarm) left out.
+        let machine: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("machine: "))
+            .flat_map(|l| l.split(";  "))
+            .collect();
+        let mut names: Vec<&str> = machine
+            .iter()
+            .filter_map(|r| r.split_whitespace().next())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["gate", "queue"], "{text}");
+        for row in &machine {
+            let cores: Vec<f64> = row
+                .split_whitespace()
+                .skip(1)
+                .filter(|w| *w != "+")
+                .map(|w| w.parse().expect("a number of cores"))
+                .collect();
+            assert_eq!(cores.len(), 4, "{row}");
+            assert!(cores.iter().all(|c| *c >= 0.0), "{row}");
+        }
+    }
     assert!(
         text.contains("time limit: 6.0 s a row = 3 × the "),
         "the derived limit is explained:\n{text}"

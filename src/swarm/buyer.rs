@@ -66,6 +66,8 @@ pub(super) struct Shared {
     pub buyers_cpu_ns: AtomicU64,
     /// The engine's writer and waker threads' times, read by the same last buyer thread.
     pub engine_done: Mutex<Option<crate::engine::EngineThreads>>,
+    /// The machine's CPU times when the last buyer was done.
+    pub machine_done: Mutex<Option<super::machine::MachineTimes>>,
     /// The release: the coordinator holds the write lock while it spawns the threads,
     /// each thread waits on a read lock, and unlocking wakes them all at once with the
     /// release instant — the burst's arrival time, from which latency is measured. (A
@@ -104,6 +106,7 @@ pub(super) fn buyer_thread(shared: &Shared) {
         let cpu = u64::try_from(super::cpu_time().as_nanos()).unwrap_or(u64::MAX);
         shared.cpu_done_ns.store(cpu, Ordering::Relaxed);
         *shared.engine_done.lock() = Some(shared.engine.thread_times());
+        *shared.machine_done.lock() = super::machine::MachineTimes::now();
     }
 }
 
