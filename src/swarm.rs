@@ -332,8 +332,7 @@ impl Run {
             running: AtomicUsize::new(0),
             cpu_done_ns: AtomicU64::new(0),
             buyers_cpu_ns: AtomicU64::new(0),
-            engine_done: Mutex::new(None),
-            machine_done: Mutex::new(None),
+            done: Mutex::new(None),
             tx,
         });
         let want = self
@@ -418,20 +417,17 @@ impl Run {
             ns => Duration::from_nanos(ns),
         }
         .saturating_sub(cpu_at_release);
-        let threads = shared
-            .engine_done
+        let done = shared
+            .done
             .lock()
             .take()
-            .unwrap_or_else(|| self.engine.thread_times())
-            .since(threads_at_release);
-        let buyers_cpu = Duration::from_nanos(shared.buyers_cpu_ns.load(Ordering::Relaxed));
-        let machine = shared
-            .machine_done
-            .lock()
-            .take()
-            .or_else(machine::MachineTimes::now)
+            .unwrap_or_else(|| buyer::AtDone::now(&self.engine));
+        let threads = done.threads.since(threads_at_release);
+        let machine = done
+            .machine
             .zip(machine_at_release)
             .map(|(done, release)| done.since(release));
+        let buyers_cpu = Duration::from_nanos(shared.buyers_cpu_ns.load(Ordering::Relaxed));
         if let Some(fault) = shared.fault.lock().take() {
             return Err(fault);
         }

@@ -64,10 +64,9 @@ pub(super) struct Shared {
     pub cpu_done_ns: AtomicU64,
     /// The buyer threads' own CPU time from the release until each was done, in ns.
     pub buyers_cpu_ns: AtomicU64,
-    /// The engine's writer and waker threads' times, read by the same last buyer thread.
-    pub engine_done: Mutex<Option<crate::engine::EngineThreads>>,
-    /// The machine's CPU times when the last buyer was done.
-    pub machine_done: Mutex<Option<super::machine::MachineTimes>>,
+    /// The engine's writer and waker threads' times and the machine's, read by the
+    /// same last buyer thread.
+    pub done: Mutex<Option<AtDone>>,
     /// The release: the coordinator holds the write lock while it spawns the threads,
     /// each thread waits on a read lock, and unlocking wakes them all at once with the
     /// release instant — the burst's arrival time, from which latency is measured. (A
@@ -90,6 +89,22 @@ impl Shared {
     }
 }
 
+/// What the run's cost is read from besides the process's CPU clock, once when the
+/// last buyer is done (or by the coordinator, if none got that far).
+pub(super) struct AtDone {
+    pub threads: crate::engine::EngineThreads,
+    pub machine: Option<super::machine::MachineTimes>,
+}
+
+impl AtDone {
+    pub(super) fn now(engine: &crate::engine::Engine) -> AtDone {
+        AtDone {
+            threads: engine.thread_times(),
+            machine: super::machine::MachineTimes::now(),
+        }
+    }
+}
+
 pub(super) fn buyer_thread(shared: &Shared) {
     // Blocks until the coordinator lets go of the write lock: the release.
     let Some(start) = *shared.go.read() else {
@@ -105,8 +120,7 @@ pub(super) fn buyer_thread(shared: &Shared) {
     if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
         let cpu = u64::try_from(super::cpu_time().as_nanos()).unwrap_or(u64::MAX);
         shared.cpu_done_ns.store(cpu, Ordering::Relaxed);
-        *shared.engine_done.lock() = Some(shared.engine.thread_times());
-        *shared.machine_done.lock() = super::machine::MachineTimes::now();
+        *shared.done.lock() = Some(AtDone::now(&shared.engine));
     }
 }
 
