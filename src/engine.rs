@@ -16,6 +16,8 @@
 //!   spends its time on system calls for them (`reply.rs`).
 //! - `reader`, started on first use, answers optimistic's reads of `(stock, version)`,
 //!   one `SELECT` for all the buyers waiting at that moment (`reader.rs`).
+//! - `syncer` flushes the WAL after each group commit at `synchronous=FULL` and only
+//!   then answers its buyers, so the writer never waits for the disk (`syncer.rs`).
 //! - `checkpointer` copies the WAL into the database file on a connection of its own,
 //!   and keeps the WAL bounded, so that no commit pays for a checkpoint
 //!   (`checkpointer.rs`).
@@ -32,6 +34,7 @@ mod reply;
 mod reserve;
 mod rows;
 mod seam;
+mod syncer;
 mod thread_times;
 mod writer;
 
@@ -206,13 +209,21 @@ impl FileEngine {
             wal: checkpointer::Stats::default(),
             config,
         });
+        let mut wal = inner.store.path().as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = std::path::PathBuf::from(wal);
         if bound > 0 {
-            let mut wal = inner.store.path().as_os_str().to_owned();
-            wal.push("-wal");
             let conn = inner.store.dedicated()?;
-            checkpointer::spawn(Arc::downgrade(&inner), conn, wal.into(), bound)?;
+            checkpointer::spawn(Arc::downgrade(&inner), conn, wal.clone(), bound)?;
         }
-        let funnel = writer::spawn(Arc::downgrade(&inner), inner.config.queue_batch)?;
+        // At `NORMAL` no commit waits for the disk: nothing to leave to a syncer.
+        let flushed = !inner.store.read_only()
+            && inner.store.synchronous() == crate::store::Synchronous::Full;
+        let funnel = writer::spawn(
+            Arc::downgrade(&inner),
+            inner.config.queue_batch,
+            flushed.then_some(wal),
+        )?;
         let _ = inner.funnel.set(funnel);
         Ok(FileEngine { inner })
     }
@@ -248,10 +259,13 @@ impl FileEngine {
         f()
     }
 
-    /// The writer connection's `wal_autocheckpoint`: 0 when commits never checkpoint
-    /// (the checkpointer thread does it on its own connection).
-    pub fn writer_autocheckpoint(&self) -> Result<i64> {
-        Ok(self.write(|conn| Ok(conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))?)
+    /// One of the writer connection's integer settings (`wal_autocheckpoint`: 0 when
+    /// commits never checkpoint; `synchronous`: 2, `FULL`, between group commits), for
+    /// tests.
+    #[doc(hidden)]
+    pub fn writer_setting(&self, pragma: &'static str) -> Result<i64> {
+        let sql = format!("PRAGMA {pragma}");
+        Ok(self.write(|conn| Ok(conn.query_row(&sql, [], |r| r.get(0))?))?)
     }
 
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> SqlResult<T>) -> SqlResult<T> {

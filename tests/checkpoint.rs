@@ -29,8 +29,12 @@ fn the_wal_stays_bounded_while_the_writer_never_checkpoints() {
         },
     )
     .expect("engine");
-    let autocheckpoint = engine.writer_autocheckpoint().expect("pragma");
-    assert_eq!(autocheckpoint, 0, "the writer's commits never checkpoint");
+    let autocheckpoint = engine.writer_setting("wal_autocheckpoint").expect("pragma");
+    assert_eq!(
+        autocheckpoint,
+        Some(0),
+        "the writer's commits never checkpoint"
+    );
     // One commit per hold: about 4 pages each, some 60 MiB of WAL if nobody checkpointed.
     // After every 64 holds the test lets the checkpointer look once (on a loaded 2-core
     // machine it may otherwise not run for a while, and the WAL grows meanwhile: peaks

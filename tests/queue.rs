@@ -9,9 +9,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::{START, audit_ok, books, db_with, engine};
+use common::{START, audit_ok, books, db_with};
+use flashsale::engine::EngineConfig;
 use flashsale::hold::Hold;
+use flashsale::store::{Store, StoreOptions};
 use flashsale::{Clock, Engine, Error, Strategy};
+
+/// An engine at `synchronous=FULL`, a sale's default (the other tests' files run at
+/// `NORMAL`): there the group commit leaves its fsync to the syncer thread, and every
+/// answer here comes through it.
+fn engine(path: &std::path::Path, strategy: Strategy, clock: Clock) -> Engine {
+    let (store, _) = Store::open(path, StoreOptions::default()).expect("open");
+    let config = EngineConfig {
+        strategy,
+        clock,
+        sweeper: false,
+        ..EngineConfig::default()
+    };
+    Engine::open(store, config).expect("engine")
+}
 
 /// A job a buyer thread runs against the engine.
 type Job<T> = Box<dyn FnOnce(&Engine) -> T + Send>;
@@ -81,6 +97,24 @@ fn a_buyer_twice_in_one_batch_gets_one_unit_and_a_limit_answer() {
     assert_eq!((held, limited), (100, 100));
     assert_eq!(books(&db.path, "Q"), (900, 100, 0, 0));
     assert!(audit_ok(&db.path).ok);
+}
+
+#[test]
+fn a_group_commit_leaves_the_writer_connection_at_full_for_everyone_after_it() {
+    // The group's own transaction runs at synchronous=OFF and the syncer thread flushes
+    // it before anyone hears (`engine/syncer.rs`); every other commit on the connection
+    // (immediate's, a checkout's) must still pay its own fsync.
+    let db = db_with("Q", 100, 1);
+    let engine = engine(&db.path, Strategy::Queue, Clock::manual(START));
+    let requests: Vec<(String, i64)> = (0..50).map(|i| (format!("b{i}"), 1)).collect();
+    let results = in_one_batch(&engine, &requests);
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 50);
+    let full = 2;
+    assert_eq!(
+        engine.writer_setting("synchronous").expect("pragma"),
+        Some(full)
+    );
+    assert_eq!(books(&db.path, "Q"), (50, 50, 0, 0));
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn cpu_split(report: &BenchReport, out: &mut impl Write) -> std::io::Result<()> 
     let machine = super::machine_cores();
     writeln!(
         out,
-        "cpu us a hold = buyer threads + writer + waker + the rest (checkpointer, collector); at most = {machine} cores over cpu us."
+        "cpu us a hold = buyer threads + writer + waker + the rest (checkpointer, syncer, collector); at most = {machine} cores over cpu us."
     )?;
     let parts = rows
         .iter()

@@ -9,8 +9,9 @@
 //! UPDATE), so it runs beside the grants not yet written; when it gave units back
 //! or freed its buyer's limit, the decisions read the stock and that buyer again. A
 //! change that reads the stock to take it (pay-first's settlement) first has the grants
-//! written, so the database it reads is exact. Answers go out only after the commit: a
-//! hold or an order reported is a durable one. If the commit itself fails, every member
+//! written, so the database it reads is exact. Answers go out only after the commit is
+//! on the disk (at `FULL`, after the syncer's fsync: `syncer.rs`): a hold or an order
+//! reported is a durable one. If the commit itself fails, every member
 //! hears it.
 //!
 //! Why payments join: each was its own fsync'd transaction, and the add-to-carts queued
@@ -20,6 +21,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::reply::{Reply, Wake};
+use super::syncer::Syncer;
 use super::{Inner, queue};
 use crate::clock::Millis;
 use crate::error::Error;
@@ -119,19 +121,23 @@ where
 
 /// What a member hears when the group's transaction could not commit.
 pub(super) fn failed_batch(e: &Error) -> Error {
-    if matches!(e, Error::Busy) {
-        Error::Busy
-    } else {
-        Error::BatchFailed { why: e.to_string() }
+    match e {
+        Error::Busy => Error::Busy,
+        // Committed, not flushed: "no hold in it was taken" would not be true.
+        Error::NotFlushed { why } => Error::NotFlushed { why: why.clone() },
+        _ => Error::BatchFailed { why: e.to_string() },
     }
 }
 
 /// Commits the members in one transaction and answers each of them; empties `members`.
+/// With a syncer the commit does not wait for the disk: the answers go out when the
+/// syncer's next flush is done (`syncer.rs`).
 pub(super) fn serve(
     conn: &mut Connection,
     inner: &Inner,
     members: &mut Vec<Member>,
     wakes: &mut Vec<Wake>,
+    syncer: Option<&Syncer>,
 ) {
     let now = inner.clock.now();
     // Apart, so the decisions can borrow the requests while the changes run.
@@ -151,54 +157,96 @@ pub(super) fn serve(
         now,
         by_trigger: false,
     };
-    // A group of add-to-carts alone leaves the per-buyer limit to the schema's trigger
-    // first; if the trigger refuses a grant, that transaction is rolled back and the
-    // group decided again, reading every buyer (see `queue::Decisions`). A change runs
-    // once (its work is consumed), so a group with changes is decided exactly at once.
     let mut answers = Answers::default();
-    let mut committed = Ok(false);
+    let committed = match syncer.and_then(Syncer::failed) {
+        Some(e) => Err(e.into()),
+        None => unflushed(conn, syncer.is_some(), |conn| {
+            decide_and_commit(conn, inner, group, &mut changes, &mut answers)
+        }),
+    };
+    let failure = match committed {
+        Ok(()) => {
+            inner.counted_commit();
+            inner.returned(std::mem::take(&mut answers.returned));
+            None
+        }
+        Err(e) => {
+            inner.counted_failure(&e.0);
+            Some(e.0)
+        }
+    };
+    let committed = failure.is_none();
+    let settle = move |flush: Option<Error>, wakes: &mut Vec<Wake>| {
+        let failure = failure.or(flush);
+        let mut holds = answers.holds.into_iter();
+        for request in requests {
+            let result = match &failure {
+                Some(e) => Err(failed_batch(e).into()),
+                None => holds.next().unwrap_or(Err(Error::Stopped.into())),
+            };
+            wakes.extend(request.answer(result));
+        }
+        for change in changes {
+            wakes.extend(change.answer(failure.as_ref()));
+        }
+    };
+    match syncer {
+        // A failed group wrote nothing: nothing to wait for.
+        Some(syncer) if committed => syncer.after_flush(Box::new(settle)),
+        _ => settle(None, wakes),
+    }
+}
+
+/// Runs `commit` with the connection's fsync left to the syncer when `unflushed`
+/// (`synchronous=OFF` for this one transaction), and sets it back to the store's
+/// `FULL` whatever happened, before anyone else commits on the connection.
+fn unflushed(
+    conn: &mut Connection,
+    unflushed: bool,
+    commit: impl FnOnce(&mut Connection) -> Result<()>,
+) -> Result<()> {
+    if !unflushed {
+        return commit(conn);
+    }
+    conn.prepare_cached("PRAGMA synchronous = OFF")?
+        .execute([])?;
+    let committed = commit(conn);
+    let restored = conn
+        .prepare_cached("PRAGMA synchronous = FULL")?
+        .execute([]);
+    committed.and(restored.map(|_| ()).map_err(Into::into))
+}
+
+/// The group's transaction. A group of add-to-carts alone leaves the per-buyer limit to
+/// the schema's trigger first; if the trigger refuses a grant, that transaction is
+/// rolled back and the group decided again, reading every buyer (see
+/// `queue::Decisions`). A change runs once (its work is consumed), so a group with
+/// changes is decided exactly at once.
+fn decide_and_commit(
+    conn: &mut Connection,
+    inner: &Inner,
+    group: Group<'_>,
+    changes: &mut [Box<dyn Change>],
+    answers: &mut Answers,
+) -> Result<()> {
+    let mut written = false;
     if changes.is_empty() {
         let by_trigger = Group {
             by_trigger: true,
             ..group
         };
-        committed = commit(conn, inner, by_trigger, &mut changes, &mut answers);
+        written = commit(conn, inner, by_trigger, changes, answers)?;
     }
-    if matches!(committed, Ok(false)) {
-        answers = Answers::default();
+    if !written {
+        *answers = Answers::default();
         // Exact: a refusal by the trigger is an error there (`Decisions::write`).
-        committed = commit(conn, inner, group, &mut changes, &mut answers);
+        written = commit(conn, inner, group, changes, answers)?;
     }
-    let Answers { holds, returned } = answers;
     // Exact decisions never come back unwritten; if they did, nothing was committed.
-    let committed = committed.and_then(|written| {
-        if written {
-            Ok(())
-        } else {
-            Err(queue::refused_by_trigger().into())
-        }
-    });
-    let failure = match committed {
-        Ok(()) => {
-            inner.counted_commit();
-            inner.returned(returned);
-            None
-        }
-        Err(e) => {
-            inner.counted_failure(&e.0);
-            Some(e)
-        }
-    };
-    let mut holds = holds.into_iter();
-    for request in requests {
-        let result = match &failure {
-            Some(e) => Err(failed_batch(&e.0).into()),
-            None => holds.next().unwrap_or(Err(Error::Stopped.into())),
-        };
-        wakes.extend(request.answer(result));
-    }
-    for change in changes {
-        wakes.extend(change.answer(failure.as_ref().map(|e| &e.0)));
+    if written {
+        Ok(())
+    } else {
+        Err(queue::refused_by_trigger().into())
     }
 }
 

@@ -306,10 +306,12 @@ impl Engine {
         }
     }
 
-    pub fn writer_autocheckpoint(&self) -> Result<i64> {
+    /// See [`FileEngine::writer_setting`](crate::engine::FileEngine::writer_setting).
+    #[doc(hidden)]
+    pub fn writer_setting(&self, pragma: &'static str) -> Result<Option<i64>> {
         match &self.backing {
-            Backing::File(e) => e.writer_autocheckpoint(),
-            Backing::Server(..) => Ok(0),
+            Backing::File(e) => e.writer_setting(pragma).map(Some),
+            Backing::Server(..) => Ok(None),
         }
     }
 }

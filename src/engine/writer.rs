@@ -20,6 +20,7 @@
 //! [`super::FileEngine::write`] callers and the sweeper: the thread holds the lock while it
 //! works through what is waiting and lets anyone queued on the mutex in between jobs.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -29,6 +30,7 @@ use parking_lot::FairMutexGuard;
 use rusqlite::Connection;
 
 use super::reply::{self, Wake};
+use super::syncer::Syncer;
 use super::thread_times::{EngineThreads, Tid};
 use super::{Inner, group, queue};
 use crate::error::Error;
@@ -100,7 +102,14 @@ impl WriterHandle {
 
 /// Starts the writer thread. It holds only a weak reference: when the last engine
 /// handle goes, the job channel closes and the thread ends.
-pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandle> {
+///
+/// With `wal` (the database's `-wal` file, at `synchronous=FULL`), the group commit
+/// leaves its fsync to a syncer thread (`syncer.rs`).
+pub(super) fn spawn(
+    engine: Weak<Inner>,
+    max_batch: usize,
+    wal: Option<PathBuf>,
+) -> Result<WriterHandle> {
     let (jobs, incoming) = unbounded();
     let (urgent, urgent_in) = unbounded();
     // Waking a parked buyer is a system call; at group-commit rates the writer spent a
@@ -117,6 +126,9 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
                 reply::wake_all(&mut wakes);
             }
         })?;
+    let syncer = wal
+        .map(|wal| Syncer::spawn(wal, wake.clone()))
+        .transpose()?;
     let waker = wake.clone();
     let in_flight = Arc::new(AtomicUsize::new(0));
     let served = Arc::clone(&in_flight);
@@ -131,6 +143,7 @@ pub(super) fn spawn(engine: Weak<Inner>, max_batch: usize) -> Result<WriterHandl
                 urgent: &urgent_in,
                 wake: &waker,
                 served: &served,
+                syncer: syncer.as_ref(),
             };
             run(&engine, &inputs, max_batch.max(1));
         })?;
@@ -178,11 +191,14 @@ struct Inputs<'a> {
     wake: &'a Sender<Vec<Wake>>,
     /// The handle's `in_flight`: lowered by each job served.
     served: &'a AtomicUsize,
+    /// Where the group commit's answers wait for their fsync, if not in the commit.
+    syncer: Option<&'a Syncer>,
 }
 
 /// What the writer works with, besides its inputs.
 struct Desk<'a> {
     inner: &'a Inner,
+    syncer: Option<&'a Syncer>,
     wakes: Vec<Wake>,
     group: Vec<group::Member>,
 }
@@ -214,6 +230,7 @@ fn run(engine: &Weak<Inner>, inputs: &Inputs<'_>, max: usize) {
         };
         let mut desk = Desk {
             inner: &inner,
+            syncer: inputs.syncer,
             wakes: std::mem::take(&mut wakes),
             group: std::mem::take(&mut group),
         };
@@ -275,7 +292,7 @@ fn serve(
         }
     }
     let n = desk.group.len();
-    group::serve(conn, inner, &mut desk.group, &mut desk.wakes);
+    group::serve(conn, inner, &mut desk.group, &mut desk.wakes, desk.syncer);
     n
 }
 

@@ -91,6 +91,14 @@ pub enum Error {
     )]
     DiskFailed { why: String },
 
+    /// The group commit's fsync failed (`engine/syncer.rs`): what it covered is in the
+    /// file but may not survive a power cut, so none of it is reported as done, and the
+    /// process takes no more groups until it is restarted.
+    #[error(
+        "The disk failed to flush the sale's log ({why}); this process takes no more holds: check the disk and restart it"
+    )]
+    NotFlushed { why: String },
+
     #[error("{} is damaged ({why}); restore it from a backup or replace it with `flashsale init --force` (its holds and orders are lost)", path.display())]
     Damaged { path: PathBuf, why: String },
 
@@ -172,6 +180,7 @@ impl Error {
             Error::DiskFull
                 | Error::WriteRefused
                 | Error::DiskFailed { .. }
+                | Error::NotFlushed { .. }
                 | Error::Damaged { .. }
                 | Error::ReadOnly { .. }
                 | Error::CannotOpen { .. }
