@@ -216,9 +216,10 @@ impl FileEngine {
             let conn = inner.store.dedicated()?;
             checkpointer::spawn(Arc::downgrade(&inner), conn, wal.clone(), bound)?;
         }
-        // At `NORMAL` no commit waits for the disk: nothing to leave to a syncer.
-        let flushed = !inner.store.read_only()
-            && inner.store.synchronous() == crate::store::Synchronous::Full;
+        // At `NORMAL` no commit waits for the disk: nothing to leave to a syncer. Without
+        // the checkpointer the writer checkpoints inside its commits, and one run at
+        // `synchronous=OFF` would not sync the WAL before copying it into the database.
+        let flushed = bound > 0 && inner.store.synchronous() == crate::store::Synchronous::Full;
         let funnel = writer::spawn(
             Arc::downgrade(&inner),
             inner.config.queue_batch,

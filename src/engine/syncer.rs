@@ -19,8 +19,10 @@
 //!
 //! Only the writer's group commit runs this way (`synchronous=OFF` for its
 //! transaction, `FULL` again right after): a strategy that commits once per hold keeps
-//! its fsync inside its commit, which is the lesson it teaches, and the checkpointer's
-//! own connection syncs the WAL before it copies any of it into the database.
+//! its fsync inside its commit, which is the lesson it teaches. And only with the
+//! checkpointer thread on: then every checkpoint runs on a connection at `FULL`, which
+//! syncs the WAL before it copies any of it into the database (one run by the writer
+//! inside a commit at `OFF` would not).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
