@@ -69,6 +69,24 @@ pub(super) fn wake_all(wakes: &mut Vec<Wake>) {
     wakes.drain(..).for_each(Wake::wake);
 }
 
+/// Wakes these waiters: a handful here, more by the waker thread (`waker`), so that the
+/// caller gets on with its work. False when the waker is gone.
+pub(super) fn pass_on(wakes: &mut Vec<Wake>, waker: &crossbeam_channel::Sender<Vec<Wake>>) -> bool {
+    if wakes.len() <= WAKE_HERE {
+        // A handful: waking them here costs what waking the waker would.
+        wake_all(wakes);
+        true
+    } else {
+        waker.send(std::mem::take(wakes)).is_ok()
+    }
+}
+
+/// Up to this many answered buyers the caller wakes itself: handing them to a sleeping
+/// waker is a wake-up too, and then the waker's own (one buyer alone paid three thread
+/// hand-overs: criterion, one thread, immediate 105 µs a hold against the bare
+/// transaction's 40 µs).
+const WAKE_HERE: usize = 2;
+
 struct Slot<T> {
     /// `None` until answered; the lock is held only to put or take the answer.
     value: Mutex<Option<Result<T>>>,

@@ -26,11 +26,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use parking_lot::Mutex;
 
-use super::reply::Wake;
+use super::reply::{self, Wake};
 use crate::error::Error;
 use crate::sql::Result;
 
@@ -44,6 +45,8 @@ pub(super) struct Syncer {
     /// Why a flush failed, once one has: sticky, since after a failed fsync the kernel
     /// may report the next one clean with the data still lost.
     failed: Arc<Mutex<Option<String>>>,
+    /// Groups handed over and not answered yet.
+    pending: Arc<AtomicUsize>,
 }
 
 impl Syncer {
@@ -52,11 +55,22 @@ impl Syncer {
     pub(super) fn spawn(wal: PathBuf, waker: Sender<Vec<Wake>>) -> Result<Syncer> {
         let (settles, due) = unbounded();
         let failed = Arc::new(Mutex::new(None));
-        let its_failed = Arc::clone(&failed);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let thread = Thread {
+            wal,
+            due,
+            waker,
+            failed: Arc::clone(&failed),
+            pending: Arc::clone(&pending),
+        };
         std::thread::Builder::new()
             .name("syncer".into())
-            .spawn(move || run(&wal, &due, &waker, &its_failed))?;
-        Ok(Syncer { settles, failed })
+            .spawn(move || thread.run())?;
+        Ok(Syncer {
+            settles,
+            failed,
+            pending,
+        })
     }
 
     /// The failure that stops this process's group commits, if a flush failed.
@@ -70,35 +84,49 @@ impl Syncer {
     /// Gives `settle` its answers after the next flush. If the thread is gone, its
     /// callers hear `Stopped` (their replies are dropped unanswered).
     pub(super) fn after_flush(&self, settle: Settle) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
         let _ = self.settles.send(settle);
+    }
+
+    /// No group waits for a flush.
+    pub(super) fn idle(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
     }
 }
 
-fn run(
-    wal: &Path,
-    due: &Receiver<Settle>,
-    waker: &Sender<Vec<Wake>>,
-    failed: &Mutex<Option<String>>,
-) {
-    let mut batch = Vec::new();
-    let mut wakes = Vec::new();
-    while let Ok(first) = due.recv() {
-        // Everything committed so far: one fsync covers all of it.
-        batch.push(first);
-        batch.extend(due.try_iter());
-        let mut why = failed.lock().clone();
-        if why.is_none()
-            && let Err(e) = flush(wal)
-        {
-            let text = format!("fsync of {}: {e}", wal.display());
-            *failed.lock() = Some(text.clone());
-            why = Some(text);
-        }
-        for settle in batch.drain(..) {
-            settle(why.clone().map(|why| Error::NotFlushed { why }), &mut wakes);
-        }
-        if waker.send(std::mem::take(&mut wakes)).is_err() {
-            return;
+/// The syncer thread's own.
+struct Thread {
+    wal: PathBuf,
+    due: Receiver<Settle>,
+    waker: Sender<Vec<Wake>>,
+    failed: Arc<Mutex<Option<String>>>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Thread {
+    fn run(self) {
+        let mut batch = Vec::new();
+        let mut wakes = Vec::new();
+        while let Ok(first) = self.due.recv() {
+            // Everything committed so far: one fsync covers all of it.
+            batch.push(first);
+            batch.extend(self.due.try_iter());
+            let mut why = self.failed.lock().clone();
+            if why.is_none()
+                && let Err(e) = flush(&self.wal)
+            {
+                let text = format!("fsync of {}: {e}", self.wal.display());
+                *self.failed.lock() = Some(text.clone());
+                why = Some(text);
+            }
+            let answered = batch.len();
+            for settle in batch.drain(..) {
+                settle(why.clone().map(|why| Error::NotFlushed { why }), &mut wakes);
+            }
+            self.pending.fetch_sub(answered, Ordering::AcqRel);
+            if !reply::pass_on(&mut wakes, &self.waker) {
+                return;
+            }
         }
     }
 }
